@@ -1,0 +1,20 @@
+"""ctrnn: continuous-time recurrent neural networks, simulated fast with Numba.
+
+    tau dh/dt = -h + phi(W h + U x(t) + b)
+
+>>> import ctrnn
+>>> W = ctrnn.connectivity.gaussian(100, g=1.5, seed=0)
+>>> ds = ctrnn.simulate(ctrnn.RateNetwork(W, tau=1.0), duration=10.0, dt=0.1,
+...                     h0="random", seed=1)
+>>> ds.h.shape
+(101, 100)
+"""
+__version__ = "0.1.0"
+
+from . import connectivity, integrators, nonlinearities
+from .network import RateNetwork
+from .nonlinearities import Phi, get_phi
+from .simulate import simulate
+
+__all__ = ["RateNetwork", "simulate", "connectivity", "integrators", "nonlinearities",
+           "Phi", "get_phi", "__version__"]

@@ -1,0 +1,229 @@
+"""Time-stepping loops: one leaky fast path, one generic explicit Runge-Kutta loop over a
+Butcher tableau, and the adaptive Dormand-Prince loop with dense output.
+
+Every loop advances the state H (B, N) in place from global step ``k0`` and writes the
+saved states into ``out`` (B, n_out, N) at index (k + 1) // save_every - save_base. The
+global step index (not the chunk-local one) picks the input sample and the noise, so a
+run cut into chunks equals one long run bit for bit. Each returns a status tuple
+(code, step, trial, neuron): code OK, NONFINITE (the state left the finite range at that
+step, trial and neuron), MAX_STEPS or STEP_UNDERFLOW (adaptive loop only).
+"""
+import math
+
+import numpy as np
+
+from ._jit import jit
+from .rhs import field, first_nonfinite, make_workspace, preactivation_phi
+from .rng import add_noise
+
+OK, NONFINITE, MAX_STEPS, STEP_UNDERFLOW = 0, 1, 2, 3
+
+
+@jit
+def _after_step(H, out, k, save_every, save_base, noise_scale, keys):
+    """Noise, finiteness check and saving, shared by the fixed-step loops."""
+    if keys.size > 0:
+        add_noise(H, keys, k, noise_scale)
+    r, i = first_nonfinite(H)
+    if r >= 0:
+        return r, i
+    if (k + 1) % save_every == 0:
+        out[:, (k + 1) // save_every - save_base, :] = H
+    return -1, -1
+
+
+@jit
+def leaky_run(H, out, k0, nsteps, save_every, save_base, net, inp, decay, gain,
+              noise_scale, keys):
+    """h <- decay * h + gain * phi(W h + U x_k + b) (+ noise_scale * z).
+
+    decay = 1 - dt/tau, gain = dt/tau is forward Euler (gain = 1: the discrete RNN);
+    decay = exp(-dt/tau), gain = 1 - decay is exponential Euler.
+    """
+    P, D, Xw = make_workspace(H, inp[0])
+    B, N = H.shape
+    for k in range(k0, k0 + nsteps):
+        preactivation_phi(H, k, 0.0, net, inp, P, D, Xw)
+        for r in range(B):
+            for i in range(N):
+                H[r, i] = decay[i] * H[r, i] + gain[i] * P[r, i]
+        r, i = _after_step(H, out, k, save_every, save_base, noise_scale, keys)
+        if r >= 0:
+            return NONFINITE, k, r, i
+    return OK, 0, 0, 0
+
+
+@jit
+def rk_run(H, out, k0, nsteps, save_every, save_base, net, inp, dt, A, b, c,
+           noise_scale, keys):
+    """Explicit Runge-Kutta with tableau (A, b, c) and a fixed step dt."""
+    P, D, Xw = make_workspace(H, inp[0])
+    s = b.size
+    K = np.empty((s,) + H.shape, H.dtype)
+    Y = np.empty_like(H)
+    for k in range(k0, k0 + nsteps):
+        for st in range(s):
+            Y[:] = H
+            for j in range(st):
+                if A[st, j] != 0.0:
+                    Y += (dt * A[st, j]) * K[j]
+            field(Y, k, c[st], net, inp, P, D, Xw, K[st])
+        for st in range(s):
+            if b[st] != 0.0:
+                H += (dt * b[st]) * K[st]
+        r, i = _after_step(H, out, k, save_every, save_base, noise_scale, keys)
+        if r >= 0:
+            return NONFINITE, k, r, i
+    return OK, 0, 0, 0
+
+
+@jit(inline="always")
+def _rms(v, scale):
+    acc = 0.0
+    for i in range(v.size):
+        q = v[i] / scale[i]
+        acc += q * q
+    return math.sqrt(acc / v.size)
+
+
+@jit
+def _input_index(t, dt_in, n_steps):
+    """Step index k and fraction c in [0, 1] of time t on the input grid of n_steps."""
+    q = t / dt_in
+    k = int(math.floor(q))
+    if k >= n_steps:
+        return n_steps - 1, 1.0
+    if k < 0:
+        return 0, 0.0
+    return k, q - k
+
+
+@jit
+def _field_at(Y, t, dt_in, n_steps, net, inp, P, D, Xw, out):
+    k, c = _input_index(t, dt_in, n_steps)
+    field(Y, k, c, net, inp, P, D, Xw, out)
+
+
+@jit
+def dopri5_run(H, F0, state, counts, out, j0, n_out, save_base, save_dt, t_end, net,
+               inp, dt_in, n_steps, tab, tol, ctrl, max_steps):
+    """Adaptive Dormand-Prince 5(4) with PI step control and dense output, per trial.
+
+    Trials are stepped independently (each with its own step sizes), so a batch equals
+    its single runs bit for bit. Carried between chunks: H (B, N) the state at time
+    state[b, 0], F0 (B, N) its derivative (FSAL), state[b] = (t, next step, previous
+    error norm; next step 0 means "not started"), counts[b] = (accepted, rejected,
+    evaluations). Saves are at times j * save_dt for j in [j0, j0 + n_out).
+    tab = (A (7, 7), b (7,), c (7,), e (7,), P (7, 4)); tol = (rtol, atol);
+    ctrl = (safety, min_factor, max_factor, beta).
+    """
+    A, bw, c, e, Pd = tab
+    rtol, atol = tol
+    safety, min_factor, max_factor, beta = ctrl
+    expo = 0.2 - 0.75 * beta
+    B, N = H.shape
+    xs_all, UT, bvec, mode = inp
+    K = np.empty((7, 1, N), H.dtype)
+    Y = np.empty((1, N), H.dtype)
+    Ynew = np.empty((1, N), H.dtype)
+    sc = np.empty(N, H.dtype)
+    Q = np.empty((4, N), H.dtype)
+    for r in range(B):
+        xs = xs_all[r:r + 1] if xs_all.shape[0] > 1 else xs_all
+        inp_r = (xs, UT, bvec, mode)
+        P, D, Xw = make_workspace(Y, xs)
+        y = H[r:r + 1]
+        f0 = F0[r:r + 1]
+        t, hs, err_old = state[r, 0], state[r, 1], state[r, 2]
+        if hs == 0.0:  # first call: derivative and Hairer's initial step size
+            _field_at(y, t, dt_in, n_steps, net, inp_r, P, D, Xw, f0)
+            for i in range(N):
+                sc[i] = atol + rtol * abs(y[0, i])
+            d0 = _rms(y[0], sc)
+            d1 = _rms(f0[0], sc)
+            h0 = 0.01 * d0 / d1 if (d0 > 1e-5 and d1 > 1e-5) else 1e-6
+            h0 = min(h0, t_end - t)
+            Y[0] = y[0] + h0 * f0[0]
+            _field_at(Y, t + h0, dt_in, n_steps, net, inp_r, P, D, Xw, K[1])
+            for i in range(N):
+                sc[i] = (K[1, 0, i] - f0[0, i]) / sc[i]
+            d2 = _rms(sc, np.ones(N, H.dtype)) / h0
+            dmax = max(d1, d2)
+            h1 = max(1e-6, h0 * 1e-3) if dmax <= 1e-15 else (0.01 / dmax) ** 0.2
+            hs = min(100.0 * h0, h1)
+            err_old = 1e-4
+            counts[r, 2] += 2
+        j = j0
+        last_rejected = False
+        while j < j0 + n_out:
+            if counts[r, 0] + counts[r, 1] >= max_steps:
+                state[r, 0], state[r, 1], state[r, 2] = t, hs, err_old
+                return MAX_STEPS, counts[r, 0] + counts[r, 1], r, 0
+            h = hs
+            t_new = t + h
+            if t_new >= t_end:
+                h = t_end - t
+                t_new = t_end
+            if h <= 10.0 * np.finfo(np.float64).eps * max(abs(t), 1.0):
+                state[r, 0], state[r, 1], state[r, 2] = t, hs, err_old
+                return STEP_UNDERFLOW, counts[r, 0] + counts[r, 1], r, 0
+            K[0] = f0
+            for st in range(1, 7):
+                Y[:] = y
+                for m in range(st):
+                    if A[st, m] != 0.0:
+                        Y += (h * A[st, m]) * K[m]
+                if st == 6:
+                    Ynew[:] = Y
+                _field_at(Y, t + c[st] * h, dt_in, n_steps, net, inp_r, P, D, Xw, K[st])
+            counts[r, 2] += 6
+            # error estimate and its RMS norm
+            for i in range(N):
+                sc[i] = atol + rtol * max(abs(y[0, i]), abs(Ynew[0, i]))
+            acc = 0.0
+            for i in range(N):
+                ei = 0.0
+                for st in range(7):
+                    ei += e[st] * K[st, 0, i]
+                q = h * ei / sc[i]
+                acc += q * q
+            err = math.sqrt(acc / N)
+            if not err < np.inf:  # NaN or inf in a stage
+                rr, ii = first_nonfinite(Ynew)
+                if rr >= 0:
+                    state[r, 0], state[r, 1], state[r, 2] = t, hs, err_old
+                    return NONFINITE, counts[r, 0] + counts[r, 1], r, ii
+                err = 1e10  # a non-finite stage but finite result: reject and shrink
+            if err <= 1.0:
+                # dense output on every save time in (t, t_new]
+                if j < j0 + n_out and j * save_dt <= t_new:
+                    for m in range(4):  # Q = K^T P, the dense-output polynomial
+                        for i in range(N):
+                            acc2 = 0.0
+                            for st in range(7):
+                                acc2 += K[st, 0, i] * Pd[st, m]
+                            Q[m, i] = acc2
+                while j < j0 + n_out and j * save_dt <= t_new:
+                    theta = min((j * save_dt - t) / h, 1.0)
+                    for i in range(N):
+                        out[r, j - save_base, i] = y[0, i] + h * theta * (Q[0, i] + theta * (
+                            Q[1, i] + theta * (Q[2, i] + theta * Q[3, i])))
+                    j += 1
+                t = t_new
+                y[:] = Ynew
+                f0[:] = K[6]
+                counts[r, 0] += 1
+                err_c = max(err, 1e-10)
+                factor = safety * err_c ** (-expo) * err_old ** beta
+                factor = min(max_factor, max(min_factor, factor))
+                if last_rejected:
+                    factor = min(factor, 1.0)
+                hs = h * factor
+                err_old = max(err, 1e-4)
+                last_rejected = False
+            else:
+                counts[r, 1] += 1
+                hs = h * max(min_factor, safety * err ** (-expo))
+                last_rejected = True
+        state[r, 0], state[r, 1], state[r, 2] = t, hs, err_old
+    return OK, 0, 0, 0

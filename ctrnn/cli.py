@@ -1,0 +1,207 @@
+"""The ``ctrnn`` command: ``ctrnn demo`` and ``ctrnn run CONFIG.toml -o out.nc``."""
+from __future__ import annotations
+
+import argparse
+import difflib
+import sys
+import tomllib
+from pathlib import Path
+
+import numpy as np
+
+# key -> (type(s), required, help) for each table of a run configuration
+SCHEMA = {
+    "network": {
+        "n": (int, True, "number of neurons"),
+        "connectivity": (str, False, 'how W is built: "gaussian" (W_ij ~ N(0, g^2/n))'),
+        "g": ((int, float), False, "gain of the Gaussian connectivity (default 1.5)"),
+        "tau": ((int, float), False, "time constant in seconds (default 0.01)"),
+        "phi": (str, False, 'nonlinearity name (default "tanh")'),
+        "noise": ((int, float), False, "noise sigma (default 0)"),
+        "bias": ((int, float), False, "bias b for every neuron (default 0)"),
+        "seed": (int, False, "seed of the connectivity (default 0)"),
+    },
+    "simulation": {
+        "method": (str, False, 'integrator (default "rk4")'),
+        "dt": ((int, float), True, "step size in seconds"),
+        "duration": ((int, float), True, "length of the run in seconds"),
+        "save_every": (int, False, "save every k-th step (default 1)"),
+        "seed": (int, False, "seed of h0 and noise (default 1)"),
+        "h0": (str, False, '"random" (N(0, 1), default) or "zeros"'),
+        "trials": (int, False, "number of trials (default: a single run)"),
+        "dtype": (str, False, '"float64" (default) or "float32"'),
+    },
+}
+EXAMPLE_CONFIG = """\
+[network]
+n = 500
+connectivity = "gaussian"
+g = 1.5
+tau = 0.01      # seconds
+phi = "tanh"
+seed = 0
+
+[simulation]
+method = "rk4"
+dt = 0.0005     # seconds
+duration = 1.0  # seconds
+save_every = 2
+seed = 1
+"""
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot be run; the message names the key."""
+
+
+def load_config(path):
+    """Read and check a TOML run configuration; returns {table: {key: value}}."""
+    try:
+        with open(path, "rb") as f:
+            cfg = tomllib.load(f)
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such file") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+    for table in cfg:
+        if table not in SCHEMA:
+            raise ConfigError(f"{path}: unknown table [{table}]{_hint(table, SCHEMA)}; "
+                              f"tables: {', '.join(f'[{t}]' for t in SCHEMA)}")
+    for table, keys in SCHEMA.items():
+        section = cfg.get(table)
+        if not isinstance(section, dict):
+            raise ConfigError(f"{path}: missing table [{table}]")
+        for key, value in section.items():
+            if key not in keys:
+                raise ConfigError(f"{path}: unknown key {table}.{key}{_hint(key, keys)}; "
+                                  f"known keys: {', '.join(keys)}")
+            types, _, help_ = keys[key]
+            if isinstance(value, bool) or not isinstance(value, types):
+                raise ConfigError(f"{path}: {table}.{key} = {value!r} has the wrong type; "
+                                  f"expected {help_}")
+        for key, (_, required, help_) in keys.items():
+            if required and key not in section:
+                raise ConfigError(f"{path}: missing key {table}.{key} ({help_})")
+    return cfg
+
+
+def _hint(name, known):
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def run_config(cfg):
+    """Simulate the network a configuration describes; returns the Dataset."""
+    import ctrnn
+
+    net_cfg, sim_cfg = cfg["network"], cfg["simulation"]
+    kind = net_cfg.get("connectivity", "gaussian")
+    if kind != "gaussian":
+        raise ConfigError(f"network.connectivity = {kind!r} is not known; use \"gaussian\"")
+    try:
+        W = ctrnn.connectivity.gaussian(net_cfg["n"], net_cfg.get("g", 1.5),
+                                        seed=net_cfg.get("seed", 0))
+        net = ctrnn.RateNetwork(W, tau=net_cfg.get("tau", 0.01), phi=net_cfg.get("phi", "tanh"),
+                                noise=net_cfg.get("noise", 0.0), b=net_cfg.get("bias", 0.0))
+    except (TypeError, ValueError) as exc:
+        raise ConfigError(f"[network]: {exc}") from None
+    h0 = sim_cfg.get("h0", "random")
+    if h0 not in ("random", "zeros"):
+        raise ConfigError(f'simulation.h0 = {h0!r}: use "random" or "zeros"')
+    dtype = sim_cfg.get("dtype", "float64")
+    if dtype not in ("float64", "float32"):
+        raise ConfigError(f'simulation.dtype = {dtype!r}: use "float64" or "float32"')
+    try:
+        return ctrnn.simulate(net, duration=sim_cfg["duration"], dt=sim_cfg["dt"],
+                              method=sim_cfg.get("method", "rk4"),
+                              save_every=sim_cfg.get("save_every", 1),
+                              seed=sim_cfg.get("seed", 1), trials=sim_cfg.get("trials"),
+                              h0="random" if h0 == "random" else None,
+                              dtype=np.dtype(dtype), progress=None)
+    except (TypeError, ValueError, MemoryError) as exc:
+        raise ConfigError(f"[simulation]: {exc}") from None
+
+
+def demo(outdir=".", n=500, g=1.5, duration=1.0):
+    """The main job: a chaotic random network (g = 1.5, tau = 10 ms) simulated with rk4;
+    writes ctrnn_demo.nc and ctrnn_demo.png into ``outdir`` and returns their paths."""
+    import ctrnn
+
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    W = ctrnn.connectivity.gaussian(n, g, seed=0)
+    net = ctrnn.RateNetwork(W, tau=0.01, phi="tanh")
+    ds = ctrnn.simulate(net, duration=duration, dt=5e-4, method="rk4", h0="random", seed=1,
+                        save_every=2, progress=None)
+    nc = outdir / "ctrnn_demo.nc"
+    ds.to_netcdf(nc)
+    png = outdir / "ctrnn_demo.png"
+    plot_activity(ds, png, title=f"random network, N = {n}, g = {g}, tau = 10 ms")
+    return nc, png, ds
+
+
+def plot_activity(ds, path, title=""):
+    """Heat map of h(t) for all neurons plus a few traces, saved to ``path``."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    h = ds.h if "trial" not in ds.h.dims else ds.h.isel(trial=0)
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, layout="constrained",
+                                   gridspec_kw=dict(height_ratios=[2, 1]))
+    t = h.time.values
+    im = ax1.imshow(h.values.T, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-1, vmax=1,
+                    extent=[t[0], t[-1], -0.5, h.sizes["neuron"] - 0.5],
+                    interpolation="nearest")
+    fig.colorbar(im, ax=[ax1, ax2], label="h", shrink=0.6, anchor=(0, 1))
+    ax1.set_ylabel("neuron")
+    ax1.set_title(title)
+    for i in range(min(5, h.sizes["neuron"])):
+        ax2.plot(t, h.isel(neuron=i).values, lw=0.8)
+    ax2.set_xlabel(f"time ({h.time.attrs.get('units', '')})")
+    ax2.set_ylabel("h, 5 neurons")
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="ctrnn", description=(
+        "Simulate continuous-time rate networks tau dh/dt = -h + phi(W h + U x + b)."))
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_demo = sub.add_parser("demo", help="simulate a chaotic network, write NetCDF + PNG")
+    p_demo.add_argument("-o", "--outdir", default=".", help="output folder (default: here)")
+    p_demo.add_argument("-n", type=int, default=500, help="number of neurons (default 500)")
+    p_run = sub.add_parser("run", help="simulate the network a TOML file describes")
+    p_run.add_argument("config", help="TOML file; `ctrnn example-config` prints one")
+    p_run.add_argument("-o", "--output", required=True, help="NetCDF file to write")
+    p_run.add_argument("--plot", help="also save a PNG of the activity here")
+    sub.add_parser("example-config", help="print an example TOML configuration")
+    args = parser.parse_args(argv)
+
+    if args.command == "example-config":
+        print(EXAMPLE_CONFIG, end="")
+        return 0
+    if args.command == "demo":
+        nc, png, ds = demo(args.outdir, n=args.n)
+        print(f"simulated {ds.sizes['neuron']} neurons for {ds.attrs['duration']} s "
+              f"({ds.attrs['method']}, dt = {ds.attrs['dt']} s)")
+        print(f"wrote {nc.resolve()}")
+        print(f"wrote {png.resolve()}")
+        return 0
+    try:
+        cfg = load_config(args.config)
+        ds = run_config(cfg)
+    except ConfigError as exc:
+        print(f"ctrnn run: error: {exc}", file=sys.stderr)
+        return 2
+    ds.to_netcdf(args.output)
+    print(f"wrote {Path(args.output).resolve()}")
+    if args.plot:
+        plot_activity(ds, args.plot)
+        print(f"wrote {Path(args.plot).resolve()}")
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

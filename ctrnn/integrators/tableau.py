@@ -1,0 +1,85 @@
+"""Explicit Runge-Kutta methods as a frozen, self-checking Butcher tableau."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class ButcherTableau:
+    """An explicit Runge-Kutta method (stage s uses stages < s only).
+
+    Parameters
+    ----------
+    name : str
+    A : array_like, shape (s, s)
+        Strictly lower-triangular stage coefficients.
+    b : array_like, shape (s,)
+        Weights of the propagated solution (sum to 1).
+    c : array_like, shape (s,)
+        Stage times as fractions of the step (row sums of ``A``).
+    order : int
+        Order of the propagated solution.
+    e : array_like, shape (s,), optional
+        Error weights: ``h * sum_i e_i k_i`` estimates the local error (sum to 0).
+    P : array_like, shape (s, p), optional
+        Dense output: y(t + theta h) = y + h * sum_m (K^T P)[:, m] theta^(m + 1).
+    """
+
+    name: str
+    A: np.ndarray
+    b: np.ndarray
+    c: np.ndarray
+    order: int
+    e: np.ndarray | None = None
+    P: np.ndarray | None = None
+    error_order: int | None = None
+    stages: int = field(init=False)
+
+    def __post_init__(self):
+        def ro(a):
+            a = np.array(a, dtype=np.float64)
+            a.setflags(write=False)
+            return a
+
+        for name in ("A", "b", "c", "e", "P"):
+            v = getattr(self, name)
+            if v is not None:
+                object.__setattr__(self, name, ro(v))
+        s = self.b.size
+        object.__setattr__(self, "stages", s)
+        if self.A.shape != (s, s) or self.c.shape != (s,):
+            raise ValueError(f"{self.name}: A must be ({s}, {s}) and c ({s},)")
+        if np.any(np.triu(self.A) != 0):
+            raise ValueError(f"{self.name}: A must be strictly lower triangular (explicit)")
+        if not np.allclose(self.A.sum(axis=1), self.c, atol=1e-14):
+            raise ValueError(f"{self.name}: rows of A must sum to c")
+        if not np.isclose(self.b.sum(), 1.0, atol=1e-14):
+            raise ValueError(f"{self.name}: b must sum to 1")
+        if self.e is not None and not np.isclose(self.e.sum(), 0.0, atol=1e-14):
+            raise ValueError(f"{self.name}: e must sum to 0")
+
+    def stability(self, z):
+        """Stability function R(z) = 1 + z b^T (I - z A)^-1 1 (the growth factor of one
+        step of y' = lambda y, z = lambda dt)."""
+        z = np.asarray(z, dtype=complex)
+        s = self.stages
+        flat = z.reshape(-1)
+        out = np.empty_like(flat)
+        for m, zz in enumerate(flat):
+            out[m] = 1 + zz * self.b @ np.linalg.solve(np.eye(s) - zz * self.A, np.ones(s))
+        return out.reshape(z.shape)
+
+    def stability_limit(self):
+        """Largest x such that |R(-y)| <= 1 for all real y in [0, x] (the real-axis
+        stability interval)."""
+        ys = np.linspace(0.0, 6.0, 6001)[1:]
+        bad = np.abs(self.stability(-ys)) > 1 + 1e-12
+        if not bad.any():
+            return np.inf
+        lo, hi = (ys[np.argmax(bad) - 1] if np.argmax(bad) > 0 else 0.0), ys[np.argmax(bad)]
+        for _ in range(60):
+            mid = 0.5 * (lo + hi)
+            lo, hi = (mid, hi) if abs(self.stability(-mid)) <= 1 + 1e-12 else (lo, mid)
+        return lo

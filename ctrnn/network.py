@@ -1,0 +1,142 @@
+"""RateNetwork: the parameters of tau dh/dt = -h + phi(W h + U x(t) + b) (+ noise)."""
+from __future__ import annotations
+
+import numpy as np
+
+from ._validation import as_float_array, per_neuron, readonly
+from .nonlinearities import Phi, get_phi
+
+
+class RateNetwork:
+    """A rate network, validated once and immutable.
+
+    tau dh_i/dt = -h_i + phi(sum_j W_ij h_j + sum_k U_ik x_k(t) + b_i) + noise_i * sqrt(2 tau_i) xi_i(t)
+
+    Parameters
+    ----------
+    W : array_like, shape (n_neurons, n_neurons)
+        Recurrent weights; row i holds the inputs to neuron i (W_ij: from j to i).
+    U : array_like, shape (n_neurons, n_inputs), optional
+        Input weights. Without U the network takes no ``inputs``.
+    b : float or array_like, shape (n_neurons,), optional
+        Bias (default 0).
+    tau : float or array_like, shape (n_neurons,)
+        Time constants (> 0), in the time unit of the run (seconds if you use seconds);
+        one value per neuron for heterogeneous timescales.
+    phi : str, Phi or numba function
+        Nonlinearity: "tanh" (default), "relu", "sigmoid"/"logistic", "softplus",
+        "linear"/"identity", or a scalar function compiled with ``@numba.njit``.
+    noise : float or array_like, shape (n_neurons,)
+        sigma >= 0 of additive white noise, scaled so that sigma is the stationary
+        standard deviation of h for W = 0 and phi = linear (an Ornstein-Uhlenbeck
+        process). Per Euler step this adds sigma * sqrt(2 dt / tau) * N(0, 1), the
+        convention of Song, Yang & Wang (2016) and PsychRNN.
+
+    Examples
+    --------
+    >>> import numpy as np, ctrnn
+    >>> W = ctrnn.connectivity.gaussian(100, g=1.5, seed=0)
+    >>> net = ctrnn.RateNetwork(W, tau=0.01, phi="tanh")
+    >>> net.n_neurons, net.n_inputs
+    (100, 0)
+    """
+
+    __slots__ = ("_W", "_U", "_b", "_tau", "_phi", "_noise")
+
+    def __init__(self, W, U=None, b=None, tau=1.0, phi="tanh", noise=0.0):
+        if hasattr(W, "tocsr") or hasattr(W, "toarray"):
+            raise TypeError("W is a sparse matrix; sparse connectivity is not supported yet: "
+                            "pass W.toarray()")
+        W = as_float_array("W", W, ndim=2)
+        if W.shape[0] != W.shape[1] or W.shape[0] == 0:
+            raise ValueError(f"W must be square (n_neurons, n_neurons) with n_neurons >= 1; "
+                             f"got shape {W.shape}")
+        n = W.shape[0]
+        if U is None:
+            U = np.zeros((n, 0))
+        else:
+            U = as_float_array("U", U)
+            if U.ndim == 1 and U.shape == (n,):
+                U = U[:, None]
+            if U.ndim != 2 or U.shape[0] != n:
+                raise ValueError(f"U must have shape ({n}, n_inputs) (row i = input weights "
+                                 f"of neuron i); got shape {U.shape}")
+        b = per_neuron("b", 0.0 if b is None else b, n)
+        tau_arr = per_neuron("tau", tau, n, positive=True)
+        noise_arr = per_neuron("noise", noise, n, nonnegative=True)
+        for name, arr in (("_W", W), ("_U", U), ("_b", b)):
+            object.__setattr__(self, name, readonly(np.ascontiguousarray(arr)))
+        # scalars stay scalars (they go into the Dataset's attrs)
+        object.__setattr__(self, "_tau", float(tau_arr[0]) if np.ndim(tau) == 0
+                           else readonly(tau_arr))
+        object.__setattr__(self, "_noise", float(noise_arr[0]) if np.ndim(noise) == 0
+                           else readonly(noise_arr))
+        object.__setattr__(self, "_phi", get_phi(phi))
+
+    def __setattr__(self, name, value):
+        raise AttributeError("RateNetwork is immutable; use net.replace(...) for a changed copy")
+
+    W = property(lambda self: self._W, doc="Recurrent weights, shape (n_neurons, n_neurons).")
+    U = property(lambda self: self._U, doc="Input weights, shape (n_neurons, n_inputs).")
+    b = property(lambda self: self._b, doc="Bias, shape (n_neurons,).")
+    tau = property(lambda self: self._tau, doc="Time constant(s): float or (n_neurons,).")
+    noise = property(lambda self: self._noise, doc="Noise sigma: float or (n_neurons,).")
+    phi: Phi = property(lambda self: self._phi, doc="The nonlinearity (a Phi).")
+
+    @property
+    def n_neurons(self):
+        return self._W.shape[0]
+
+    @property
+    def n_inputs(self):
+        return self._U.shape[1]
+
+    @property
+    def tau_array(self):
+        """tau as an (n_neurons,) array."""
+        return np.broadcast_to(self._tau, (self.n_neurons,))
+
+    @property
+    def noise_array(self):
+        """noise as an (n_neurons,) array."""
+        return np.broadcast_to(self._noise, (self.n_neurons,))
+
+    @property
+    def has_noise(self):
+        return bool(np.any(self.noise_array > 0))
+
+    def replace(self, **changes):
+        """A copy with some parameters changed, validated again.
+
+        >>> import ctrnn
+        >>> net = ctrnn.RateNetwork([[0.5]], tau=2.0)
+        >>> net.replace(tau=1.0).tau
+        1.0
+        """
+        params = dict(W=self._W, U=self._U if self.n_inputs else None, b=self._b,
+                      tau=self._tau, phi=self._phi, noise=self._noise)
+        unknown = set(changes) - set(params)
+        if unknown:
+            raise TypeError(f"replace() got unknown parameter(s) {sorted(unknown)}; "
+                            f"known: {sorted(params)}")
+        params.update(changes)
+        return RateNetwork(**params)
+
+    def field(self, h, x=None):
+        """dh/dt at state h (n_neurons,) and input x (n_inputs,), noise left out.
+
+        >>> import ctrnn
+        >>> ctrnn.RateNetwork([[0.0]], tau=2.0, phi="linear").field([1.0])
+        array([-0.5])
+        """
+        h = as_float_array("h", h, shape=(self.n_neurons,))
+        z = self._W @ h + self._b
+        if x is not None:
+            z = z + self._U @ as_float_array("x", x, shape=(self.n_inputs,))
+        return (-h + self._phi(z)) / self.tau_array
+
+    def __repr__(self):
+        tau = self._tau if np.ndim(self._tau) == 0 else f"array({self.n_neurons})"
+        noise = self._noise if np.ndim(self._noise) == 0 else f"array({self.n_neurons})"
+        return (f"RateNetwork(n_neurons={self.n_neurons}, n_inputs={self.n_inputs}, "
+                f"tau={tau}, phi={self._phi.name!r}, noise={noise})")

@@ -1,0 +1,106 @@
+"""The nonlinearity phi: built-ins by name (with aliases) or a user's Numba function.
+
+>>> import ctrnn
+>>> ctrnn.nonlinearities.get_phi("logistic").name
+'sigmoid'
+"""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+
+import numpy as np
+from numba.core.registry import CPUDispatcher
+
+from ._kernels import phi as _k
+
+
+@dataclass(frozen=True)
+class Phi:
+    """A nonlinearity. ``code`` is what the kernels receive: an int for built-ins, the
+    Numba dispatcher itself for user functions (compiled into the kernel, not cached).
+
+    Attributes
+    ----------
+    name : str
+    code : int or numba dispatcher
+    max_slope : float
+        sup |phi'|, used to estimate the stability of a step size.
+    nonnegative : bool
+        phi(z) >= 0 for all z (rates).
+    """
+
+    name: str
+    code: object
+    max_slope: float
+    nonnegative: bool
+
+    @property
+    def builtin(self):
+        return isinstance(self.code, int)
+
+    def __call__(self, z):
+        """phi applied to an array (float64 result)."""
+        z = np.array(z, dtype=np.float64, ndmin=1)
+        if self.builtin:
+            return _k.phi_array(self.code, z)
+        return np.vectorize(self.code.py_func if hasattr(self.code, "py_func") else self.code,
+                            otypes=[np.float64])(z)
+
+    def derivative(self, z):
+        """phi'(z) for an array; built-ins exactly, user functions by central differences."""
+        z = np.array(z, dtype=np.float64, ndmin=1)
+        if self.builtin:
+            return _k.dphi_array(self.code, z)
+        eps = 1e-6 * np.maximum(1.0, np.abs(z))
+        return (self(z + eps) - self(z - eps)) / (2 * eps)
+
+
+BUILTINS = {
+    "tanh": Phi("tanh", _k.TANH, 1.0, False),
+    "relu": Phi("relu", _k.RELU, 1.0, True),
+    "sigmoid": Phi("sigmoid", _k.SIGMOID, 0.25, True),
+    "softplus": Phi("softplus", _k.SOFTPLUS, 1.0, True),
+    "linear": Phi("linear", _k.LINEAR, 1.0, False),
+}
+ALIASES = {
+    "identity": "linear", "id": "linear", "none": "linear",
+    "logistic": "sigmoid", "expit": "sigmoid",
+    "rectified_linear": "relu", "rectifier": "relu", "threshold_linear": "relu",
+}
+
+
+def get_phi(phi, *, max_slope=None, nonnegative=False):
+    """Resolve ``phi`` to a :class:`Phi`.
+
+    Parameters
+    ----------
+    phi : str, Phi or numba-compiled function
+        A built-in name (tanh, relu, sigmoid/logistic, softplus, linear/identity) or a
+        scalar function compiled with ``@numba.njit`` (float -> float).
+    max_slope : float, optional
+        For user functions: sup |phi'| (default 1.0), used only to warn about unstable dt.
+    nonnegative : bool
+        For user functions: whether phi >= 0 everywhere.
+    """
+    if isinstance(phi, Phi):
+        return phi
+    if isinstance(phi, str):
+        key = phi.lower().replace("-", "_")
+        key = ALIASES.get(key, key)
+        if key in BUILTINS:
+            return BUILTINS[key]
+        close = difflib.get_close_matches(key, list(BUILTINS) + list(ALIASES), n=1)
+        hint = f" Did you mean {close[0]!r}?" if close else ""
+        raise ValueError(
+            f"unknown phi {phi!r}.{hint} Built-ins: {', '.join(BUILTINS)}; or pass a "
+            "function compiled with @numba.njit")
+    if isinstance(phi, CPUDispatcher):
+        return Phi(phi.__name__, phi, 1.0 if max_slope is None else float(max_slope),
+                   bool(nonnegative))
+    if callable(phi):
+        raise TypeError(
+            f"phi={phi!r} is a plain Python callable; kernels run compiled code only. "
+            "Decorate it with @numba.njit (scalar float -> float) or use a built-in name "
+            f"({', '.join(BUILTINS)})")
+    raise TypeError(f"phi must be a name or a @numba.njit function, got {type(phi).__name__}")

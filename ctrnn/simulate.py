@@ -1,0 +1,385 @@
+"""simulate(): the one entry point. Validates, allocates, chunks, calls a kernel."""
+from __future__ import annotations
+
+import math
+import os
+import time
+import warnings
+
+import numpy as np
+
+from . import inputs as _inputs
+from ._kernels import rk as _rk
+from ._output import run_dataset
+from ._progress import Progress
+from ._seeding import H0, child, seed_sequence, trial_keys
+from ._validation import as_float_array, positive_int, positive_scalar
+from .integrators import PIController, get_method
+from .network import RateNetwork
+
+_TARGET_CHUNK_SECONDS = 0.25  # kernel calls last about this long, for progress updates
+_MEMORY_FRACTION = 0.8  # refuse outputs larger than this fraction of available memory
+
+
+def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
+             method="rk4", save_every=1, trials=None, seed=None, dtype=np.float64,
+             rtol=1e-6, atol=1e-9, max_steps=1_000_000, progress=None,
+             input_interp="hold", include_params=False, on_blowup="raise",
+             time_unit="s", max_memory=None, chunk_steps=None, controller=None):
+    """Integrate tau dh/dt = -h + phi(W h + U x(t) + b) (+ noise) and return a Dataset.
+
+    Parameters
+    ----------
+    net : RateNetwork
+    duration : float, optional
+        Length of the run, in the time unit of tau. Give ``duration`` or ``steps``.
+    dt : float
+        Step size (same unit). For "dopri5" it is the spacing of the input grid and,
+        times ``save_every``, of the output grid; the internal steps are adaptive.
+        Not used by "discrete" (one step per time unit).
+    steps : int, optional
+        Number of steps of length dt (instead of ``duration``).
+    h0 : array_like, shape (n_neurons,) or (trials, n_neurons), or "random", optional
+        Initial state; default zeros. "random" draws N(0, 1) per trial and neuron from
+        ``seed``.
+    inputs : array_like or xarray.DataArray, optional
+        x(t): shape (steps, n_inputs), (steps + 1, n_inputs) or
+        (trials, steps[+1], n_inputs) on the step grid, or a DataArray with a ``time``
+        coordinate at any sampling; see ``input_interp`` and ``ctrnn.inputs``.
+    method : str
+        "euler", "heun", "rk4" (default), "dopri5" (adaptive), "exponential_euler" or
+        "discrete" (h[t+1] = phi(W h[t] + U x[t] + b), i.e. Euler with dt == tau).
+    save_every : int
+        Save every this many steps; saved times are 0, save_every*dt, ... (time 0 holds
+        h0).
+    trials : int, optional
+        Number of trials (a batch: dims trial, time, neuron). Trials differ by h0
+        ("random"), their noise, or per-trial inputs.
+    seed : int, numpy.random.Generator or None
+        For h0="random" and noise. None draws fresh entropy, recorded in attrs["seed"].
+        A trial's noise depends only on (seed, trial index, step).
+    dtype : numpy.float64 (default) or numpy.float32
+        Precision of the whole computation and of the result.
+    rtol, atol : float
+        Tolerances of "dopri5" (RMS norm, scale atol + rtol * max(|h|, |h_new|)).
+    max_steps : int
+        "dopri5": maximal number of internal steps per trial.
+    progress : bool, callable or None
+        Progress bar on stderr: True, False, or None (shown when the run takes more than a
+        few seconds); a callable f(done, total) receives the progress instead.
+    input_interp : {"hold", "linear"}
+        How inputs vary within a step (see ``ctrnn.inputs``).
+    include_params : bool
+        Add W, U, b, tau and noise as data variables.
+    on_blowup : {"raise", "return"}
+        What to do when the state leaves the finite range: raise FloatingPointError
+        (default) or return the Dataset with attrs["status"] describing it and NaN after
+        the last finite save.
+    time_unit : str
+        Unit of tau, dt and duration, recorded in the time coordinate's attrs.
+    max_memory : int, optional
+        Upper limit in bytes for the output (default: 80% of the available memory).
+    chunk_steps : int, optional
+        Steps per kernel call (for progress); the result does not depend on it.
+    controller : PIController, optional
+        Step-size controller constants of "dopri5".
+
+    Returns
+    -------
+    xarray.Dataset
+        ``h`` with dims (time, neuron), or (trial, time, neuron) for a batch; attrs with
+        the method, dt, seed, status and (dopri5) step counts.
+
+    Examples
+    --------
+    >>> import ctrnn
+    >>> W = ctrnn.connectivity.gaussian(200, g=1.5, seed=0)
+    >>> net = ctrnn.RateNetwork(W, tau=0.01)
+    >>> ds = ctrnn.simulate(net, duration=0.1, dt=1e-3, h0="random", seed=1)
+    >>> ds.h.dims, ds.h.shape
+    (('time', 'neuron'), (101, 200))
+    """
+    if not isinstance(net, RateNetwork):
+        raise TypeError(f"net must be a ctrnn.RateNetwork; got {type(net).__name__}")
+    m = get_method(method)
+    dtype = np.dtype(dtype)
+    if dtype not in (np.float64, np.float32):
+        raise TypeError(f"dtype must be numpy.float64 or numpy.float32; got {dtype}")
+    if on_blowup not in ("raise", "return"):
+        raise ValueError(f"on_blowup must be 'raise' or 'return'; got {on_blowup!r}")
+    N = net.n_neurons
+    dt, steps = _time_grid(m, duration, dt, steps, net)
+    save_every = positive_int("save_every", save_every)
+    n_save = steps // save_every + 1
+    ss, seed_attr = seed_sequence(seed)
+    xs = _inputs.on_grid(inputs, net.n_inputs, steps, dt, input_interp)
+    H, batched = _initial_state(h0, trials, xs.shape[0], N, ss)
+    B = H.shape[0]
+    _check_memory(B, n_save, N, dtype, max_memory)
+    if m.kind != "adaptive" and m.name != "discrete":
+        _warn_if_unstable(m, dt, net)
+    if net.has_noise and m.kind == "adaptive":
+        raise ValueError("noise > 0 needs a fixed-step method (euler, exponential_euler, "
+                         "heun, rk4); dopri5's error control assumes a smooth solution")
+
+    # --- pack contiguous arrays of one dtype for the kernels
+    def arr(a):
+        return np.ascontiguousarray(a, dtype=dtype)
+
+    tau = net.tau_array
+    W = arr(net.W)
+    WT = arr(net.W.T) if B > 1 else W
+    net_k = (W, WT, arr(1.0 / tau), net.phi.code)
+    inp_k = (arr(xs), arr(net.U.T if xs.shape[2] else np.zeros((0, N))), arr(net.b),
+             _inputs.interp_code(input_interp))
+    keys = trial_keys(ss, B) if net.has_noise else np.zeros(0, np.uint64)
+    H = arr(H)
+    out = np.empty((B, n_save, N), dtype)
+    out[:, 0] = H
+    status = (_rk.OK, 0, 0, 0)
+    extra_attrs = {}
+    bar = Progress(steps if m.kind != "adaptive" else n_save - 1, progress)
+    try:
+        if m.kind == "adaptive":
+            status, extra_attrs = _run_adaptive(m, H, out, net_k, inp_k, dt, steps,
+                                                save_every, n_save, rtol, atol, max_steps,
+                                                controller, chunk_steps, bar, dtype)
+        else:
+            if m.kind == "leaky":
+                decay, gain, nf = m.coefficients(dt, tau)
+                args = (net_k, inp_k, arr(decay), arr(gain), arr(nf * net.noise_array), keys)
+                kernel = _rk.leaky_run
+            else:
+                tab = m.tableau
+                nf = np.sqrt(2.0 * dt / tau)
+                args = (net_k, inp_k, dtype.type(dt), arr(tab.A), arr(tab.b), arr(tab.c),
+                        arr(nf * net.noise_array), keys)
+                kernel = _rk.rk_run
+            status = _run_fixed(kernel, args, H, out, steps, save_every, chunk_steps, bar,
+                                cost=B * N * (N + 1) * (m.tableau.stages if m.tableau else 1))
+    finally:
+        bar.close()
+
+    attrs = dict(method=m.name, dt=dt if m.name != "discrete" else None, steps=steps,
+                 duration=steps * dt if m.name != "discrete" else None,
+                 save_every=save_every, n_neurons=N, n_inputs=net.n_inputs,
+                 tau=net.tau if np.ndim(net.tau) == 0 else None, phi=net.phi.name,
+                 noise=net.noise if np.ndim(net.noise) == 0 else None,
+                 noise_convention="tau dh = (-h + phi(.)) dt + noise * sqrt(2 tau) dW",
+                 seed=seed_attr, input_interp=str(input_interp), dtype=dtype.name,
+                 trials=B if batched else None, time_unit=time_unit,
+                 ctrnn_version=_version(), status="ok", **extra_attrs)
+    if status[0] != _rk.OK:
+        msg = _status_message(status, m, dt, save_every, steps, max_steps, batched)
+        if on_blowup == "raise" or status[0] != _rk.NONFINITE:
+            raise (FloatingPointError if status[0] == _rk.NONFINITE else RuntimeError)(msg)
+        attrs["status"] = msg
+        # saves after the failure were never written: mark them missing
+        if m.kind == "adaptive":
+            first_missing = int(status[4] // (save_every * dt)) + 1
+        else:
+            first_missing = (status[1] + 1) // save_every + 1
+        out[:, first_missing:] = np.nan
+    if m.name == "discrete":
+        times = np.arange(n_save) * save_every
+        time_unit = "steps"
+    else:
+        times = np.arange(n_save) * (save_every * dt)
+    return run_dataset(out, times, batched=batched, attrs=attrs, time_unit=time_unit,
+                       net=net if include_params else None)
+
+
+def _version():
+    from . import __version__
+    return __version__
+
+
+def _time_grid(m, duration, dt, steps, net):
+    """(dt, steps) from the user's duration / dt / steps."""
+    if m.name == "discrete":
+        if dt is not None:
+            raise ValueError("method='discrete' takes no dt: each step is one update "
+                             "h[t+1] = phi(W h[t] + U x[t] + b); pass steps=T")
+        if duration is not None:
+            raise ValueError("method='discrete' counts steps, not time: pass steps=T "
+                             "instead of duration")
+        return 1.0, positive_int("steps", steps)
+    if dt is None:
+        raise TypeError(f"dt is required for method={m.name!r} (a step size in the time "
+                        "unit of tau, e.g. tau / 10)")
+    dt = positive_scalar("dt", dt)
+    if (duration is None) == (steps is None):
+        raise TypeError("give exactly one of duration (a time) or steps (a number of steps)")
+    if steps is not None:
+        return dt, positive_int("steps", steps)
+    duration = positive_scalar("duration", duration)
+    n = round(duration / dt)
+    if n < 1 or abs(n * dt - duration) > 1e-9 * duration:
+        raise ValueError(f"duration={duration} is not a whole number of steps dt={dt} "
+                         f"({duration / dt:.6g} steps): choose dt that divides duration or "
+                         "pass steps=")
+    return dt, n
+
+
+def _initial_state(h0, trials, n_input_trials, N, ss):
+    """(H (B, N) float64, batched) from h0, trials and the number of input trials."""
+    trials = positive_int("trials", trials, allow_none=True)
+    sizes = {}
+    if trials is not None:
+        sizes["trials"] = trials
+    if n_input_trials > 1:
+        sizes["inputs"] = n_input_trials
+    if isinstance(h0, str):
+        if h0 != "random":
+            raise ValueError(f"h0 must be an array, None (zeros) or 'random'; got {h0!r}")
+    elif h0 is not None:
+        h0 = as_float_array("h0", h0, ndim=(1, 2))
+        if h0.shape[-1] != N:
+            raise ValueError(f"h0 must have shape ({N},) or (trials, {N}); got {h0.shape}")
+        if h0.ndim == 2:
+            sizes["h0"] = h0.shape[0]
+    if len(set(sizes.values())) > 1:
+        raise ValueError("the number of trials disagrees: " + ", ".join(
+            f"{k} gives {v}" for k, v in sizes.items()))
+    B = next(iter(sizes.values()), 1)
+    batched = bool(sizes)
+    if h0 is None:
+        H = np.zeros((B, N))
+    elif isinstance(h0, str):
+        H = np.stack([np.random.default_rng(child(ss, H0, r)).standard_normal(N)
+                      for r in range(B)])
+    else:
+        H = np.broadcast_to(h0, (B, N)).copy()
+    return H, batched
+
+
+def _available_memory():
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _check_memory(B, n_save, N, dtype, max_memory):
+    need = B * n_save * N * dtype.itemsize
+    if max_memory is None:
+        avail = _available_memory()
+        limit = None if avail is None else int(_MEMORY_FRACTION * avail)
+    else:
+        limit = int(max_memory)
+    if limit is not None and need > limit:
+        raise MemoryError(
+            f"the output would need {need / 2**30:.2f} GiB ({B} trial(s) x {n_save} saved "
+            f"times x {N} neurons x {dtype.itemsize} bytes) but only {limit / 2**30:.2f} GiB "
+            f"is allowed; raise save_every (saves every k-th step), simulate fewer neurons "
+            f"or trials, a shorter duration, or use dtype=numpy.float32")
+
+
+def _warn_if_unstable(m, dt, net):
+    """Warn when dt puts the fastest linear mode outside the method's stability region.
+
+    The Jacobian (-I + D W)/tau has eigenvalues near -1/tau plus a disc of radius
+    r = max|phi'| * ||W||_F / sqrt(N) (exact for the circular law); we check the leftmost
+    point z = -(1 + r) dt / tau_min on the real axis.
+    """
+    if m.name == "exponential_euler":
+        return  # the leak is integrated exactly
+    if m.name == "euler" and np.all(net.tau_array == dt):
+        return  # dt == tau: the discrete RNN, asked for on purpose
+    tau_min = float(np.min(net.tau_array))
+    N = net.n_neurons
+    r = net.phi.max_slope * float(np.linalg.norm(net.W)) / math.sqrt(N)
+    limit = m.tableau.stability_limit()
+    if dt * (1.0 + r) / tau_min > limit * (1 + 1e-9):
+        dt_max = limit * tau_min / (1.0 + r)
+        warnings.warn(
+            f"dt={dt} is outside the stability region of {m.name!r} for the fastest "
+            f"mode (tau_min={tau_min:g}, estimated coupling radius {r:.3g}): the run may "
+            f"blow up or oscillate spuriously; use dt <= {dt_max:.3g}, or "
+            f"method='exponential_euler'", RuntimeWarning, stacklevel=3)
+
+
+def _chunker(total, chunk, cost, t_chunk):
+    """Yield chunk sizes: the user's ``chunk``, or sizes adapted to ~t_chunk seconds."""
+    done = 0
+    n = chunk or max(1, min(total, int(2e6 / max(cost, 1))))
+    while done < total:
+        n = min(n, total - done)
+        t0 = time.perf_counter()
+        yield done, n
+        el = time.perf_counter() - t0
+        done += n
+        if chunk is None:
+            n = max(1, int(n * min(4.0, _TARGET_CHUNK_SECONDS / max(el, 1e-6))))
+
+
+def _run_fixed(kernel, args, H, out, steps, save_every, chunk_steps, bar, cost):
+    chunk = positive_int("chunk_steps", chunk_steps, allow_none=True)
+    for k0, n in _chunker(steps, chunk, cost, _TARGET_CHUNK_SECONDS):
+        status = kernel(H, out, k0, n, save_every, 0, *args)
+        if status[0] != _rk.OK:
+            return status
+        bar.update(k0 + n)
+    return (_rk.OK, 0, 0, 0)
+
+
+def _run_adaptive(m, H, out, net_k, inp_k, dt, steps, save_every, n_save, rtol, atol,
+                  max_steps, controller, chunk_steps, bar, dtype):
+    rtol = positive_scalar("rtol", rtol)
+    atol = positive_scalar("atol", atol)
+    max_steps = positive_int("max_steps", max_steps)
+    ctrl = controller or PIController()
+    if not isinstance(ctrl, PIController):
+        raise TypeError("controller must be a ctrnn.integrators.PIController")
+    if rtol < 100 * np.finfo(dtype).eps:
+        warnings.warn(f"rtol={rtol} is below 100 x machine epsilon of {dtype.name}; the "
+                      "step size may underflow", RuntimeWarning, stacklevel=3)
+    B, N = H.shape
+    tab = m.tableau
+    tab_k = tuple(np.ascontiguousarray(a, dtype=dtype) for a in (tab.A, tab.b, tab.c, tab.e, tab.P))
+    F0 = np.zeros_like(H)
+    state = np.zeros((B, 3))
+    counts = np.zeros((B, 3), np.int64)
+    save_dt = save_every * dt
+    t_end = (n_save - 1) * save_dt
+    chunk = positive_int("chunk_steps", chunk_steps, allow_none=True)
+    chunk_saves = None if chunk is None else max(1, chunk // save_every)
+    status = (_rk.OK, 0, 0, 0)
+    for j0, n in _chunker(n_save - 1, chunk_saves, B * N * N * 7 * 5, _TARGET_CHUNK_SECONDS):
+        status = _rk.dopri5_run(H, F0, state, counts, out, j0 + 1, n, 0, save_dt, t_end,
+                                net_k, inp_k, dt, steps, tab_k, (rtol, atol),
+                                ctrl.as_tuple(), max_steps)
+        if status[0] != _rk.OK:
+            status = (status[0], status[1], status[2], status[3], float(state[status[2], 0]))
+            break
+        bar.update(j0 + n)
+    extra = dict(rtol=rtol, atol=atol, n_accepted=int(counts[:, 0].sum()),
+                 n_rejected=int(counts[:, 1].sum()), n_rhs_evals=int(counts[:, 2].sum()))
+    return status, extra
+
+
+def _status_message(status, m, dt, save_every, steps, max_steps, batched):
+    code, k, r, i = status[:4]
+    trial = f" of trial {r}" if batched else ""
+    if code == _rk.NONFINITE:
+        if m.kind == "adaptive":
+            where = f"after t = {status[4]:g}"
+        else:
+            where = f"at t = {(k + 1) * dt:g} (step {k + 1} of {steps})"
+        return (f"the state left the finite range {where} in neuron {i}{trial}: the "
+                f"network diverges (unbounded phi with too strong W, or dt too large for "
+                f"{m.name!r}); reduce dt, the weights' gain, or use a saturating phi "
+                f"(on_blowup='return' keeps the partial result)")
+    if code == _rk.MAX_STEPS:
+        return (f"max_steps={max_steps} reached at t = {status[4]:g}{trial}: raise max_steps "
+                f"or loosen rtol/atol")
+    return (f"dopri5 step size underflow at t = {status[4]:g}{trial}: the problem is too "
+            "stiff or singular for an explicit method; loosen rtol/atol or use a fixed-step "
+            "method with small dt")
