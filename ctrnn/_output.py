@@ -41,11 +41,12 @@ def run_dataset(h, times, *, batched, attrs, time_unit, net=None, extra_vars=Non
     if net is not None:
         coords["presynaptic"] = ("presynaptic", np.arange(N),
                                  {"long_name": "presynaptic neuron index"})
-        coords["input"] = ("input", np.arange(net.n_inputs), {"long_name": "input index"})
         data["W"] = (("neuron", "presynaptic"), np.asarray(net.W),
                      {"long_name": "recurrent weights W[post, pre]", "units": "1"})
-        data["U"] = (("neuron", "input"), np.asarray(net.U),
-                     {"long_name": "input weights", "units": "1"})
+        if net.n_inputs:  # (NetCDF-3 has no zero-length dimensions)
+            coords["input"] = ("input", np.arange(net.n_inputs), {"long_name": "input index"})
+            data["U"] = (("neuron", "input"), np.asarray(net.U),
+                         {"long_name": "input weights", "units": "1"})
         data["b"] = ("neuron", np.asarray(net.b), {"long_name": "bias", "units": "1"})
         data["tau"] = ("neuron", np.array(net.tau_array),
                        {"long_name": "time constant", "units": time_unit})

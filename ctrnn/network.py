@@ -64,8 +64,10 @@ class RateNetwork:
         b = per_neuron("b", 0.0 if b is None else b, n)
         tau_arr = per_neuron("tau", tau, n, positive=True)
         noise_arr = per_neuron("noise", noise, n, nonnegative=True)
+        # stored writable and private (Numba types read-only arrays differently and its
+        # BLAS calls then copy W on every product); the properties hand out read-only views
         for name, arr in (("_W", W), ("_U", U), ("_b", b)):
-            object.__setattr__(self, name, readonly(np.ascontiguousarray(arr)))
+            object.__setattr__(self, name, np.ascontiguousarray(arr))
         # scalars stay scalars (they go into the Dataset's attrs)
         object.__setattr__(self, "_tau", float(tau_arr[0]) if np.ndim(tau) == 0
                            else readonly(tau_arr))
@@ -76,9 +78,11 @@ class RateNetwork:
     def __setattr__(self, name, value):
         raise AttributeError("RateNetwork is immutable; use net.replace(...) for a changed copy")
 
-    W = property(lambda self: self._W, doc="Recurrent weights, shape (n_neurons, n_neurons).")
-    U = property(lambda self: self._U, doc="Input weights, shape (n_neurons, n_inputs).")
-    b = property(lambda self: self._b, doc="Bias, shape (n_neurons,).")
+    W = property(lambda self: readonly(self._W.view()),
+                 doc="Recurrent weights, shape (n_neurons, n_neurons).")
+    U = property(lambda self: readonly(self._U.view()),
+                 doc="Input weights, shape (n_neurons, n_inputs).")
+    b = property(lambda self: readonly(self._b.view()), doc="Bias, shape (n_neurons,).")
     tau = property(lambda self: self._tau, doc="Time constant(s): float or (n_neurons,).")
     noise = property(lambda self: self._noise, doc="Noise sigma: float or (n_neurons,).")
     phi: Phi = property(lambda self: self._phi, doc="The nonlinearity (a Phi).")

@@ -28,6 +28,13 @@ class Phi:
         sup |phi'|, used to estimate the stability of a step size.
     nonnegative : bool
         phi(z) >= 0 for all z (rates).
+
+    Examples
+    --------
+    >>> import ctrnn
+    >>> relu = ctrnn.get_phi("relu")
+    >>> relu([-1.0, 2.0]).tolist(), relu.derivative([-1.0, 2.0]).tolist()
+    ([0.0, 2.0], [0.0, 1.0])
     """
 
     name: str
@@ -82,6 +89,17 @@ def get_phi(phi, *, max_slope=None, nonnegative=False):
         For user functions: sup |phi'| (default 1.0), used only to warn about unstable dt.
     nonnegative : bool
         For user functions: whether phi >= 0 everywhere.
+
+    Examples
+    --------
+    >>> import numba, ctrnn
+    >>> ctrnn.get_phi("identity").name
+    'linear'
+    >>> @numba.njit
+    ... def softsign(z):
+    ...     return z / (1.0 + abs(z))
+    >>> ctrnn.get_phi(softsign)([1.0]).tolist()
+    [0.5]
     """
     if isinstance(phi, Phi):
         return phi

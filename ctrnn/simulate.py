@@ -124,13 +124,14 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
 
     # --- pack contiguous arrays of one dtype for the kernels
     def arr(a):
-        return np.ascontiguousarray(a, dtype=dtype)
+        a = np.ascontiguousarray(a, dtype=dtype)
+        return a if a.flags.writeable else a.copy()  # Numba's BLAS path copies read-only
 
     tau = net.tau_array
-    W = arr(net.W)
-    WT = arr(net.W.T) if B > 1 else W
+    W = arr(net._W)  # the network's private writable array: no copy in float64
+    WT = arr(net._W.T) if B > 1 else W
     net_k = (W, WT, arr(1.0 / tau), net.phi.code)
-    inp_k = (arr(xs), arr(net.U.T if xs.shape[2] else np.zeros((0, N))), arr(net.b),
+    inp_k = (arr(xs), arr(net._U.T if xs.shape[2] else np.zeros((0, N))), arr(net._b),
              _inputs.interp_code(input_interp))
     keys = trial_keys(ss, B) if net.has_noise else np.zeros(0, np.uint64)
     H = arr(H)
@@ -295,8 +296,10 @@ def _warn_if_unstable(m, dt, net):
         return  # dt == tau: the discrete RNN, asked for on purpose
     tau_min = float(np.min(net.tau_array))
     N = net.n_neurons
-    r = net.phi.max_slope * float(np.linalg.norm(net.W)) / math.sqrt(N)
-    limit = m.tableau.stability_limit()
+    # einsum, not np.linalg.norm: numpy's BLAS threads would keep spinning for ~0.1 s
+    # and steal the cores from the kernel's BLAS (scipy's OpenBLAS) that runs next
+    r = net.phi.max_slope * math.sqrt(float(np.einsum("ij,ij->", net.W, net.W)) / N)
+    limit = m.tableau.stability_limit
     if dt * (1.0 + r) / tau_min > limit * (1 + 1e-9):
         dt_max = limit * tau_min / (1.0 + r)
         warnings.warn(

@@ -68,9 +68,9 @@ def test_tableau_identities_and_stability_functions():
     z = np.array([-0.5, -1.0 + 0.5j, -2.5])
     np.testing.assert_allclose(EULER.stability(z), 1 + z)
     np.testing.assert_allclose(RK4.stability(z), 1 + z + z**2 / 2 + z**3 / 6 + z**4 / 24)
-    assert abs(EULER.stability_limit() - 2.0) < 1e-9
-    assert abs(HEUN.stability_limit() - 2.0) < 1e-9
-    assert abs(RK4.stability_limit() - 2.785293563) < 1e-6  # Hairer & Wanner II, IV.2
+    assert abs(EULER.stability_limit - 2.0) < 1e-9
+    assert abs(HEUN.stability_limit - 2.0) < 1e-9
+    assert abs(RK4.stability_limit - 2.785293563) < 1e-6  # Hairer & Wanner II, IV.2
     # order conditions of the 5th-order solution, b^T c^k = 1/(k+1)
     for k in range(5):
         assert abs(DOPRI5.b @ DOPRI5.c**k - 1 / (k + 1)) < 1e-14

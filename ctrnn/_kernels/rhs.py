@@ -68,7 +68,9 @@ def field(H, k, c, net, inp, P, D, Xw, out):
 
 @jit
 def first_nonfinite(H):
-    """(-1, -1) if every entry of H (B, N) is finite, else (trial, neuron) of the first."""
+    """(-1, -1) if every entry of H (B, N) is finite, else (trial, neuron) of the first
+    infinite entry, or of the first NaN if none is infinite (a NaN is often a product
+    0 * inf of a neuron that diverged, so the inf names the culprit)."""
     f = H.reshape(-1)
     bad = 0
     for i in range(f.size):
@@ -78,7 +80,11 @@ def first_nonfinite(H):
     B, N = H.shape
     for r in range(B):
         for i in range(N):
-            if not abs(H[r, i]) < np.inf:
+            if abs(H[r, i]) == np.inf:
+                return r, i
+    for r in range(B):
+        for i in range(N):
+            if H[r, i] != H[r, i]:
                 return r, i
     return -1, -1
 

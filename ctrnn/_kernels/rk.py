@@ -191,8 +191,13 @@ def dopri5_run(H, F0, state, counts, out, j0, n_out, save_base, save_dt, t_end, 
             if not err < np.inf:  # NaN or inf in a stage
                 rr, ii = first_nonfinite(Ynew)
                 if rr >= 0:
+                    # name the neuron that was largest at the last accepted state
+                    big = 0
+                    for i in range(N):
+                        if abs(y[0, i]) > abs(y[0, big]):
+                            big = i
                     state[r, 0], state[r, 1], state[r, 2] = t, hs, err_old
-                    return NONFINITE, counts[r, 0] + counts[r, 1], r, ii
+                    return NONFINITE, counts[r, 0] + counts[r, 1], r, big
                 err = 1e10  # a non-finite stage but finite result: reject and shrink
             if err <= 1.0:
                 # dense output on every save time in (t, t_new]

@@ -1,0 +1,253 @@
+"""The Python layer: RateNetwork, the Dataset, NetCDF, progress, memory, and every error
+path a user can hit."""
+import io
+import warnings
+
+import numpy as np
+import pytest
+import xarray as xr
+
+import ctrnn
+from ctrnn._progress import Progress
+
+
+@pytest.fixture
+def net():
+    return ctrnn.RateNetwork(ctrnn.connectivity.gaussian(20, 1.2, seed=0), tau=0.5)
+
+
+# --- RateNetwork ---------------------------------------------------------------------
+
+def test_network_defaults_immutability_and_replace():
+    W = np.eye(3) * 0.5
+    net = ctrnn.RateNetwork(W)
+    assert net.n_inputs == 0 and net.tau == 1.0 and net.phi.name == "tanh"
+    np.testing.assert_array_equal(net.b, 0)
+    with pytest.raises(AttributeError, match="immutable"):
+        net.tau = 2.0
+    with pytest.raises(ValueError, match="read-only"):
+        net.W[0, 0] = 1.0
+    W[0, 0] = 9.0  # the network holds a copy
+    assert net.W[0, 0] == 0.5
+    net2 = net.replace(tau=[1.0, 2.0, 3.0], phi="logistic")
+    assert net2.phi.name == "sigmoid" and net2.tau_array.tolist() == [1, 2, 3]
+    with pytest.raises(TypeError, match="unknown parameter"):
+        net.replace(gain=2)
+
+
+def test_network_field_matches_equation():
+    rng = np.random.default_rng(0)
+    W, U, b = rng.normal(size=(4, 4)), rng.normal(size=(4, 2)), rng.normal(size=4)
+    tau = np.array([1.0, 2.0, 0.5, 4.0])
+    net = ctrnn.RateNetwork(W, U=U, b=b, tau=tau, phi="relu")
+    h, x = rng.normal(size=4), rng.normal(size=2)
+    np.testing.assert_allclose(net.field(h, x), (-h + np.maximum(W @ h + U @ x + b, 0)) / tau)
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    (dict(W=np.ones((3, 4))), r"square"),
+    (dict(W=np.ones(3)), r"2 dimension"),
+    (dict(W=[[1.0, np.nan], [0, 0]]), r"W contains 1 non-finite value.*\(0, 1\)"),
+    (dict(W=np.eye(2), U=np.ones((3, 1))), r"U must have shape \(2, n_inputs\)"),
+    (dict(W=np.eye(2), U=[[np.inf], [0]]), r"U contains"),
+    (dict(W=np.eye(2), b=[1, 2, 3]), r"b must be a scalar or have shape \(2,\)"),
+    (dict(W=np.eye(2), b=[np.nan, 0]), r"b contains"),
+    (dict(W=np.eye(2), tau=-1.0), r"tau must be > 0"),
+    (dict(W=np.eye(2), tau=[1.0, 0.0]), r"tau must be > 0; got 0.0 \(neuron 1\)"),
+    (dict(W=np.eye(2), tau=np.inf), r"tau contains"),
+    (dict(W=np.eye(2), noise=-0.1), r"noise must be >= 0"),
+    (dict(W=np.eye(2), phi="tanhh"), r"unknown phi 'tanhh'. Did you mean 'tanh'"),
+    (dict(W=np.eye(2), phi="sigmod"), r"Did you mean 'sigmoid'"),
+])
+def test_network_bad_input_messages(kwargs, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        ctrnn.RateNetwork(**kwargs)
+
+
+def test_python_callable_phi_gets_a_helpful_error():
+    with pytest.raises(TypeError, match="numba.njit"):
+        ctrnn.RateNetwork(np.eye(2), phi=lambda z: z)
+
+
+def test_sparse_w_is_refused_with_a_fix():
+    sp = pytest.importorskip("scipy.sparse")
+    with pytest.raises(TypeError, match="toarray"):
+        ctrnn.RateNetwork(sp.eye(3, format="csr"))
+
+
+def test_gaussian_connectivity_statistics_and_seeding():
+    W = ctrnn.connectivity.gaussian(1000, g=2.0, seed=3)
+    assert abs(W.std() * np.sqrt(1000) / 2.0 - 1) < 0.01 and abs(W.mean()) < 2e-3
+    np.testing.assert_array_equal(W, ctrnn.connectivity.gaussian(1000, 2.0, seed=3))
+    assert not np.array_equal(W, ctrnn.connectivity.gaussian(1000, 2.0, seed=4))
+    # circular law: spectral radius close to g
+    assert abs(np.abs(np.linalg.eigvals(W)).max() / 2.0 - 1) < 0.06
+    with pytest.raises(ValueError, match="g must be"):
+        ctrnn.connectivity.gaussian(10, g=-1)
+
+
+# --- the Dataset -----------------------------------------------------------------------
+
+def test_dataset_layout_coords_units_and_attrs(net):
+    ds = ctrnn.simulate(net, duration=1.0, dt=0.01, save_every=10, seed=3, h0="random")
+    assert ds.h.dims == ("time", "neuron") and ds.h.shape == (11, 20)
+    np.testing.assert_allclose(ds.time.values, np.arange(11) * 0.1)
+    assert ds.time.attrs["units"] == "s"
+    a = ds.attrs
+    assert (a["method"], a["dt"], a["steps"], a["tau"], a["phi"], a["seed"], a["status"]) == (
+        "rk4", 0.01, 100, 0.5, "tanh", 3, "ok")
+    assert a["ctrnn_version"] == ctrnn.__version__
+    for v in a.values():
+        assert isinstance(v, (str, int, float)), v  # scalars only
+    b = ctrnn.simulate(net, duration=1.0, dt=0.01, trials=3, h0="random", seed=3)
+    assert b.h.dims == ("trial", "time", "neuron") and b.sizes["trial"] == 3
+    # trial 0 of a batch starts where the single run does
+    np.testing.assert_array_equal(b.h.values[0, 0], ds.h.values[0])
+
+
+def test_include_params_and_netcdf_round_trip(tmp_path, net):
+    ds = ctrnn.simulate(net.replace(tau=np.linspace(0.5, 1, 20)), duration=0.5, dt=0.05,
+                        h0="random", seed=1, include_params=True, trials=2)
+    np.testing.assert_array_equal(ds.W.values, net.W)
+    assert ds.W.dims == ("neuron", "presynaptic") and "tau" in ds and "tau" not in ds.attrs
+    path = tmp_path / "run.nc"
+    ds.to_netcdf(path)
+    back = xr.load_dataset(path)
+    # NetCDF-3 stores integer coordinates as int32: compare those by value
+    ints = ["neuron", "presynaptic", "trial"]
+    xr.testing.assert_identical(back.drop_vars(ints), ds.drop_vars(ints))
+    for c in ints:
+        np.testing.assert_array_equal(back[c].values, ds[c].values)
+    withU = ctrnn.simulate(ctrnn.RateNetwork(np.eye(2), U=np.ones((2, 1))), steps=3, dt=0.1,
+                           include_params=True)
+    np.testing.assert_array_equal(withU.U.values, np.ones((2, 1)))
+
+
+def test_seed_none_is_recorded_and_reproduces(net):
+    noisy = net.replace(noise=0.2)
+    ds = ctrnn.simulate(noisy, steps=20, dt=0.01, h0="random", method="euler")
+    again = ctrnn.simulate(noisy, steps=20, dt=0.01, h0="random", method="euler",
+                           seed=int(ds.attrs["seed"]))
+    np.testing.assert_array_equal(ds.h.values, again.h.values)
+    gen_a = ctrnn.simulate(noisy, steps=5, dt=0.01, seed=np.random.default_rng(1), method="euler")
+    gen_b = ctrnn.simulate(noisy, steps=5, dt=0.01, seed=np.random.default_rng(1), method="euler")
+    np.testing.assert_array_equal(gen_a.h.values, gen_b.h.values)
+
+
+def test_progress_callable_and_bar(net):
+    calls = []
+    ctrnn.simulate(net, steps=1000, dt=0.01, chunk_steps=100,
+                   progress=lambda done, total: calls.append((done, total)))
+    assert calls[-1] == (1000, 1000) and len(calls) == 10
+    stream = io.StringIO()
+    bar = Progress(10, True, stream=stream)
+    for k in (3, 10):
+        bar.update(k)
+    bar.close()
+    assert "100.0%" in stream.getvalue() and "10/10" in stream.getvalue()
+    quiet = io.StringIO()
+    bar = Progress(10, None, stream=quiet)  # auto: a fast run shows nothing
+    bar.update(10)
+    bar.close()
+    assert quiet.getvalue() == ""
+
+
+def test_output_too_large_is_refused_before_allocating(net):
+    with pytest.raises(MemoryError, match=r"save_every.*fewer neurons") as err:
+        ctrnn.simulate(net, steps=10**6, dt=0.01, max_memory=10**6)
+    assert "GiB" in str(err.value) and "1000001 saved times" in str(err.value)
+
+
+# --- simulate() errors -------------------------------------------------------------
+
+@pytest.mark.parametrize("kwargs, exc, match", [
+    (dict(duration=1.0), TypeError, "dt is required"),
+    (dict(duration=1.0, dt=0.0), ValueError, "dt must be a finite number > 0"),
+    (dict(duration=1.0, dt=-0.1), ValueError, "dt must be"),
+    (dict(duration=1.0, dt=np.nan), ValueError, "dt must be"),
+    (dict(dt=0.1), TypeError, "exactly one of duration"),
+    (dict(duration=1.0, steps=10, dt=0.1), TypeError, "exactly one of duration"),
+    (dict(duration=1.05, dt=0.1), ValueError, "not a whole number of steps"),
+    (dict(steps=10, dt=0.1, method="rk5"), ValueError, "Did you mean"),
+    (dict(steps=10, dt=0.1, method="discrete"), ValueError, "takes no dt"),
+    (dict(duration=1.0, method="discrete"), ValueError, "counts steps"),
+    (dict(steps=10, dt=0.1, save_every=0), ValueError, "save_every must be >= 1"),
+    (dict(steps=10, dt=0.1, h0=np.ones(3)), ValueError, r"h0 must have shape \(20,\)"),
+    (dict(steps=10, dt=0.1, h0=np.full(20, np.nan)), ValueError, "h0 contains 20 non-finite"),
+    (dict(steps=10, dt=0.1, h0="randn"), ValueError, "'random'"),
+    (dict(steps=10, dt=0.1, h0=np.zeros((3, 20)), trials=2), ValueError,
+     "trials gives 2, h0 gives 3"),
+    (dict(steps=10, dt=0.1, inputs=np.ones((10, 1))), ValueError, "no input weights U"),
+    (dict(steps=10, dt=0.1, dtype=np.int32), TypeError, "dtype"),
+    (dict(steps=10, dt=0.1, seed=-1), TypeError, "seed"),
+    (dict(steps=10, dt=0.1, on_blowup="ignore"), ValueError, "on_blowup"),
+    (dict(steps=10, dt=0.1, input_interp="cubic"), ValueError, "input_interp"),
+])
+def test_simulate_bad_arguments(net, kwargs, exc, match):
+    with pytest.raises(exc, match=match):
+        ctrnn.simulate(net, **kwargs)
+
+
+def test_bad_inputs_shapes_and_values():
+    net = ctrnn.RateNetwork(np.eye(3) * 0.1, U=np.ones((3, 2)))
+    with pytest.raises(ValueError, match=r"inputs must have shape \(steps, n_inputs\) = \(10, 2\)"):
+        ctrnn.simulate(net, steps=10, dt=0.1, inputs=np.ones((9, 2)))
+    with pytest.raises(ValueError, match="inputs contains 1 non-finite"):
+        x = np.ones((10, 2))
+        x[4, 1] = np.inf
+        ctrnn.simulate(net, steps=10, dt=0.1, inputs=x)
+    with pytest.raises(ValueError, match="trials disagrees"):
+        ctrnn.simulate(net, steps=10, dt=0.1, inputs=np.ones((4, 10, 2)), trials=3)
+    da = xr.DataArray(np.ones((5, 2)), dims=("time", "channel"),
+                      coords={"time": np.linspace(0.5, 1, 5)})
+    with pytest.raises(ValueError, match="inputs start at time 0.5"):
+        ctrnn.simulate(net, steps=10, dt=0.1, inputs=da)
+    with pytest.raises(ValueError, match="'time' dimension"):
+        ctrnn.simulate(net, steps=10, dt=0.1, inputs=da.rename(time="t"))
+    short = xr.DataArray(np.ones((3, 2)), dims=("time", "c"), coords={"time": [0, 0.1, 0.2]})
+    with pytest.warns(UserWarning, match="last value is held"):
+        ctrnn.simulate(net, steps=10, dt=0.1, inputs=short)
+
+
+def test_per_trial_inputs_make_a_batch():
+    net = ctrnn.RateNetwork(np.zeros((2, 2)), U=np.eye(2)[:, :1], phi="linear")
+    x = np.stack([np.full((10, 1), v) for v in (1.0, -1.0, 2.0)])
+    ds = ctrnn.simulate(net, steps=10, dt=0.1, inputs=x, method="exponential_euler")
+    assert ds.sizes["trial"] == 3
+    np.testing.assert_allclose(ds.h.values[:, -1, 0], np.array([1, -1, 2]) * (1 - np.exp(-1)))
+
+
+def test_blowup_raises_with_time_and_neuron():
+    net = ctrnn.RateNetwork(np.eye(4) * 3.0, tau=1.0, phi="linear")  # dh/dt = 2h
+    h0 = np.array([0.0, 1e-3, 0.0, 0.0])
+    for method in ("euler", "rk4", "dopri5"):
+        with pytest.raises(FloatingPointError, match=r"neuron 1") as err:
+            ctrnn.simulate(net, duration=500.0, dt=0.1, h0=h0, method=method)
+        assert "t = " in str(err.value)
+    ds = ctrnn.simulate(net, duration=500.0, dt=0.1, h0=h0, method="euler", on_blowup="return",
+                        save_every=10)
+    assert ds.attrs["status"].startswith("the state left the finite range")
+    finite = np.isfinite(ds.h.values[:, 1])
+    assert finite[0] and not finite[-1] and np.all(np.diff(finite.astype(int)) <= 0)
+
+
+def test_unstable_dt_warns_and_stable_dt_does_not(net):
+    with pytest.warns(RuntimeWarning, match=r"outside the stability region of 'rk4'.*dt <="):
+        ctrnn.simulate(net, steps=5, dt=2.0, method="rk4")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ctrnn.simulate(net, steps=5, dt=0.05, method="rk4")
+        ctrnn.simulate(net, steps=5, dt=2.0, method="exponential_euler")
+
+
+def test_dopri5_refuses_noise_and_reports_max_steps(net):
+    with pytest.raises(ValueError, match="fixed-step method"):
+        ctrnn.simulate(net.replace(noise=0.1), steps=10, dt=0.1, method="dopri5")
+    with pytest.raises(RuntimeError, match="max_steps=3 reached.*raise max_steps"):
+        ctrnn.simulate(net, duration=10.0, dt=0.1, method="dopri5", max_steps=3,
+                       h0="random", seed=0)
+
+
+def test_simulate_requires_a_network():
+    with pytest.raises(TypeError, match="RateNetwork"):
+        ctrnn.simulate(np.eye(3), steps=10, dt=0.1)

@@ -1,0 +1,63 @@
+"""The `ctrnn` command, run as a user runs it."""
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import xarray as xr
+
+from ctrnn import cli
+
+
+def _run(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "ctrnn.cli", *args], capture_output=True,
+                          text=True, cwd=cwd, timeout=300)
+
+
+def test_demo_writes_netcdf_and_png(tmp_path):
+    res = _run("demo", "-o", str(tmp_path), "-n", "100")
+    assert res.returncode == 0, res.stderr
+    nc, png = tmp_path / "ctrnn_demo.nc", tmp_path / "ctrnn_demo.png"
+    assert str(nc) in res.stdout and str(png) in res.stdout
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    ds = xr.load_dataset(nc)
+    assert ds.h.dims == ("time", "neuron") and ds.sizes["neuron"] == 100
+    # g = 1.5: the network is chaotic, activity stays away from the zero fixed point
+    assert float(ds.h.isel(time=slice(-100, None)).std()) > 0.2
+
+
+def test_run_config_matches_python_api(tmp_path):
+    cfg = tmp_path / "net.toml"
+    cfg.write_text(cli.EXAMPLE_CONFIG.replace("n = 500", "n = 50").replace(
+        "duration = 1.0", "duration = 0.1"))
+    out = tmp_path / "out.nc"
+    res = _run("run", str(cfg), "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    ds = xr.load_dataset(out)
+    import ctrnn
+    W = ctrnn.connectivity.gaussian(50, 1.5, seed=0)
+    ref = ctrnn.simulate(ctrnn.RateNetwork(W, tau=0.01), duration=0.1, dt=0.0005,
+                         save_every=2, seed=1, h0="random")
+    np.testing.assert_array_equal(ds.h.values, ref.h.values)
+
+
+@pytest.mark.parametrize("text, match", [
+    ('[network]\nn = 10\n[simulation]\ndt = 0.1\nduraton = 1.0\n',
+     r"unknown key simulation.duraton \(did you mean 'duration'\?\)"),
+    ('[network]\nn = 10\n[simulation]\ndt = 0.1\n', "missing key simulation.duration"),
+    ('[network]\nn = "ten"\n[simulation]\ndt = 0.1\nduration = 1.0\n',
+     "network.n = 'ten' has the wrong type"),
+    ('[network]\nn = 10\ntau = -1\n[simulation]\ndt = 0.1\nduration = 1.0\n',
+     r"\[network\]: tau must be > 0"),
+    ('[network]\nn = 10\n[simulation]\ndt = 0.1\nduration = 1.0\nmethod = "rk5"\n',
+     r"\[simulation\]: unknown method 'rk5'"),
+    ('[netwrk]\nn = 10\n', r"unknown table \[netwrk\] \(did you mean 'network'\?\)"),
+    ('[network\nn = 10', "not valid TOML"),
+])
+def test_broken_config_names_the_key(tmp_path, text, match):
+    cfg = tmp_path / "bad.toml"
+    cfg.write_text(text)
+    with pytest.raises(cli.ConfigError, match=match):
+        cli.run_config(cli.load_config(cfg))
+    res = _run("run", str(cfg), "-o", str(tmp_path / "x.nc"))
+    assert res.returncode == 2 and "error:" in res.stderr and "Traceback" not in res.stderr
