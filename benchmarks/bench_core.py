@@ -94,7 +94,6 @@ def peers(W, h0, steps):
     try:
         import reservoirpy
         from reservoirpy.nodes import Reservoir
-        reservoirpy.verbosity(0)
         res = Reservoir(units=n, W=W, Win=np.zeros((n, 1)), bias=np.zeros(n),
                         lr=DT / TAU, activation="tanh")
         x = np.zeros((steps, 1))

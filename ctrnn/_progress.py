@@ -30,9 +30,12 @@ class Progress:
         if self.first is None:
             self.first = (now, done)
         t1, d1 = self.first
-        rate_time, rate_done = (now - t1, done - d1) if done > d1 else (elapsed, done)
-        eta = rate_time * (self.total - done) / max(rate_done, 1)
-        if self.enabled is None and not self.shown and (elapsed < 2.0 or eta < 1.0):
+        if done > d1:  # speed measured after the first chunk, which includes compilation
+            eta = (now - t1) * (self.total - done) / (done - d1)
+        else:
+            eta = elapsed * (self.total - done) / max(done, 1)
+        if self.enabled is None and not self.shown and (
+                done == d1 or elapsed < 2.0 or eta < 1.0):
             return
         self.shown = True
         frac = done / max(self.total, 1)

@@ -45,13 +45,20 @@ def drive(inp, k, c, D, Xw):
 
 @jit
 def preactivation_phi(H, k, c, net, inp, P, D, Xw):
-    """P <- phi(W h + U x(t_k + c dt) + b) for every trial."""
+    """P <- phi(W h + U x(t_k + c dt) + b) for every trial.
+
+    Without inputs D holds b from ``make_workspace`` on and is not recomputed."""
     W, WT, inv_tau, phi = net
     recurrent(H, W, WT, P)
-    drive(inp, k, c, D, Xw)
+    if inp[0].shape[2] > 0:
+        drive(inp, k, c, D, Xw)
+    B, N = P.shape
     shared = D.shape[0] == 1
-    for r in range(H.shape[0]):
-        P[r, :] += D[0 if shared else r, :]
+    for r in range(B):
+        d = D[0 if shared else r]
+        p = P[r]
+        for i in range(N):
+            p[i] += d[i]
     apply_phi(phi, P)
 
 
@@ -90,8 +97,22 @@ def first_nonfinite(H):
 
 
 @jit
-def make_workspace(H, xs):
-    """Scratch arrays for ``field``: P (B, N), D (Bx, N), Xw (Bx, n_in)."""
+def make_workspace(H, inp):
+    """Scratch arrays for ``field``: P (B, N), D (Bx, N) (= b while there is no input),
+    Xw (Bx, n_in)."""
+    xs, b = inp[0], inp[2]
     B, N = H.shape
     Bx = xs.shape[0]
-    return np.empty_like(H), np.empty((Bx, N), H.dtype), np.empty((Bx, xs.shape[2]), H.dtype)
+    D = np.empty((Bx, N), H.dtype)
+    for r in range(Bx):
+        D[r, :] = b
+    return np.empty_like(H), D, np.empty((Bx, xs.shape[2]), H.dtype)
+
+
+@jit(inline="always")
+def axpy(alpha, X, Y):
+    """Y += alpha * X in place, for arrays of one shape (no temporaries)."""
+    x = X.reshape(-1)
+    y = Y.reshape(-1)
+    for i in range(y.size):
+        y[i] += alpha * x[i]

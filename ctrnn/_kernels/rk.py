@@ -13,7 +13,7 @@ import math
 import numpy as np
 
 from ._jit import jit
-from .rhs import field, first_nonfinite, make_workspace, preactivation_phi
+from .rhs import axpy, field, first_nonfinite, make_workspace, preactivation_phi
 from .rng import add_noise
 
 OK, NONFINITE, MAX_STEPS, STEP_UNDERFLOW = 0, 1, 2, 3
@@ -40,7 +40,7 @@ def leaky_run(H, out, k0, nsteps, save_every, save_base, net, inp, decay, gain,
     decay = 1 - dt/tau, gain = dt/tau is forward Euler (gain = 1: the discrete RNN);
     decay = exp(-dt/tau), gain = 1 - decay is exponential Euler.
     """
-    P, D, Xw = make_workspace(H, inp[0])
+    P, D, Xw = make_workspace(H, inp)
     B, N = H.shape
     for k in range(k0, k0 + nsteps):
         preactivation_phi(H, k, 0.0, net, inp, P, D, Xw)
@@ -57,7 +57,7 @@ def leaky_run(H, out, k0, nsteps, save_every, save_base, net, inp, decay, gain,
 def rk_run(H, out, k0, nsteps, save_every, save_base, net, inp, dt, A, b, c,
            noise_scale, keys):
     """Explicit Runge-Kutta with tableau (A, b, c) and a fixed step dt."""
-    P, D, Xw = make_workspace(H, inp[0])
+    P, D, Xw = make_workspace(H, inp)
     s = b.size
     K = np.empty((s,) + H.shape, H.dtype)
     Y = np.empty_like(H)
@@ -66,11 +66,11 @@ def rk_run(H, out, k0, nsteps, save_every, save_base, net, inp, dt, A, b, c,
             Y[:] = H
             for j in range(st):
                 if A[st, j] != 0.0:
-                    Y += (dt * A[st, j]) * K[j]
+                    axpy(dt * A[st, j], K[j], Y)
             field(Y, k, c[st], net, inp, P, D, Xw, K[st])
         for st in range(s):
             if b[st] != 0.0:
-                H += (dt * b[st]) * K[st]
+                axpy(dt * b[st], K[st], H)
         r, i = _after_step(H, out, k, save_every, save_base, noise_scale, keys)
         if r >= 0:
             return NONFINITE, k, r, i
@@ -131,7 +131,7 @@ def dopri5_run(H, F0, state, counts, out, j0, n_out, save_base, save_dt, t_end, 
     for r in range(B):
         xs = xs_all[r:r + 1] if xs_all.shape[0] > 1 else xs_all
         inp_r = (xs, UT, bvec, mode)
-        P, D, Xw = make_workspace(Y, xs)
+        P, D, Xw = make_workspace(Y, inp_r)
         y = H[r:r + 1]
         f0 = F0[r:r + 1]
         t, hs, err_old = state[r, 0], state[r, 1], state[r, 2]
@@ -172,7 +172,7 @@ def dopri5_run(H, F0, state, counts, out, j0, n_out, save_base, save_dt, t_end, 
                 Y[:] = y
                 for m in range(st):
                     if A[st, m] != 0.0:
-                        Y += (h * A[st, m]) * K[m]
+                        axpy(h * A[st, m], K[m], Y)
                 if st == 6:
                     Ynew[:] = Y
                 _field_at(Y, t + c[st] * h, dt_in, n_steps, net, inp_r, P, D, Xw, K[st])
