@@ -52,5 +52,9 @@ def run_dataset(h, times, *, batched, attrs, time_unit, net=None, extra_vars=Non
                        {"long_name": "time constant", "units": time_unit})
         data["noise"] = ("neuron", np.array(net.noise_array),
                          {"long_name": "stationary noise std (W=0, linear phi)", "units": "1"})
+        if net.stp is not None:
+            for name, arr, unit in zip(("stp_U", "stp_tau_f", "stp_tau_d"),
+                                       net.stp.arrays(N), ("1", time_unit, time_unit)):
+                data[name] = ("neuron", arr, {"long_name": f"STP {name[4:]}", "units": unit})
     return xr.Dataset(data, coords=coords,
                       attrs={k: _attr(v) for k, v in attrs.items() if v is not None})

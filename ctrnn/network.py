@@ -5,6 +5,7 @@ import numpy as np
 
 from ._validation import as_float_array, per_neuron, readonly
 from .nonlinearities import Phi, get_phi
+from .plasticity import STP
 
 
 class RateNetwork:
@@ -31,6 +32,9 @@ class RateNetwork:
         standard deviation of h for W = 0 and phi = linear (an Ornstein-Uhlenbeck
         process). Per Euler step this adds sigma * sqrt(2 dt / tau) * N(0, 1), the
         convention of Song, Yang & Wang (2016) and PsychRNN.
+    stp : STP, optional
+        Short-term plasticity of the recurrent synapses (Tsodyks-Markram facilitation u
+        and depression x per presynaptic neuron); see ``ctrnn.plasticity``.
 
     Examples
     --------
@@ -41,9 +45,9 @@ class RateNetwork:
     (100, 0)
     """
 
-    __slots__ = ("_W", "_U", "_b", "_tau", "_phi", "_noise")
+    __slots__ = ("_W", "_U", "_b", "_tau", "_phi", "_noise", "_stp")
 
-    def __init__(self, W, U=None, b=None, tau=1.0, phi="tanh", noise=0.0):
+    def __init__(self, W, U=None, b=None, tau=1.0, phi="tanh", noise=0.0, stp=None):
         if hasattr(W, "tocsr") or hasattr(W, "toarray"):
             raise TypeError("W is a sparse matrix; sparse connectivity is not supported yet: "
                             "pass W.toarray()")
@@ -74,6 +78,11 @@ class RateNetwork:
         object.__setattr__(self, "_noise", float(noise_arr[0]) if np.ndim(noise) == 0
                            else readonly(noise_arr))
         object.__setattr__(self, "_phi", get_phi(phi))
+        if stp is not None:
+            if not isinstance(stp, STP):
+                raise TypeError(f"stp must be a ctrnn.STP; got {type(stp).__name__}")
+            stp.arrays(n)  # checks per-neuron lengths against n
+        object.__setattr__(self, "_stp", stp)
 
     def __setattr__(self, name, value):
         raise AttributeError("RateNetwork is immutable; use net.replace(...) for a changed copy")
@@ -86,6 +95,7 @@ class RateNetwork:
     tau = property(lambda self: self._tau, doc="Time constant(s): float or (n_neurons,).")
     noise = property(lambda self: self._noise, doc="Noise sigma: float or (n_neurons,).")
     phi: Phi = property(lambda self: self._phi, doc="The nonlinearity (a Phi).")
+    stp = property(lambda self: self._stp, doc="Short-term plasticity (an STP) or None.")
 
     @property
     def n_neurons(self):
@@ -118,7 +128,7 @@ class RateNetwork:
         1.0
         """
         params = dict(W=self._W, U=self._U if self.n_inputs else None, b=self._b,
-                      tau=self._tau, phi=self._phi, noise=self._noise)
+                      tau=self._tau, phi=self._phi, noise=self._noise, stp=self._stp)
         unknown = set(changes) - set(params)
         if unknown:
             raise TypeError(f"replace() got unknown parameter(s) {sorted(unknown)}; "
@@ -133,6 +143,9 @@ class RateNetwork:
         >>> ctrnn.RateNetwork([[0.0]], tau=2.0, phi="linear").field([1.0])
         array([-0.5])
         """
+        if self._stp is not None:
+            raise NotImplementedError("field() covers networks without STP; with STP the "
+                                      "state is (h, u, x): use simulate()")
         h = as_float_array("h", h, shape=(self.n_neurons,))
         z = self._W @ h + self._b
         if x is not None:
@@ -142,5 +155,6 @@ class RateNetwork:
     def __repr__(self):
         tau = self._tau if np.ndim(self._tau) == 0 else f"array({self.n_neurons})"
         noise = self._noise if np.ndim(self._noise) == 0 else f"array({self.n_neurons})"
+        stp = "" if self._stp is None else f", stp={self._stp!r}"
         return (f"RateNetwork(n_neurons={self.n_neurons}, n_inputs={self.n_inputs}, "
-                f"tau={tau}, phi={self._phi.name!r}, noise={noise})")
+                f"tau={tau}, phi={self._phi.name!r}, noise={noise}{stp})")

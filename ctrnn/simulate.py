@@ -23,6 +23,7 @@ _MEMORY_FRACTION = 0.8  # refuse outputs larger than this fraction of available 
 
 def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
              method="rk4", save_every=1, trials=None, seed=None, dtype=np.float64,
+             u0=None, x0=None,
              rtol=1e-6, atol=1e-9, max_steps=1_000_000, progress=None,
              input_interp="hold", include_params=False, on_blowup="raise",
              time_unit="s", max_memory=None, chunk_steps=None, controller=None):
@@ -55,6 +56,9 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
     trials : int, optional
         Number of trials (a batch: dims trial, time, neuron). Trials differ by h0
         ("random"), their noise, or per-trial inputs.
+    u0, x0 : array_like, shape (n_neurons,) or (trials, n_neurons), optional
+        Initial STP utilisation and resources (networks with ``stp``); default the
+        resting values u = U, x = 1.
     seed : int, numpy.random.Generator or None
         For h0="random" and noise. None draws fresh entropy, recorded in attrs["seed"].
         A trial's noise depends only on (seed, trial index, step).
@@ -87,8 +91,9 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
     Returns
     -------
     xarray.Dataset
-        ``h`` with dims (time, neuron), or (trial, time, neuron) for a batch; attrs with
-        the method, dt, seed, status and (dopri5) step counts.
+        ``h`` with dims (time, neuron), or (trial, time, neuron) for a batch (and ``u``,
+        ``x`` beside it with STP); attrs with the method, dt, seed, status and (dopri5)
+        step counts.
 
     Examples
     --------
@@ -115,7 +120,9 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
     xs = _inputs.on_grid(inputs, net.n_inputs, steps, dt, input_interp)
     H, batched = _initial_state(h0, trials, xs.shape[0], N, ss)
     B = H.shape[0]
-    _check_memory(B, n_save, N, dtype, max_memory)
+    H, stp_k = _with_stp(net, H, u0, x0)  # (B, V N): h, then u and x with STP
+    V = H.shape[1] // N
+    _check_memory(B, n_save, V * N, dtype, max_memory)
     if m.kind != "adaptive" and m.name != "discrete":
         _warn_if_unstable(m, dt, net)
     if net.has_noise and m.kind == "adaptive":
@@ -130,12 +137,13 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
     tau = net.tau_array
     W = arr(net._W)  # the network's private writable array: no copy in float64
     WT = arr(net._W.T) if B > 1 else W
-    net_k = (W, WT, arr(1.0 / tau), net.phi.code)
+    net_k = (W, WT, arr(1.0 / tau), net.phi.code,
+             tuple(arr(a) for a in stp_k[:4]) + (dtype.type(stp_k[4]),))
     inp_k = (arr(xs), arr(net._U.T if xs.shape[2] else np.zeros((0, N))), arr(net._b),
              _inputs.interp_code(input_interp))
     keys = trial_keys(ss, B) if net.has_noise else np.zeros(0, np.uint64)
     H = arr(H)
-    out = np.empty((B, n_save, N), dtype)
+    out = np.empty((B, n_save, V * N), dtype)
     out[:, 0] = H
     status = (_rk.OK, 0, 0, 0)
     extra_attrs = {}
@@ -148,7 +156,8 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
         else:
             if m.kind == "leaky":
                 decay, gain, nf = m.coefficients(dt, tau)
-                args = (net_k, inp_k, arr(decay), arr(gain), arr(nf * net.noise_array), keys)
+                args = (net_k, inp_k, arr(decay), arr(gain), arr(nf * net.noise_array), keys,
+                        dtype.type(dt), m.name == "exponential_euler")
                 kernel = _rk.leaky_run
             else:
                 tab = m.tableau
@@ -157,7 +166,7 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
                         arr(nf * net.noise_array), keys)
                 kernel = _rk.rk_run
             status = _run_fixed(kernel, args, H, out, steps, save_every, chunk_steps, bar,
-                                cost=B * N * (N + 1) * (m.tableau.stages if m.tableau else 1))
+                                cost=B * N * (N + V) * (m.tableau.stages if m.tableau else 1))
     finally:
         bar.close()
 
@@ -169,9 +178,10 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
                  noise_convention="tau dh = (-h + phi(.)) dt + noise * sqrt(2 tau) dW",
                  seed=seed_attr, input_interp=str(input_interp), dtype=dtype.name,
                  trials=B if batched else None, time_unit=time_unit,
-                 ctrnn_version=_version(), status="ok", **extra_attrs)
+                 ctrnn_version=_version(), status="ok", **extra_attrs,
+                 **(net.stp.scalar_attrs() if net.stp is not None else {}))
     if status[0] != _rk.OK:
-        msg = _status_message(status, m, dt, save_every, steps, max_steps, batched)
+        msg = _status_message(status, m, dt, save_every, steps, max_steps, batched, N)
         if on_blowup == "raise" or status[0] != _rk.NONFINITE:
             raise (FloatingPointError if status[0] == _rk.NONFINITE else RuntimeError)(msg)
         attrs["status"] = msg
@@ -186,8 +196,15 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
         time_unit = "steps"
     else:
         times = np.arange(n_save) * (save_every * dt)
-    return run_dataset(out, times, batched=batched, attrs=attrs, time_unit=time_unit,
-                       net=net if include_params else None)
+    extra = {}
+    if V == 3:
+        extra = {"u": (out[:, :, N:2 * N], {"long_name": "STP utilisation u (facilitation)",
+                                            "units": "1"}),
+                 "x": (out[:, :, 2 * N:], {"long_name": "STP available resources x "
+                                                    "(depression)", "units": "1"})}
+    return run_dataset(out[:, :, :N], times, batched=batched, attrs=attrs,
+                       time_unit=time_unit, net=net if include_params else None,
+                       extra_vars=extra)
 
 
 def _version():
@@ -254,6 +271,34 @@ def _initial_state(h0, trials, n_input_trials, N, ss):
     return H, batched
 
 
+def _with_stp(net, H, u0, x0):
+    """Append the STP state (u, x) to H, and pack the STP parameters for the kernels.
+
+    Returns (Z (B, V N), (U, 1/tau_f, 1/tau_d, efficacy factor, rate_scale))."""
+    B, N = H.shape
+    if net.stp is None:
+        if u0 is not None or x0 is not None:
+            raise ValueError("u0/x0 are STP initial values but the network has no stp")
+        empty = np.zeros(0)
+        return H, (empty, empty, empty, empty, 1.0)
+    Us, tf, td = net.stp.arrays(N)
+    eff = 1.0 / Us if net.stp.efficacy == "relative" else np.ones(N)
+
+    def init(name, value, default):
+        if value is None:
+            return np.broadcast_to(default, (B, N))
+        v = as_float_array(name, value, ndim=(1, 2))
+        if v.shape[-1] != N or (v.ndim == 2 and v.shape[0] != B):
+            raise ValueError(f"{name} must have shape ({N},) or ({B}, {N}); got {v.shape}")
+        if np.any(v < 0) or np.any(v > 1):
+            raise ValueError(f"{name} must lie in [0, 1]; got values from {v.min()} to "
+                             f"{v.max()}")
+        return np.broadcast_to(v, (B, N))
+
+    Z = np.concatenate([H, init("u0", u0, Us), init("x0", x0, 1.0)], axis=1)
+    return Z, (Us, 1.0 / tf, 1.0 / td, eff, net.stp.rate_scale)
+
+
 def _available_memory():
     try:
         with open("/proc/meminfo") as f:
@@ -295,6 +340,8 @@ def _warn_if_unstable(m, dt, net):
     if m.name == "euler" and np.all(net.tau_array == dt):
         return  # dt == tau: the discrete RNN, asked for on purpose
     tau_min = float(np.min(net.tau_array))
+    if net.stp is not None:  # the linear decay of u and x
+        tau_min = min(tau_min, float(np.min(net.stp.tau_f)), float(np.min(net.stp.tau_d)))
     N = net.n_neurons
     # einsum, not np.linalg.norm: numpy's BLAS threads would keep spinning for ~0.1 s
     # and steal the cores from the kernel's BLAS (scipy's OpenBLAS) that runs next
@@ -368,9 +415,10 @@ def _run_adaptive(m, H, out, net_k, inp_k, dt, steps, save_every, n_save, rtol, 
     return status, extra
 
 
-def _status_message(status, m, dt, save_every, steps, max_steps, batched):
-    code, k, r, i = status[:4]
+def _status_message(status, m, dt, save_every, steps, max_steps, batched, N):
+    code, k, r, col = status[:4]
     trial = f" of trial {r}" if batched else ""
+    i = f"{col % N}" + ("" if col < N else f" (STP variable {'ux'[col // N - 1]})")
     if code == _rk.NONFINITE:
         if m.kind == "adaptive":
             where = f"after t = {status[4]:g}"

@@ -1,10 +1,23 @@
-"""The right-hand side f(h) = (-h + phi(W h + U x(t) + b)) / tau, batched over trials.
+"""The right-hand side of the network, batched over trials, with optional short-term
+plasticity (STP) as coupled state.
 
-Shapes: H (B, N) states of B trials; W (N, N) row i = inputs to neuron i; WT = W.T
-(contiguous, used for B > 1 so that the product is one matrix-matrix call); inputs
-``inp = (xs, UT, b, mode)`` with xs (Bx, T + 1, n_in) sampled on the step grid (Bx is 1
-when all trials share the input, else B), UT = U.T (n_in, N), b (N,), mode 0 = hold
-(zero-order), 1 = linear interpolation within a step.
+State Z (B, V N): B trials; V = 1 (h only) or 3 (h, then u, then x of Tsodyks-Markram
+STP), each block N wide. Without STP
+
+    dh/dt = (-h + phi(W h + U x(t) + b)) / tau
+
+and with STP the recurrent signal of presynaptic neuron j is s_j = e_j u_j x_j max(h_j, 0)
+(e_j = 1, or 1/U_j for "relative" efficacy), r_j = rate_scale max(h_j, 0) and
+
+    dh/dt = (-h + phi(W s + U x(t) + b)) / tau
+    du/dt = (U_stp - u) / tau_f + U_stp (1 - u) r
+    dx/dt = (1 - x) / tau_d - u x r
+
+``net = (W, WT, inv_tau, phi, stp)``: W (N, N), row i = inputs to neuron i; WT = W.T
+contiguous (used for B > 1, one matrix-matrix product); stp = (U_stp, inv_tau_f,
+inv_tau_d, eff, rate_scale) with (N,) arrays, or arrays of size 0 without STP.
+``inp = (xs, UT, b, mode)``: xs (Bx, T + 1, n_in) inputs on the step grid (Bx = 1 when
+shared by all trials), UT = U.T (n_in, N), b (N,), mode HOLD or LINEAR within a step.
 """
 import numpy as np
 
@@ -15,12 +28,12 @@ HOLD, LINEAR = 0, 1
 
 
 @jit
-def recurrent(H, W, WT, P):
-    """P <- H W^T: matrix-vector (gemv) for one trial, matrix-matrix (gemm) for a batch."""
-    if H.shape[0] == 1:
-        np.dot(W, H[0], P[0])
+def recurrent(S, W, WT, P):
+    """P <- S W^T: matrix-vector (gemv) for one trial, matrix-matrix (gemm) for a batch."""
+    if S.shape[0] == 1:
+        np.dot(W, S[0], P[0])
     else:
-        np.dot(H, WT, P)
+        np.dot(S, WT, P)
 
 
 @jit
@@ -28,10 +41,6 @@ def drive(inp, k, c, D, Xw):
     """D (Bx, N) <- U x(t_k + c dt) + b, with x held or interpolated within step k."""
     xs, UT, b, mode = inp
     Bx = D.shape[0]
-    if xs.shape[2] == 0:
-        for r in range(Bx):
-            D[r, :] = b
-        return
     if mode == HOLD or c == 0.0:
         for r in range(Bx):
             Xw[r, :] = xs[r, k, :]
@@ -44,15 +53,39 @@ def drive(inp, k, c, D, Xw):
 
 
 @jit
-def preactivation_phi(H, k, c, net, inp, P, D, Xw):
-    """P <- phi(W h + U x(t_k + c dt) + b) for every trial.
+def make_workspace(Z, net, inp):
+    """Scratch arrays (P, D, Xw, S): P (B, N) pre-activations, D (Bx, N) input drive
+    (= b while there is no input), Xw (Bx, n_in), S (B, N) the STP-weighted presynaptic
+    signal (empty without STP)."""
+    xs, b = inp[0], inp[2]
+    N = net[0].shape[0]
+    B = Z.shape[0]
+    Bx = xs.shape[0]
+    D = np.empty((Bx, N), Z.dtype)
+    for r in range(Bx):
+        D[r, :] = b
+    nS = B if net[4][0].size > 0 else 0
+    return (np.empty((B, N), Z.dtype), D, np.empty((Bx, xs.shape[2]), Z.dtype),
+            np.empty((nS, N), Z.dtype))
 
-    Without inputs D holds b from ``make_workspace`` on and is not recomputed."""
-    W, WT, inv_tau, phi = net
-    recurrent(H, W, WT, P)
+
+@jit
+def preactivation_phi(Z, k, c, net, inp, ws):
+    """P <- phi(W s + U x(t_k + c dt) + b) for every trial (s = h without STP)."""
+    W, WT, inv_tau, phi, stp = net
+    P, D, Xw, S = ws
+    B, N = P.shape
+    if S.shape[0] > 0:
+        Us, inv_tf, inv_td, eff, scale = stp
+        for r in range(B):
+            for i in range(N):
+                h = Z[r, i]
+                S[r, i] = eff[i] * Z[r, N + i] * Z[r, 2 * N + i] * (h if h > 0 else 0.0)
+        recurrent(S, W, WT, P)
+    else:
+        recurrent(Z, W, WT, P)
     if inp[0].shape[2] > 0:
         drive(inp, k, c, D, Xw)
-    B, N = P.shape
     shared = D.shape[0] == 1
     for r in range(B):
         d = D[0 if shared else r]
@@ -63,50 +96,48 @@ def preactivation_phi(H, k, c, net, inp, P, D, Xw):
 
 
 @jit
-def field(H, k, c, net, inp, P, D, Xw, out):
-    """out <- (-H + phi(W H + U x + b)) / tau, the time derivative of H."""
-    preactivation_phi(H, k, c, net, inp, P, D, Xw)
+def field(Z, k, c, net, inp, ws, out):
+    """out <- dZ/dt at Z, with inputs at time t_k + c dt."""
+    preactivation_phi(Z, k, c, net, inp, ws)
+    P = ws[0]
     inv_tau = net[2]
-    B, N = H.shape
+    B, N = P.shape
     for r in range(B):
         for i in range(N):
-            out[r, i] = (P[r, i] - H[r, i]) * inv_tau[i]
+            out[r, i] = (P[r, i] - Z[r, i]) * inv_tau[i]
+    if ws[3].shape[0] > 0:
+        Us, inv_tf, inv_td, eff, scale = net[4]
+        for r in range(B):
+            for i in range(N):
+                h = Z[r, i]
+                rate = scale * (h if h > 0 else 0.0)
+                u = Z[r, N + i]
+                x = Z[r, 2 * N + i]
+                out[r, N + i] = (Us[i] - u) * inv_tf[i] + Us[i] * (1.0 - u) * rate
+                out[r, 2 * N + i] = (1.0 - x) * inv_td[i] - u * x * rate
 
 
 @jit
-def first_nonfinite(H):
-    """(-1, -1) if every entry of H (B, N) is finite, else (trial, neuron) of the first
+def first_nonfinite(Z):
+    """(-1, -1) if every entry of Z (B, M) is finite, else (trial, column) of the first
     infinite entry, or of the first NaN if none is infinite (a NaN is often a product
     0 * inf of a neuron that diverged, so the inf names the culprit)."""
-    f = H.reshape(-1)
+    f = Z.reshape(-1)
     bad = 0
     for i in range(f.size):
         bad |= 0 if abs(f[i]) < np.inf else 1
     if bad == 0:
         return -1, -1
-    B, N = H.shape
+    B, M = Z.shape
     for r in range(B):
-        for i in range(N):
-            if abs(H[r, i]) == np.inf:
+        for i in range(M):
+            if abs(Z[r, i]) == np.inf:
                 return r, i
     for r in range(B):
-        for i in range(N):
-            if H[r, i] != H[r, i]:
+        for i in range(M):
+            if Z[r, i] != Z[r, i]:
                 return r, i
     return -1, -1
-
-
-@jit
-def make_workspace(H, inp):
-    """Scratch arrays for ``field``: P (B, N), D (Bx, N) (= b while there is no input),
-    Xw (Bx, n_in)."""
-    xs, b = inp[0], inp[2]
-    B, N = H.shape
-    Bx = xs.shape[0]
-    D = np.empty((Bx, N), H.dtype)
-    for r in range(Bx):
-        D[r, :] = b
-    return np.empty_like(H), D, np.empty((Bx, xs.shape[2]), H.dtype)
 
 
 @jit(inline="always")

@@ -1,12 +1,13 @@
 """Time-stepping loops: one leaky fast path, one generic explicit Runge-Kutta loop over a
 Butcher tableau, and the adaptive Dormand-Prince loop with dense output.
 
-Every loop advances the state H (B, N) in place from global step ``k0`` and writes the
-saved states into ``out`` (B, n_out, N) at index (k + 1) // save_every - save_base. The
+Every loop advances the state Z (B, V N) (h, and u, x with STP; see ``rhs``) in place from
+global step ``k0`` and writes the saved states into ``out`` (B, n_out, V N) at index
+(k + 1) // save_every - save_base. The
 global step index (not the chunk-local one) picks the input sample and the noise, so a
 run cut into chunks equals one long run bit for bit. Each returns a status tuple
 (code, step, trial, neuron): code OK, NONFINITE (the state left the finite range at that
-step, trial and neuron), MAX_STEPS or STEP_UNDERFLOW (adaptive loop only).
+step, trial and state column), MAX_STEPS or STEP_UNDERFLOW (adaptive loop only).
 """
 import math
 
@@ -34,16 +35,39 @@ def _after_step(H, out, k, save_every, save_base, noise_scale, keys):
 
 @jit
 def leaky_run(H, out, k0, nsteps, save_every, save_base, net, inp, decay, gain,
-              noise_scale, keys):
-    """h <- decay * h + gain * phi(W h + U x_k + b) (+ noise_scale * z).
+              noise_scale, keys, dt, stp_exact):
+    """h <- decay * h + gain * phi(W s + U x_k + b) (+ noise_scale * z).
 
     decay = 1 - dt/tau, gain = dt/tau is forward Euler (gain = 1: the discrete RNN);
-    decay = exp(-dt/tau), gain = 1 - decay is exponential Euler.
+    decay = exp(-dt/tau), gain = 1 - decay is exponential Euler. With STP, u and x take
+    a forward-Euler step of dt (stp_exact False) or the exact step of their linear
+    equations with the rate held over the step (stp_exact True), all from the state at
+    the start of the step.
     """
-    P, D, Xw = make_workspace(H, inp)
-    B, N = H.shape
+    ws = make_workspace(H, net, inp)
+    P = ws[0]
+    B, N = P.shape
+    has_stp = ws[3].shape[0] > 0
+    Us, inv_tf, inv_td, eff, scale = net[4]
     for k in range(k0, k0 + nsteps):
-        preactivation_phi(H, k, 0.0, net, inp, P, D, Xw)
+        preactivation_phi(H, k, 0.0, net, inp, ws)
+        if has_stp:
+            for r in range(B):
+                for i in range(N):
+                    h = H[r, i]
+                    rate = scale * (h if h > 0 else 0.0)
+                    u = H[r, N + i]
+                    x = H[r, 2 * N + i]
+                    if stp_exact:
+                        a_u = inv_tf[i] + Us[i] * rate
+                        u_inf = Us[i] * (inv_tf[i] + rate) / a_u
+                        a_x = inv_td[i] + u * rate
+                        x_inf = inv_td[i] / a_x
+                        H[r, N + i] = u_inf + (u - u_inf) * math.exp(-a_u * dt)
+                        H[r, 2 * N + i] = x_inf + (x - x_inf) * math.exp(-a_x * dt)
+                    else:
+                        H[r, N + i] = u + dt * ((Us[i] - u) * inv_tf[i] + Us[i] * (1.0 - u) * rate)
+                        H[r, 2 * N + i] = x + dt * ((1.0 - x) * inv_td[i] - u * x * rate)
         for r in range(B):
             for i in range(N):
                 H[r, i] = decay[i] * H[r, i] + gain[i] * P[r, i]
@@ -57,7 +81,7 @@ def leaky_run(H, out, k0, nsteps, save_every, save_base, net, inp, decay, gain,
 def rk_run(H, out, k0, nsteps, save_every, save_base, net, inp, dt, A, b, c,
            noise_scale, keys):
     """Explicit Runge-Kutta with tableau (A, b, c) and a fixed step dt."""
-    P, D, Xw = make_workspace(H, inp)
+    ws = make_workspace(H, net, inp)
     s = b.size
     K = np.empty((s,) + H.shape, H.dtype)
     Y = np.empty_like(H)
@@ -67,7 +91,7 @@ def rk_run(H, out, k0, nsteps, save_every, save_base, net, inp, dt, A, b, c,
             for j in range(st):
                 if A[st, j] != 0.0:
                     axpy(dt * A[st, j], K[j], Y)
-            field(Y, k, c[st], net, inp, P, D, Xw, K[st])
+            field(Y, k, c[st], net, inp, ws, K[st])
         for st in range(s):
             if b[st] != 0.0:
                 axpy(dt * b[st], K[st], H)
@@ -99,9 +123,9 @@ def _input_index(t, dt_in, n_steps):
 
 
 @jit
-def _field_at(Y, t, dt_in, n_steps, net, inp, P, D, Xw, out):
+def _field_at(Y, t, dt_in, n_steps, net, inp, ws, out):
     k, c = _input_index(t, dt_in, n_steps)
-    field(Y, k, c, net, inp, P, D, Xw, out)
+    field(Y, k, c, net, inp, ws, out)
 
 
 @jit
@@ -131,12 +155,12 @@ def dopri5_run(H, F0, state, counts, out, j0, n_out, save_base, save_dt, t_end, 
     for r in range(B):
         xs = xs_all[r:r + 1] if xs_all.shape[0] > 1 else xs_all
         inp_r = (xs, UT, bvec, mode)
-        P, D, Xw = make_workspace(Y, inp_r)
+        ws = make_workspace(Y, net, inp_r)
         y = H[r:r + 1]
         f0 = F0[r:r + 1]
         t, hs, err_old = state[r, 0], state[r, 1], state[r, 2]
         if hs == 0.0:  # first call: derivative and Hairer's initial step size
-            _field_at(y, t, dt_in, n_steps, net, inp_r, P, D, Xw, f0)
+            _field_at(y, t, dt_in, n_steps, net, inp_r, ws, f0)
             for i in range(N):
                 sc[i] = atol + rtol * abs(y[0, i])
             d0 = _rms(y[0], sc)
@@ -144,7 +168,7 @@ def dopri5_run(H, F0, state, counts, out, j0, n_out, save_base, save_dt, t_end, 
             h0 = 0.01 * d0 / d1 if (d0 > 1e-5 and d1 > 1e-5) else 1e-6
             h0 = min(h0, t_end - t)
             Y[0] = y[0] + h0 * f0[0]
-            _field_at(Y, t + h0, dt_in, n_steps, net, inp_r, P, D, Xw, K[1])
+            _field_at(Y, t + h0, dt_in, n_steps, net, inp_r, ws, K[1])
             for i in range(N):
                 sc[i] = (K[1, 0, i] - f0[0, i]) / sc[i]
             d2 = _rms(sc, np.ones(N, H.dtype)) / h0
@@ -175,7 +199,7 @@ def dopri5_run(H, F0, state, counts, out, j0, n_out, save_base, save_dt, t_end, 
                         axpy(h * A[st, m], K[m], Y)
                 if st == 6:
                     Ynew[:] = Y
-                _field_at(Y, t + c[st] * h, dt_in, n_steps, net, inp_r, P, D, Xw, K[st])
+                _field_at(Y, t + c[st] * h, dt_in, n_steps, net, inp_r, ws, K[st])
             counts[r, 2] += 6
             # error estimate and its RMS norm
             for i in range(N):

@@ -32,11 +32,14 @@ def uniform(key, n):
 
 @jit
 def add_noise(H, keys, step, scale):
-    """H[b, i] += scale[i] * z, z ~ N(0, 1) indexed by (keys[b], step, i).
+    """H[b, i] += scale[i] * z for i < N = scale.size, z ~ N(0, 1) indexed by
+    (keys[b], step, i).
 
-    H : (B, N) state, keys : (B,) uint64, step : global step index, scale : (N,).
+    H : (B, >= N) state (h in its first N columns), keys : (B,) uint64, step : global
+    step index, scale : (N,).
     """
-    B, N = H.shape
+    B = H.shape[0]
+    N = scale.size
     npairs = (N + 1) // 2
     base = np.uint64(step) * np.uint64(2 * npairs)
     for b in range(B):
