@@ -47,3 +47,15 @@ def rk4_loop(h0, W, U, b, tau, phi, dt, steps, x_of_t):
         h = h + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
         out.append(h.copy())
     return np.array(out)
+
+
+def stp_rhs(z, W, U, b, tau, phi, x_in, Us, tau_f, tau_d, rate_scale=1.0, eff=1.0):
+    """d(h, u, x)/dt of the rate network with Tsodyks-Markram STP, written out plainly."""
+    n = W.shape[0]
+    h, u, x = z[:n], z[n:2 * n], z[2 * n:]
+    hp = np.maximum(h, 0.0)
+    r = rate_scale * hp
+    dh = (-h + PHI[phi](W @ (eff * u * x * hp) + U @ x_in + b)) / tau
+    du = (Us - u) / tau_f + Us * (1 - u) * r
+    dx = (1 - x) / tau_d - u * x * r
+    return np.concatenate([dh, du, dx])
