@@ -95,6 +95,13 @@ def preactivation_phi(Z, k, c, net, inp, ws):
     apply_phi(phi, P)
 
 
+@jit(inline="always")
+def stp_derivatives(u, x, rate, U, inv_tau_f, inv_tau_d):
+    """(du/dt, dx/dt) of Tsodyks-Markram STP at presynaptic rate ``rate``."""
+    return ((U - u) * inv_tau_f + U * (1.0 - u) * rate,
+            (1.0 - x) * inv_tau_d - u * x * rate)
+
+
 @jit
 def field(Z, k, c, net, inp, ws, out):
     """out <- dZ/dt at Z, with inputs at time t_k + c dt."""
@@ -111,10 +118,8 @@ def field(Z, k, c, net, inp, ws, out):
             for i in range(N):
                 h = Z[r, i]
                 rate = scale * (h if h > 0 else 0.0)
-                u = Z[r, N + i]
-                x = Z[r, 2 * N + i]
-                out[r, N + i] = (Us[i] - u) * inv_tf[i] + Us[i] * (1.0 - u) * rate
-                out[r, 2 * N + i] = (1.0 - x) * inv_td[i] - u * x * rate
+                out[r, N + i], out[r, 2 * N + i] = stp_derivatives(
+                    Z[r, N + i], Z[r, 2 * N + i], rate, Us[i], inv_tf[i], inv_td[i])
 
 
 @jit

@@ -14,7 +14,8 @@ import math
 import numpy as np
 
 from ._jit import jit
-from .rhs import axpy, field, first_nonfinite, make_workspace, preactivation_phi
+from .rhs import (axpy, field, first_nonfinite, make_workspace, preactivation_phi,
+                  stp_derivatives)
 from .rng import add_noise
 
 OK, NONFINITE, MAX_STEPS, STEP_UNDERFLOW = 0, 1, 2, 3
@@ -66,8 +67,9 @@ def leaky_run(H, out, k0, nsteps, save_every, save_base, net, inp, decay, gain,
                         H[r, N + i] = u_inf + (u - u_inf) * math.exp(-a_u * dt)
                         H[r, 2 * N + i] = x_inf + (x - x_inf) * math.exp(-a_x * dt)
                     else:
-                        H[r, N + i] = u + dt * ((Us[i] - u) * inv_tf[i] + Us[i] * (1.0 - u) * rate)
-                        H[r, 2 * N + i] = x + dt * ((1.0 - x) * inv_td[i] - u * x * rate)
+                        du, dx = stp_derivatives(u, x, rate, Us[i], inv_tf[i], inv_td[i])
+                        H[r, N + i] = u + dt * du
+                        H[r, 2 * N + i] = x + dt * dx
         for r in range(B):
             for i in range(N):
                 H[r, i] = decay[i] * H[r, i] + gain[i] * P[r, i]
