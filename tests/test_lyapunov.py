@@ -1,0 +1,68 @@
+"""Lyapunov exponents against exact linear results, Liouville's trace identity and the
+chaos transition."""
+import numpy as np
+import pytest
+
+import ctrnn
+from ctrnn.analysis import largest_lyapunov, lyapunov_spectrum
+
+
+def test_linear_network_exponents_are_real_parts_of_eigenvalues():
+    N, tau = 40, 2.0
+    W = ctrnn.connectivity.gaussian(N, 0.8, seed=1)
+    net = ctrnn.RateNetwork(W, tau=tau, phi="linear")
+    ly = lyapunov_spectrum(net, duration=400.0, dt=0.1, transient=40.0, seed=2)
+    exact = np.sort(np.linalg.eigvals((W - np.eye(N)) / tau).real)[::-1]
+    np.testing.assert_allclose(ly.exponents.values, exact, atol=0.01)
+    assert ly.convergence.dims == ("time", "exponent") and ly.sizes["time"] == 100
+
+
+def test_discrete_linear_map_exponents_are_log_moduli():
+    N = 10
+    W = ctrnn.connectivity.gaussian(N, 0.9, seed=4)
+    net = ctrnn.RateNetwork(W, phi="linear")
+    ly = lyapunov_spectrum(net, duration=3000, dt=1.0, method="discrete", transient=100, seed=1)
+    exact = np.sort(np.log(np.abs(np.linalg.eigvals(W))))[::-1]
+    np.testing.assert_allclose(ly.exponents.values, exact, atol=0.01)
+
+
+def test_sum_of_exponents_is_time_averaged_trace():
+    # zero diagonal: trace of the Jacobian (-I + phi'(z) W)/tau is exactly -N/tau, so the
+    # exponents of the flow sum to -N/tau (Engelken, Wolf & Abbott 2023)
+    N, tau = 80, 1.0
+    W = ctrnn.connectivity.gaussian(N, 2.0, seed=3)
+    np.fill_diagonal(W, 0.0)
+    net = ctrnn.RateNetwork(W, tau=tau)
+    ly = lyapunov_spectrum(net, duration=100.0, dt=0.05, transient=20.0, seed=5)
+    assert abs(ly.exponents.values.sum() / (-N / tau) - 1) < 2e-3
+    assert ly.exponents.values[0] > 0  # g = 2: chaotic
+
+
+@pytest.mark.parametrize("g, sign", [(0.5, -1), (3.0, +1)])
+def test_chaos_transition_largest_exponent(g, sign):
+    net = ctrnn.RateNetwork(ctrnn.connectivity.gaussian(500, g, seed=6), tau=1.0)
+    lam = largest_lyapunov(net, duration=200.0, dt=0.1, transient=50.0, seed=7)
+    assert np.sign(lam) == sign
+    if g == 0.5:  # the quiet network sits at h = 0, whose largest exponent is g - 1
+        assert lam == pytest.approx(-0.5, abs=0.1)
+
+
+def test_leaky_and_rk_tangents_agree_for_small_dt():
+    net = ctrnn.RateNetwork(ctrnn.connectivity.gaussian(60, 1.8, seed=8), tau=1.0)
+    kw = dict(duration=100.0, dt=0.01, transient=10.0, seed=9)
+    a = lyapunov_spectrum(net, 3, method="rk4", **kw).exponents.values
+    b = lyapunov_spectrum(net, 3, method="euler", **kw).exponents.values
+    np.testing.assert_allclose(a, b, atol=0.03)
+
+
+def test_lyapunov_errors():
+    net = ctrnn.RateNetwork(np.eye(3) * 0.5)
+    with pytest.raises(ValueError, match="fixed-step"):
+        lyapunov_spectrum(net, duration=1.0, dt=0.1, method="dopri5")
+    with pytest.raises(ValueError, match="exceeds"):
+        lyapunov_spectrum(net, 4, duration=1.0, dt=0.1)
+    with pytest.raises(NotImplementedError, match="STP"):
+        lyapunov_spectrum(net.replace(stp=ctrnn.STP()), duration=1.0, dt=0.1)
+    with pytest.raises(FloatingPointError, match="finite range"):
+        lyapunov_spectrum(ctrnn.RateNetwork(np.eye(2) * 5, phi="linear"), duration=2000.0,
+                          dt=0.1)
