@@ -41,8 +41,15 @@ def run_dataset(h, times, *, batched, attrs, time_unit, net=None, extra_vars=Non
     if net is not None:
         coords["presynaptic"] = ("presynaptic", np.arange(N),
                                  {"long_name": "presynaptic neuron index"})
-        data["W"] = (("neuron", "presynaptic"), np.asarray(net.W),
-                     {"long_name": "recurrent weights W[post, pre]", "units": "1"})
+        if net.is_sparse:  # as (post, pre, value) triplets
+            coo = net.W.tocoo()
+            data["W_post"] = ("synapse", coo.row, {"long_name": "postsynaptic neuron"})
+            data["W_pre"] = ("synapse", coo.col, {"long_name": "presynaptic neuron"})
+            data["W_value"] = ("synapse", coo.data, {"long_name": "recurrent weight",
+                                                     "units": "1"})
+        else:
+            data["W"] = (("neuron", "presynaptic"), np.asarray(net.W),
+                         {"long_name": "recurrent weights W[post, pre]", "units": "1"})
         if net.n_inputs:  # (NetCDF-3 has no zero-length dimensions)
             coords["input"] = ("input", np.arange(net.n_inputs), {"long_name": "input index"})
             data["U"] = (("neuron", "input"), np.asarray(net.U),

@@ -93,3 +93,125 @@ def scale_spectral_radius(W, rho):
     if r == 0:
         raise ValueError("W has spectral radius 0 (nilpotent or zero): it cannot be scaled")
     return W * (rho / r)
+
+
+def sparse(n, p, g=1.0, seed=None):
+    """Sparse random weights: each W_ij nonzero with probability p, drawn from
+    N(0, g^2 / (n p)), so that the variance of W_ij is g^2 / n as in ``gaussian`` (the
+    eigenvalues fill the disc of radius g). Returns a scipy.sparse CSR matrix, which
+    RateNetwork simulates with a sparse kernel.
+
+    Examples
+    --------
+    >>> import ctrnn
+    >>> W = ctrnn.connectivity.sparse(2000, p=0.01, g=1.5, seed=0)
+    >>> W.format, round(W.nnz / 2000**2, 3)
+    ('csr', 0.01)
+    """
+    from scipy.sparse import csr_matrix
+
+    n = positive_int("n", n)
+    p = float(p)
+    if not 0 < p <= 1:
+        raise ValueError(f"p (connection probability) must be in (0, 1]; got {p}")
+    g = float(g)
+    if not np.isfinite(g) or g < 0:
+        raise ValueError(f"g must be finite and >= 0; got {g}")
+    rng = generator(seed)
+    total = n * n
+    nnz = int(rng.binomial(total, p))
+    def distinct(a):  # sort + mask: np.unique is an order of magnitude slower here
+        a.sort()
+        return a[np.concatenate([[True], a[1:] != a[:-1]])]
+
+    flat = distinct(rng.integers(0, total, size=nnz))
+    while flat.size < nnz:  # replace the (rare) repeated positions
+        more = rng.integers(0, total, size=nnz - flat.size)
+        flat = distinct(np.concatenate([flat, more]))
+    vals = rng.standard_normal(flat.size) * (g / np.sqrt(n * p))
+    rows, cols = np.divmod(flat, n)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n))])
+    return csr_matrix((vals, cols.astype(np.int64), indptr), shape=(n, n))
+
+
+def dale(n_e, n_i, *, mu_e=1.0, mu_i=None, sigma_e=0.5, sigma_i=None, balance=False,
+         seed=None):
+    """Excitatory-inhibitory weights obeying Dale's law (Rajan & Abbott 2006).
+
+    Columns 0 .. n_e-1 are excitatory (entries >= 0), the rest inhibitory (<= 0). The
+    magnitudes of a population's entries are Gamma-distributed with mean mu / sqrt(N) and
+    standard deviation sigma / sqrt(N) (N = n_e + n_i), so every entry keeps its sign.
+
+    Parameters
+    ----------
+    n_e, n_i : int
+        Numbers of excitatory and inhibitory neurons.
+    mu_e, mu_i : float
+        Mean magnitudes (> 0) times sqrt(N). ``mu_i`` defaults to f mu_e / (1 - f)
+        (f = n_e / N), which balances the mean input.
+    sigma_e, sigma_i : float
+        Standard deviations (> 0) times sqrt(N); ``sigma_i`` defaults to ``sigma_e``.
+    balance : bool
+        Exact balance: every row's inhibitory entries are rescaled so that the row sums to
+        zero (signs are kept).
+    seed : int, Generator or None
+
+    Returns
+    -------
+    W : ndarray, shape (N, N)
+    labels : ndarray of str, shape (N,)
+        "E" or "I" per neuron: pass as ``RateNetwork(W, dale=labels)``.
+
+    Examples
+    --------
+    >>> import numpy as np, ctrnn
+    >>> W, labels = ctrnn.connectivity.dale(80, 20, balance=True, seed=0)
+    >>> bool((W[:, :80] >= 0).all() and (W[:, 80:] <= 0).all()), float(abs(W.sum(1)).max()) < 1e-12
+    (True, True)
+    >>> labels[78:82].tolist()
+    ['E', 'E', 'I', 'I']
+    """
+    n_e = positive_int("n_e", n_e)
+    n_i = positive_int("n_i", n_i)
+    N = n_e + n_i
+    f = n_e / N
+    mu_i = f * mu_e / (1 - f) if mu_i is None else mu_i
+    sigma_i = sigma_e if sigma_i is None else sigma_i
+    for name, v in (("mu_e", mu_e), ("mu_i", mu_i), ("sigma_e", sigma_e), ("sigma_i", sigma_i)):
+        if not (np.isfinite(v) and v > 0):
+            raise ValueError(f"{name} must be a finite number > 0 (a magnitude); got {v}")
+    rng = generator(seed)
+
+    def block(mu, sigma, cols):
+        shape = (mu / sigma) ** 2  # Gamma with mean mu, std sigma
+        return rng.gamma(shape, sigma**2 / mu, size=(N, cols)) / np.sqrt(N)
+
+    W = np.concatenate([block(mu_e, sigma_e, n_e), -block(mu_i, sigma_i, n_i)], axis=1)
+    if balance:
+        exc = W[:, :n_e].sum(axis=1)
+        inh = -W[:, n_e:].sum(axis=1)
+        W[:, n_e:] *= (exc / inh)[:, None]
+    labels = np.array(["E"] * n_e + ["I"] * n_i)
+    return W, labels
+
+
+def enforce_dale(W, signs):
+    """|W| with column j given the sign of presynaptic neuron j (+1/-1 or "E"/"I"):
+    W_eff = |W| diag(signs), the convention of Song, Yang & Wang (2016) and PsychRNN.
+
+    Examples
+    --------
+    >>> import ctrnn
+    >>> ctrnn.connectivity.enforce_dale([[1.0, 2.0], [-3.0, -4.0]], ["E", "I"]).tolist()
+    [[1.0, -2.0], [3.0, -4.0]]
+    """
+    from ._validation import as_float_array
+
+    W = as_float_array("W", W, ndim=2)
+    s = np.asarray(signs)
+    if s.dtype.kind in "US":
+        s = np.select([s == "E", s == "I"], [1.0, -1.0], default=0.0)
+    s = s.astype(np.float64)
+    if s.shape != (W.shape[1],) or not np.all(np.isin(s, [1.0, -1.0])):
+        raise ValueError(f"signs must be +1/-1 or 'E'/'I', one per column ({W.shape[1]})")
+    return np.abs(W) * s[None, :]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_float_array, per_neuron, readonly
+from ._validation import as_float_array, check_finite, per_neuron, readonly
 from .nonlinearities import Phi, get_phi
 from .plasticity import STP
 
@@ -15,8 +15,9 @@ class RateNetwork:
 
     Parameters
     ----------
-    W : array_like, shape (n_neurons, n_neurons)
-        Recurrent weights; row i holds the inputs to neuron i (W_ij: from j to i).
+    W : array_like or scipy.sparse matrix, shape (n_neurons, n_neurons)
+        Recurrent weights; row i holds the inputs to neuron i (W_ij: from j to i). A
+        sparse matrix is kept in CSR form and simulated with a sparse kernel.
     U : array_like, shape (n_neurons, n_inputs), optional
         Input weights. Without U the network takes no ``inputs``.
     b : float or array_like, shape (n_neurons,), optional
@@ -35,6 +36,11 @@ class RateNetwork:
     stp : STP, optional
         Short-term plasticity of the recurrent synapses (Tsodyks-Markram facilitation u
         and depression x per presynaptic neuron); see ``ctrnn.plasticity``.
+    dale : array_like, shape (n_neurons,), optional
+        Dale's law: the sign of each presynaptic neuron, as +1/-1 or "E"/"I". Every
+        column of W must have that sign (zeros allowed); the error names the columns
+        that break it. ``ctrnn.connectivity.enforce_dale`` makes a W that obeys it.
+        The labels become the ``population`` coordinate of simulation results.
 
     Examples
     --------
@@ -45,13 +51,11 @@ class RateNetwork:
     (100, 0)
     """
 
-    __slots__ = ("_W", "_U", "_b", "_tau", "_phi", "_noise", "_stp")
+    __slots__ = ("_W", "_U", "_b", "_tau", "_phi", "_noise", "_stp", "_dale")
 
-    def __init__(self, W, U=None, b=None, tau=1.0, phi="tanh", noise=0.0, stp=None):
-        if hasattr(W, "tocsr") or hasattr(W, "toarray"):
-            raise TypeError("W is a sparse matrix; sparse connectivity is not supported yet: "
-                            "pass W.toarray()")
-        W = as_float_array("W", W, ndim=2)
+    def __init__(self, W, U=None, b=None, tau=1.0, phi="tanh", noise=0.0, stp=None,
+                 dale=None):
+        W = _as_sparse(W) if _issparse(W) else as_float_array("W", W, ndim=2)
         if W.shape[0] != W.shape[1] or W.shape[0] == 0:
             raise ValueError(f"W must be square (n_neurons, n_neurons) with n_neurons >= 1; "
                              f"got shape {W.shape}")
@@ -71,7 +75,7 @@ class RateNetwork:
         # stored writable and private (Numba types read-only arrays differently and its
         # BLAS calls then copy W on every product); the properties hand out read-only views
         for name, arr in (("_W", W), ("_U", U), ("_b", b)):
-            object.__setattr__(self, name, np.ascontiguousarray(arr))
+            object.__setattr__(self, name, arr if _issparse(arr) else np.ascontiguousarray(arr))
         # scalars stay scalars (they go into the Dataset's attrs)
         object.__setattr__(self, "_tau", float(tau_arr[0]) if np.ndim(tau) == 0
                            else readonly(tau_arr))
@@ -83,12 +87,34 @@ class RateNetwork:
                 raise TypeError(f"stp must be a ctrnn.STP; got {type(stp).__name__}")
             stp.arrays(n)  # checks per-neuron lengths against n
         object.__setattr__(self, "_stp", stp)
+        object.__setattr__(self, "_dale", None if dale is None else _check_dale(W, dale))
 
     def __setattr__(self, name, value):
         raise AttributeError("RateNetwork is immutable; use net.replace(...) for a changed copy")
 
-    W = property(lambda self: readonly(self._W.view()),
-                 doc="Recurrent weights, shape (n_neurons, n_neurons).")
+    @property
+    def W(self):
+        """Recurrent weights, shape (n_neurons, n_neurons): a read-only array, or a CSR
+        matrix over read-only arrays."""
+        if self.is_sparse:
+            from scipy.sparse import csr_matrix
+            return csr_matrix((readonly(self._W.data.view()), self._W.indices,
+                               self._W.indptr), shape=self._W.shape, copy=False)
+        return readonly(self._W.view())
+
+    @property
+    def is_sparse(self):
+        return _issparse(self._W)
+
+    @property
+    def dale(self):
+        """Signs (+1/-1) of the presynaptic neurons under Dale's law, or None."""
+        return self._dale
+
+    @property
+    def population_labels(self):
+        """"E"/"I" per neuron when Dale's law is set, else None."""
+        return None if self._dale is None else np.where(self._dale > 0, "E", "I")
     U = property(lambda self: readonly(self._U.view()),
                  doc="Input weights, shape (n_neurons, n_inputs).")
     b = property(lambda self: readonly(self._b.view()), doc="Bias, shape (n_neurons,).")
@@ -128,7 +154,8 @@ class RateNetwork:
         1.0
         """
         params = dict(W=self._W, U=self._U if self.n_inputs else None, b=self._b,
-                      tau=self._tau, phi=self._phi, noise=self._noise, stp=self._stp)
+                      tau=self._tau, phi=self._phi, noise=self._noise, stp=self._stp,
+                      dale=self._dale)
         unknown = set(changes) - set(params)
         if unknown:
             raise TypeError(f"replace() got unknown parameter(s) {sorted(unknown)}; "
@@ -156,5 +183,54 @@ class RateNetwork:
         tau = self._tau if np.ndim(self._tau) == 0 else f"array({self.n_neurons})"
         noise = self._noise if np.ndim(self._noise) == 0 else f"array({self.n_neurons})"
         stp = "" if self._stp is None else f", stp={self._stp!r}"
+        sparse = f", sparse W with {self._W.nnz} synapses" if self.is_sparse else ""
         return (f"RateNetwork(n_neurons={self.n_neurons}, n_inputs={self.n_inputs}, "
-                f"tau={tau}, phi={self._phi.name!r}, noise={noise}{stp})")
+                f"tau={tau}, phi={self._phi.name!r}, noise={noise}{stp}{sparse})")
+
+
+def _issparse(W):
+    try:
+        from scipy.sparse import issparse
+    except ImportError:  # pragma: no cover
+        return False
+    return issparse(W)
+
+
+def _as_sparse(W):
+    """A validated, canonical float64 CSR copy of a scipy.sparse matrix."""
+    W = W.tocsr().astype(np.float64, copy=True)
+    W.sum_duplicates()
+    W.sort_indices()
+    check_finite("W (sparse data)", W.data)
+    return W
+
+
+def _check_dale(W, dale):
+    """Signs (+1/-1, int8) from signs or "E"/"I" labels; raise naming the columns of W
+    that break Dale's law."""
+    n = W.shape[0]
+    d = np.asarray(dale)
+    if d.shape != (n,):
+        raise ValueError(f"dale must give one sign per neuron, shape ({n},); got {d.shape}")
+    if d.dtype.kind in "US":
+        bad = ~np.isin(d, ["E", "I"])
+        if bad.any():
+            raise ValueError(f"dale labels must be 'E' or 'I'; got {d[bad][0]!r}")
+        signs = np.where(d == "E", 1, -1).astype(np.int8)
+    else:
+        if not np.all(np.isin(d, [1, -1])):
+            raise ValueError("dale signs must be +1 (excitatory) or -1 (inhibitory)")
+        signs = d.astype(np.int8)
+    if _issparse(W):
+        coo = W.tocoo()
+        wrong = coo.data * signs[coo.col] < 0
+        cols = np.unique(coo.col[wrong])
+    else:
+        cols = np.flatnonzero(np.any(W * signs[None, :] < 0, axis=0))
+    if cols.size:
+        shown = ", ".join(str(c) for c in cols[:10]) + (" ..." if cols.size > 10 else "")
+        raise ValueError(
+            f"W breaks Dale's law in {cols.size} column(s) (presynaptic neurons {shown}): "
+            "an excitatory column has a negative or an inhibitory column a positive entry; "
+            "ctrnn.connectivity.enforce_dale(W, signs) gives |W| with the column signs")
+    return readonly(signs)

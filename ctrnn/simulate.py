@@ -135,8 +135,12 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
         return a if a.flags.writeable else a.copy()  # Numba's BLAS path copies read-only
 
     tau = net.tau_array
-    W = arr(net._W)  # the network's private writable array: no copy in float64
-    WT = arr(net._W.T) if B > 1 else W
+    if net.is_sparse:  # CSR arrays; the sparse kernel needs no transpose
+        W = (arr(net._W.data), net._W.indices, net._W.indptr)
+        WT = W
+    else:
+        W = arr(net._W)  # the network's private writable array: no copy in float64
+        WT = arr(net._W.T) if B > 1 else W
     net_k = (W, WT, arr(1.0 / tau), net.phi.code,
              tuple(arr(a) for a in stp_k[:4]) + (dtype.type(stp_k[4]),))
     inp_k = (arr(xs), arr(net._U.T if xs.shape[2] else np.zeros((0, N))), arr(net._b),
@@ -202,9 +206,12 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
                                             "units": "1"}),
                  "x": (out[:, :, 2 * N:], {"long_name": "STP available resources x "
                                                     "(depression)", "units": "1"})}
-    return run_dataset(out[:, :, :N], times, batched=batched, attrs=attrs,
-                       time_unit=time_unit, net=net if include_params else None,
-                       extra_vars=extra)
+    ds = run_dataset(out[:, :, :N], times, batched=batched, attrs=attrs,
+                     time_unit=time_unit, net=net if include_params else None,
+                     extra_vars=extra)
+    if net.dale is not None:
+        ds = ds.assign_coords(population=("neuron", net.population_labels))
+    return ds
 
 
 def _version():
@@ -345,7 +352,8 @@ def _warn_if_unstable(m, dt, net):
     N = net.n_neurons
     # einsum, not np.linalg.norm: numpy's BLAS threads would keep spinning for ~0.1 s
     # and steal the cores from the kernel's BLAS (scipy's OpenBLAS) that runs next
-    r = net.phi.max_slope * math.sqrt(float(np.einsum("ij,ij->", net.W, net.W)) / N)
+    w = net._W.data if net.is_sparse else net._W
+    r = net.phi.max_slope * math.sqrt(float(np.einsum("i,i->", w.ravel(), w.ravel())) / N)
     limit = m.tableau.stability_limit
     if dt * (1.0 + r) / tau_min > limit * (1 + 1e-9):
         dt_max = limit * tau_min / (1.0 + r)

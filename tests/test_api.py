@@ -69,12 +69,6 @@ def test_python_callable_phi_gets_a_helpful_error():
         ctrnn.RateNetwork(np.eye(2), phi=lambda z: z)
 
 
-def test_sparse_w_is_refused_with_a_fix():
-    sp = pytest.importorskip("scipy.sparse")
-    with pytest.raises(TypeError, match="toarray"):
-        ctrnn.RateNetwork(sp.eye(3, format="csr"))
-
-
 def test_gaussian_connectivity_statistics_and_seeding():
     W = ctrnn.connectivity.gaussian(1000, g=2.0, seed=3)
     assert abs(W.std() * np.sqrt(1000) / 2.0 - 1) < 0.01 and abs(W.mean()) < 2e-3

@@ -13,27 +13,52 @@ and with STP the recurrent signal of presynaptic neuron j is s_j = e_j u_j x_j m
     du/dt = (U_stp - u) / tau_f + U_stp (1 - u) r
     dx/dt = (1 - x) / tau_d - u x r
 
-``net = (W, WT, inv_tau, phi, stp)``: W (N, N), row i = inputs to neuron i; WT = W.T
-contiguous (used for B > 1, one matrix-matrix product); stp = (U_stp, inv_tau_f,
+``net = (W, WT, inv_tau, phi, stp)``: W (N, N), row i = inputs to neuron i, or the CSR
+arrays (data, indices, indptr) of a sparse W; WT = W.T contiguous (used for B > 1, one
+matrix-matrix product); stp = (U_stp, inv_tau_f,
 inv_tau_d, eff, rate_scale) with (N,) arrays, or arrays of size 0 without STP.
 ``inp = (xs, UT, b, mode)``: xs (Bx, T + 1, n_in) inputs on the step grid (Bx = 1 when
 shared by all trials), UT = U.T (n_in, N), b (N,), mode HOLD or LINEAR within a step.
 """
 import numpy as np
+from numba import types
+from numba.extending import overload
 
-from ._jit import jit
+from ._jit import FASTMATH, jit
 from .phi import apply_phi
 
 HOLD, LINEAR = 0, 1
 
 
-@jit
 def recurrent(S, W, WT, P):
-    """P <- S W^T: matrix-vector (gemv) for one trial, matrix-matrix (gemm) for a batch."""
-    if S.shape[0] == 1:
-        np.dot(W, S[0], P[0])
-    else:
-        np.dot(S, WT, P)
+    """P <- S W^T. Dense W: matrix-vector (gemv) for one trial, matrix-matrix (gemm)
+    for a batch. Sparse W given as CSR arrays (data, indices, indptr): a CSR product per
+    trial (WT is unused)."""
+    raise NotImplementedError  # only callable from jitted code
+
+
+@overload(recurrent, jit_options=dict(fastmath=set(FASTMATH), error_model="numpy"))
+def _recurrent_ov(S, W, WT, P):
+    if isinstance(W, types.Array):
+        def dense(S, W, WT, P):
+            if S.shape[0] == 1:
+                np.dot(W, S[0], P[0])
+            else:
+                np.dot(S, WT, P)
+        return dense
+
+    def csr(S, W, WT, P):
+        data, indices, indptr = W
+        B, N = P.shape
+        for r in range(B):
+            s = S[r]
+            p = P[r]
+            for i in range(N):
+                acc = 0.0
+                for q in range(indptr[i], indptr[i + 1]):
+                    acc += data[q] * s[indices[q]]
+                p[i] = acc
+    return csr
 
 
 @jit
@@ -58,7 +83,7 @@ def make_workspace(Z, net, inp):
     (= b while there is no input), Xw (Bx, n_in), S (B, N) the STP-weighted presynaptic
     signal (empty without STP)."""
     xs, b = inp[0], inp[2]
-    N = net[0].shape[0]
+    N = net[2].shape[0]
     B = Z.shape[0]
     Bx = xs.shape[0]
     D = np.empty((Bx, N), Z.dtype)

@@ -94,7 +94,7 @@ def lyapunov_spectrum(net, k=None, *, duration, dt, method="rk4", transient=0.0,
         raise ValueError("inputs for a Lyapunov spectrum are one trial: (steps, n_inputs)")
     inp = (xs, np.ascontiguousarray(net._U.T if xs.shape[2] else np.zeros((0, N))),
            net._b, _inputs.interp_code(input_interp))
-    W = net._W
+    W = net._W.toarray() if net.is_sparse else net._W  # the tangent kernel is dense
     tau = net.tau_array
     if m.kind == "leaky":
         decay, gain, _ = m.coefficients(dt, tau)

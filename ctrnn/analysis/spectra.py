@@ -7,8 +7,17 @@ import xarray as xr
 from .._validation import as_float_array
 
 
+_DENSE_LIMIT = 20_000  # largest sparse W turned dense for an eigen-decomposition
+
+
 def _matrix(W):
     W = getattr(W, "W", W)  # a RateNetwork or a matrix
+    if hasattr(W, "toarray"):
+        if W.shape[0] > _DENSE_LIMIT:
+            raise ValueError(f"W is sparse with N = {W.shape[0]} > {_DENSE_LIMIT}: a full "
+                             "eigen-decomposition needs it dense; use scipy.sparse.linalg.eigs "
+                             "for a few eigenvalues")
+        W = W.toarray()
     W = as_float_array("W", W, ndim=2)
     if W.shape[0] != W.shape[1]:
         raise ValueError(f"W must be square; got shape {W.shape}")
