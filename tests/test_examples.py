@@ -48,3 +48,34 @@ def test_working_memory_silent_period_and_reactivation(wm, tmp_path):
     wm.main(["-o", str(tmp_path)])
     assert (tmp_path / "working_memory.png").stat().st_size > 10_000
     assert (tmp_path / "working_memory.nc").exists()
+
+
+def test_chaos_transition_example(tmp_path):
+    res = _load("chaos_transition").main(["-o", str(tmp_path), "--quick"])
+    lam = dict(zip(res.g.values, res.largest_lyapunov.values))
+    assert lam[0.5] < -0.3 and lam[3.0] > 0.05
+    v = dict(zip(res.g.values, res.current_variance_simulated.values))
+    assert v[0.5] < 1e-6  # quiet: activity decays to the fixed point
+    assert abs(v[3.0] / res.current_variance_theory.values[-1] - 1) < 0.1
+    assert (tmp_path / "chaos_transition.png").exists() and (tmp_path / "chaos_transition.nc").exists()
+
+
+def test_ei_spectrum_example(tmp_path):
+    res = _load("ei_spectrum").main(["-o", str(tmp_path), "--quick"])
+    n_out = dict(zip(res.case.values, res.n_outliers.values))
+    assert n_out["unbalanced"] == 1 and n_out["exactly balanced"] == 0
+    big = dict(zip(res.case.values, res.largest_outlier.values))
+    pred = dict(zip(res.case.values, res.predicted_mean_outlier.values))
+    assert abs(big["unbalanced"] / pred["unbalanced"] - 1) < 0.05
+    assert (tmp_path / "ei_spectrum.png").exists() and (tmp_path / "ei_spectrum.nc").exists()
+
+
+def test_low_rank_outlier_example(tmp_path):
+    res = _load("low_rank_outlier").main(["-o", str(tmp_path), "--quick"])
+    ev = res.eigenvalue_real.values[1] + 1j * res.eigenvalue_imag.values[1]
+    top = ev[np.argmax(np.abs(ev))]
+    assert abs(top - float(res.predicted_outlier)) < 0.3  # the outlier n.m/N
+    fl = dict(zip(res.case.values, res.temporal_fluctuation.values))
+    assert fl["random"] > 0.3 and fl["random + rank one"] < 0.01  # chaos replaced
+    assert abs(res.kappa.values[1, -1]) > 1.0
+    assert (tmp_path / "low_rank_outlier.png").exists()
