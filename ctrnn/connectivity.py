@@ -207,11 +207,7 @@ def enforce_dale(W, signs):
     """
     from ._validation import as_float_array
 
+    from .network import _signs
+
     W = as_float_array("W", W, ndim=2)
-    s = np.asarray(signs)
-    if s.dtype.kind in "US":
-        s = np.select([s == "E", s == "I"], [1.0, -1.0], default=0.0)
-    s = s.astype(np.float64)
-    if s.shape != (W.shape[1],) or not np.all(np.isin(s, [1.0, -1.0])):
-        raise ValueError(f"signs must be +1/-1 or 'E'/'I', one per column ({W.shape[1]})")
-    return np.abs(W) * s[None, :]
+    return np.abs(W) * _signs(signs, W.shape[1])[None, :]

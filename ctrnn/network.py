@@ -39,8 +39,10 @@ class RateNetwork:
     dale : array_like, shape (n_neurons,), optional
         Dale's law: the sign of each presynaptic neuron, as +1/-1 or "E"/"I". Every
         column of W must have that sign (zeros allowed); the error names the columns
-        that break it. ``ctrnn.connectivity.enforce_dale`` makes a W that obeys it.
-        The labels become the ``population`` coordinate of simulation results.
+        that break it. The labels become the ``population`` coordinate of results.
+    enforce_dale : bool
+        Instead of checking, impose the signs: W <- |W| diag(signs) (Song, Yang & Wang
+        2016; ``ctrnn.connectivity.enforce_dale``).
 
     Examples
     --------
@@ -54,8 +56,16 @@ class RateNetwork:
     __slots__ = ("_W", "_U", "_b", "_tau", "_phi", "_noise", "_stp", "_dale")
 
     def __init__(self, W, U=None, b=None, tau=1.0, phi="tanh", noise=0.0, stp=None,
-                 dale=None):
+                 dale=None, enforce_dale=False):
         W = _as_sparse(W) if _issparse(W) else as_float_array("W", W, ndim=2)
+        if enforce_dale:
+            if dale is None:
+                raise ValueError("enforce_dale=True needs dale= (one sign or E/I per neuron)")
+            if _issparse(W):
+                W = W.copy()
+                W.data = np.abs(W.data) * _signs(dale, W.shape[0])[W.indices]
+            else:
+                W = np.abs(W) * _signs(dale, W.shape[0])[None, :]
         if W.shape[0] != W.shape[1] or W.shape[0] == 0:
             raise ValueError(f"W must be square (n_neurons, n_neurons) with n_neurons >= 1; "
                              f"got shape {W.shape}")
@@ -208,10 +218,8 @@ def _as_sparse(W):
     return W
 
 
-def _check_dale(W, dale):
-    """Signs (+1/-1, int8) from signs or "E"/"I" labels; raise naming the columns of W
-    that break Dale's law."""
-    n = W.shape[0]
+def _signs(dale, n):
+    """+1/-1 (int8) per neuron from signs or "E"/"I" labels."""
     d = np.asarray(dale)
     if d.shape != (n,):
         raise ValueError(f"dale must give one sign per neuron, shape ({n},); got {d.shape}")
@@ -219,11 +227,16 @@ def _check_dale(W, dale):
         bad = ~np.isin(d, ["E", "I"])
         if bad.any():
             raise ValueError(f"dale labels must be 'E' or 'I'; got {d[bad][0]!r}")
-        signs = np.where(d == "E", 1, -1).astype(np.int8)
-    else:
-        if not np.all(np.isin(d, [1, -1])):
-            raise ValueError("dale signs must be +1 (excitatory) or -1 (inhibitory)")
-        signs = d.astype(np.int8)
+        return np.where(d == "E", 1, -1).astype(np.int8)
+    if not np.all(np.isin(d, [1, -1])):
+        raise ValueError("dale signs must be +1 (excitatory) or -1 (inhibitory)")
+    return d.astype(np.int8)
+
+
+def _check_dale(W, dale):
+    """Signs (+1/-1, int8) from signs or "E"/"I" labels; raise naming the columns of W
+    that break Dale's law."""
+    signs = _signs(dale, W.shape[0])
     if _issparse(W):
         coo = W.tocoo()
         wrong = coo.data * signs[coo.col] < 0

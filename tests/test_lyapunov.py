@@ -17,6 +17,24 @@ def test_linear_network_exponents_are_real_parts_of_eigenvalues():
     assert ly.convergence.dims == ("time", "exponent") and ly.sizes["time"] == 100
 
 
+def test_inputs_do_not_change_the_exponents_of_a_linear_network():
+    # additive input shifts the trajectory, not its tangent dynamics
+    N = 20
+    W = ctrnn.connectivity.gaussian(N, 0.7, seed=2)
+    net = ctrnn.RateNetwork(W, U=np.ones((N, 1)), tau=1.0, phi="linear")
+    steps = 4000
+    x = np.sin(0.05 * np.arange(steps))[:, None]
+    ly = lyapunov_spectrum(net, 5, duration=380.0, dt=0.1, transient=20.0, inputs=x, seed=3)
+    exact = np.sort(np.linalg.eigvals(W - np.eye(N)).real)[::-1][:5]
+    np.testing.assert_allclose(ly.exponents.values, exact, atol=0.01)
+    # with tanh the input matters: a strong input saturates the units and stabilises
+    sat = ctrnn.RateNetwork(ctrnn.connectivity.gaussian(100, 2.0, seed=4), U=np.ones((100, 1)))
+    free = lyapunov_spectrum(sat, 1, duration=100.0, dt=0.1, transient=20.0, seed=5)
+    driven = lyapunov_spectrum(sat, 1, duration=100.0, dt=0.1, transient=20.0, seed=5,
+                               inputs=np.full((1200, 1), 5.0))
+    assert free.exponents.values[0] > 0 > driven.exponents.values[0]
+
+
 def test_discrete_linear_map_exponents_are_log_moduli():
     N = 10
     W = ctrnn.connectivity.gaussian(N, 0.9, seed=4)

@@ -112,6 +112,14 @@ def test_rate_network_checks_dale_and_names_columns():
         ctrnn.RateNetwork(bad, dale=labels)
     fixed = connectivity.enforce_dale(bad, labels)
     ctrnn.RateNetwork(fixed, dale=labels)
+    enforced = ctrnn.RateNetwork(bad, dale=labels, enforce_dale=True)
+    np.testing.assert_array_equal(enforced.W, fixed)
+    np.testing.assert_array_equal(fixed, np.abs(bad) * np.r_[np.ones(8), -np.ones(2)])
+    sp = ctrnn.RateNetwork(connectivity.sparse(20, 0.5, seed=0), dale=np.ones(20),
+                           enforce_dale=True)
+    assert (sp.W.data >= 0).all()
+    with pytest.raises(ValueError, match="needs dale="):
+        ctrnn.RateNetwork(bad, enforce_dale=True)
     with pytest.raises(ValueError, match="breaks Dale"):
         ctrnn.RateNetwork(connectivity.sparse(20, 0.5, seed=0), dale=np.ones(20))
     with pytest.raises(ValueError, match="'E' or 'I'"):
