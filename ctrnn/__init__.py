@@ -11,11 +11,12 @@
 """
 __version__ = "0.1.0"
 
-from . import analysis, connectivity, integrators, nonlinearities, plasticity
+from . import analysis, connectivity, esn, integrators, nonlinearities, plasticity, tasks
 from .network import RateNetwork
 from .nonlinearities import Phi, get_phi
 from .plasticity import STP
 from .simulate import simulate
 
-__all__ = ["RateNetwork", "STP", "simulate", "analysis", "connectivity", "integrators",
-           "nonlinearities", "plasticity", "Phi", "get_phi", "__version__"]
+__all__ = ["RateNetwork", "STP", "simulate", "analysis", "connectivity", "esn",
+           "integrators", "nonlinearities", "plasticity", "tasks", "Phi", "get_phi",
+           "__version__"]

@@ -1,0 +1,342 @@
+"""Echo state networks: a fixed random rate network driven by input, a trained linear
+readout. The reservoir update
+
+    x[t+1] = (1 - a) x[t] + a phi(W x[t] + U u[t] + b),   a = leak
+
+is ctrnn's forward Euler with dt/tau = a, and it runs on the same kernels
+(``ctrnn.simulate(..., method="euler")``). Alignment: the state after input u[t] is
+x[t+1]; the readout of that state predicts y[t]:
+
+    y[t] = W_out [1; x[t+1]; u[t]]   (bias and input terms optional)
+
+(ReservoirPy feeds u[t+1] to compute x[t+1]; its y[t] uses the same state-after-input.)
+Closed-loop generation feeds the output back as the next input; with a readout
+y = c + C x it is the network W + U C, b + U c, so it runs on the same kernels too.
+
+The reservoir keeps its state between calls, as ReservoirPy's nodes do: ``fit``,
+``states``, ``predict`` and ``generate`` continue from ``esn.state`` (zeros at first)
+unless given ``h0`` or ``reset=True``. So test data that follows the training data is
+predicted without a new transient.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg
+import xarray as xr
+
+from . import connectivity
+from ._seeding import generator
+from ._validation import as_float_array, positive_int
+from .network import RateNetwork
+from .simulate import simulate
+
+_BLOCK = 20_000  # steps per block when accumulating X^T X (bounded memory)
+
+
+class EchoStateNetwork:
+    """An echo state network (Jaeger 2001) on ctrnn's kernels.
+
+    Parameters
+    ----------
+    n : int, optional
+        Reservoir size (needed unless W is given).
+    spectral_radius : float
+        The random W is scaled to this spectral radius (ignored when W is given).
+    leak : float
+        Leak rate a in (0, 1]: x <- (1 - a) x + a phi(...).
+    input_scaling : float
+        U_ij ~ U[-input_scaling, input_scaling] (ignored when U is given).
+    density : float
+        Fraction of nonzero recurrent weights of the random W.
+    bias_scaling : float
+        b_i ~ U[-bias_scaling, bias_scaling].
+    n_inputs : int
+        Input dimension of the random U (default: taken from the first ``fit``).
+    phi : str or numba function
+    W, U, b : array_like, optional
+        Your own reservoir (then n, spectral_radius, input_scaling, ... are not used).
+    readout_bias, readout_input : bool
+        Include a constant and the input u[t] in the readout.
+    seed : int or Generator
+
+    Examples
+    --------
+    >>> import numpy as np, ctrnn
+    >>> u = ctrnn.tasks.oscillators(1200, frequencies=(0.2,))
+    >>> esn = ctrnn.esn.EchoStateNetwork(100, spectral_radius=0.9, leak=0.5, seed=0)
+    >>> esn = esn.fit(u[:-1], u[1:], washout=100, ridge=1e-8)     # one step ahead
+    >>> y = esn.predict(u[:-1], reset=True)
+    >>> y.dims, ctrnn.tasks.nrmse(u[101:], y.values[100:]) < 1e-3
+    (('time', 'output'), True)
+    """
+
+    def __init__(self, n=None, *, spectral_radius=0.9, leak=1.0, input_scaling=1.0,
+                 density=0.1, bias_scaling=0.0, n_inputs=None, phi="tanh", W=None, U=None,
+                 b=None, readout_bias=True, readout_input=False, seed=None):
+        rng = generator(seed)
+        if W is None:
+            n = positive_int("n", n)
+            W0 = connectivity.sparse(n, density, 1.0, seed=rng).toarray() if density < 1 \
+                else connectivity.gaussian(n, 1.0, seed=rng)
+            W = connectivity.scale_spectral_radius(W0, spectral_radius)
+        W = as_float_array("W", W, ndim=2)
+        self.n = W.shape[0]
+        leak = float(leak)
+        if not 0 < leak <= 1:
+            raise ValueError(f"leak must be in (0, 1]; got {leak}")
+        self.leak = leak
+        self.W = W
+        self._U, self._b = U, b
+        self._input_scaling, self._bias_scaling = float(input_scaling), float(bias_scaling)
+        self._rng = rng
+        self.phi = phi
+        self.readout_bias, self.readout_input = bool(readout_bias), bool(readout_input)
+        self.W_out = None  # (n_features, n_outputs) after fit
+        self.state = np.zeros(self.n)  # x after the last input seen
+        if U is not None or n_inputs is not None:
+            self._build(None if U is not None else positive_int("n_inputs", n_inputs))
+
+    # --- the reservoir as a RateNetwork --------------------------------------------
+    def _build(self, n_in):
+        if self._U is None:
+            self._U = self._rng.uniform(-self._input_scaling, self._input_scaling,
+                                        (self.n, n_in))
+        if self._b is None:
+            self._b = self._rng.uniform(-self._bias_scaling, self._bias_scaling, self.n)
+        self.net = RateNetwork(self.W, U=self._U, b=self._b, tau=1.0, phi=self.phi)
+
+    @property
+    def n_inputs(self):
+        return self.net.n_inputs if hasattr(self, "net") else None
+
+    def _inputs(self, u):
+        u = _as_2d("u", u)
+        if not hasattr(self, "net"):
+            self._build(u.shape[1])
+        if u.shape[1] != self.n_inputs:
+            raise ValueError(f"u has {u.shape[1]} input column(s), the reservoir takes "
+                             f"{self.n_inputs}")
+        return u
+
+    def _start(self, h0, reset):
+        if h0 is not None:
+            return as_float_array("h0", h0, shape=(self.n,))
+        return np.zeros(self.n) if reset else self.state
+
+    def _run(self, u, h0):
+        """States after each input: array (T, n) with row t = x[t+1]; and the last state
+        (also kept in ``self.state``)."""
+        T = u.shape[0]
+        out = np.empty((T, self.n))
+        h = h0
+        for s in range(0, T, _BLOCK):
+            blk = u[s:s + _BLOCK]
+            ds = simulate(self.net, steps=len(blk), dt=self.leak, h0=h, inputs=blk,
+                          method="euler", progress=False)
+            out[s:s + len(blk)] = ds.h.values[1:]
+            h = ds.h.values[-1]
+        self.state = h.copy()
+        return out, h
+
+    def _features(self, X, u):
+        cols = ([np.ones((len(X), 1))] if self.readout_bias else []) + [X]
+        if self.readout_input:
+            cols.append(u)
+        return np.concatenate(cols, axis=1)
+
+    # --- public API ------------------------------------------------------------------
+    def states(self, u, h0=None, reset=False):
+        """Reservoir states after each input: DataArray (time, neuron), row t = x[t+1]."""
+        u = self._inputs(u)
+        X, _ = self._run(u, self._start(h0, reset))
+        return xr.DataArray(X, dims=("time", "neuron"),
+                            coords={"time": np.arange(len(X)), "neuron": np.arange(self.n)},
+                            name="state")
+
+    def fit(self, u, y, *, washout=0, ridge=1e-6, h0=None, reset=True):
+        """Train the readout by ridge regression, W_out = (X^T X + ridge I)^-1 X^T Y.
+
+        X^T X and X^T Y are accumulated block by block (and over sequences), so long or
+        many sequences never hold all states in memory.
+
+        Parameters
+        ----------
+        u : array_like (T, n_inputs), or a list of such sequences
+        y : array_like (T, n_outputs), or a list matching u
+        washout : int
+            Initial steps of each sequence left out of the regression.
+        ridge : float
+            Tikhonov regularisation (>= 0).
+        h0, reset : each sequence starts from h0, from zeros (reset=True, the default)
+            or from the current state.
+
+        Returns
+        -------
+        self
+        """
+        us, ys = (u, y) if isinstance(u, (list, tuple)) else ([u], [y])
+        if len(us) != len(ys):
+            raise ValueError("u and y must be lists of the same length")
+        if ridge < 0:
+            raise ValueError(f"ridge must be >= 0; got {ridge}")
+        XtX = XtY = None
+        n_rows = 0
+        for ui, yi in zip(us, ys):
+            ui = self._inputs(ui)
+            yi = _as_2d("y", yi)
+            if len(yi) != len(ui):
+                raise ValueError(f"y has {len(yi)} steps, u has {len(ui)}")
+            if washout >= len(ui):
+                raise ValueError(f"washout={washout} leaves no step of a {len(ui)}-step "
+                                 "sequence")
+            h = self._start(h0, reset)
+            for s in range(0, len(ui), _BLOCK):
+                X, h = self._run(ui[s:s + _BLOCK], h)
+                F = self._features(X, ui[s:s + _BLOCK])
+                keep = slice(max(washout - s, 0), None)
+                F, Y = F[keep], yi[s:s + _BLOCK][keep]
+                XtX = F.T @ F if XtX is None else XtX + F.T @ F
+                XtY = F.T @ Y if XtY is None else XtY + F.T @ Y
+                n_rows += len(F)
+        A = XtX + ridge * np.eye(len(XtX))
+        self.W_out = scipy.linalg.solve(A, XtY, assume_a="pos")
+        self.n_outputs = self.W_out.shape[1]
+        return self
+
+    def predict(self, u, h0=None, reset=False):
+        """Readout of the states driven by u: DataArray (time, output). Continues from
+        the current state (e.g. the end of the training data) unless h0 or reset."""
+        self._check_fitted()
+        u = self._inputs(u)
+        X, _ = self._run(u, self._start(h0, reset))
+        Y = self._features(X, u) @ self.W_out
+        return xr.DataArray(Y, dims=("time", "output"),
+                            coords={"time": np.arange(len(Y)),
+                                    "output": np.arange(self.n_outputs)}, name="prediction")
+
+    def generate(self, n_steps, warmup, h0=None, reset=False):
+        """Closed loop: drive the reservoir with ``warmup`` (teacher forcing), then feed
+        each output back as the next input for ``n_steps`` steps.
+
+        Returns the generated outputs, DataArray (time, output), time counting from the
+        end of the warm-up."""
+        self._check_fitted()
+        if self.readout_input:
+            raise ValueError("closed-loop generation needs a readout without the direct "
+                             "input term (readout_input=False)")
+        if self.n_outputs != self.n_inputs:
+            raise ValueError(f"generation feeds outputs back as inputs: needs n_outputs == "
+                             f"n_inputs; got {self.n_outputs} and {self.n_inputs}")
+        n_steps = positive_int("n_steps", n_steps)
+        warmup = self._inputs(warmup)
+        X, h = self._run(warmup, self._start(h0, reset))
+        c = self.W_out[0] if self.readout_bias else np.zeros(self.n_outputs)
+        C = self.W_out[1 if self.readout_bias else 0:][: self.n].T  # (n_out, n)
+        # y[t] = c + C x[t+1] is fed as u[t+1]: the closed loop is the network
+        # W + U C, b + U c (the same kernels); its first state is the warm-up's last
+        loop = RateNetwork(self.W + self._U @ C, b=self._b + self._U @ c, tau=1.0,
+                           phi=self.phi)
+        ds = simulate(loop, steps=n_steps, dt=self.leak, h0=h, method="euler", progress=False)
+        self.state = ds.h.values[-1].copy()
+        Y = (c + ds.h.values @ C.T)[:n_steps]  # readouts of x[T] (fed back first), ...
+        return xr.DataArray(Y[:n_steps], dims=("time", "output"),
+                            coords={"time": np.arange(n_steps), "output": np.arange(self.n_outputs)},
+                            name="generated")
+
+    def echo_state_property(self, n_steps=1000, seed=None):
+        """Spectral radius rho(W), largest singular value sigma_max(W), and an empirical
+        check: two random initial states driven by the same random input converge.
+
+        sigma_max < 1 is sufficient for the echo state property (contraction, for
+        phi with |phi'| <= 1 and leak 1); rho < 1 is the customary rule of thumb, neither
+        necessary nor sufficient with input. Returns a dict.
+        """
+        rng = generator(seed)
+        n_in = self.n_inputs or 1
+        if not hasattr(self, "net"):
+            self._build(n_in)
+        u = rng.uniform(-1, 1, (n_steps, n_in))
+        H0 = rng.standard_normal((2, self.n))
+        ds = simulate(self.net, steps=n_steps, dt=self.leak, h0=H0, inputs=u,
+                      method="euler", progress=False)
+        d = np.linalg.norm(ds.h.values[0] - ds.h.values[1], axis=1)
+        return dict(spectral_radius=float(np.abs(np.linalg.eigvals(self.W)).max()),
+                    sigma_max=float(np.linalg.norm(self.W, 2)),
+                    sufficient_condition=bool(np.linalg.norm(self.W, 2) < 1),
+                    rule_of_thumb=bool(np.abs(np.linalg.eigvals(self.W)).max() < 1),
+                    initial_distance=float(d[0]), final_distance=float(d[-1]),
+                    converged=bool(d[-1] < 1e-8 * max(d[0], 1.0)))
+
+    def to_dataset(self):
+        """The ESN (W, U, b, W_out and settings) as an xarray Dataset."""
+        ds = xr.Dataset({"W": (("neuron", "presynaptic"), self.W),
+                         "U": (("neuron", "input"), self._U),
+                         "b": ("neuron", self._b)},
+                        attrs=dict(leak=self.leak, phi=str(getattr(self.net.phi, "name")),
+                                   readout_bias=int(self.readout_bias),
+                                   readout_input=int(self.readout_input)))
+        if self.W_out is not None:
+            ds["W_out"] = (("feature", "output"), self.W_out)
+        return ds
+
+    def save(self, path):
+        """Write the ESN to NetCDF (or Zarr if the path ends in .zarr)."""
+        ds = self.to_dataset()
+        if str(path).endswith(".zarr"):
+            ds.to_zarr(path, mode="w")
+        else:
+            ds.to_netcdf(path)
+
+    @classmethod
+    def load(cls, path):
+        """Read an ESN written by ``save``."""
+        ds = xr.open_zarr(path) if str(path).endswith(".zarr") else xr.load_dataset(path)
+        esn = cls(W=ds.W.values, U=ds.U.values, b=ds.b.values, leak=ds.attrs["leak"],
+                  phi=ds.attrs["phi"], readout_bias=bool(ds.attrs["readout_bias"]),
+                  readout_input=bool(ds.attrs["readout_input"]))
+        if "W_out" in ds:
+            esn.W_out = ds.W_out.values
+            esn.n_outputs = esn.W_out.shape[1]
+        return esn
+
+    def _check_fitted(self):
+        if self.W_out is None:
+            raise RuntimeError("the readout is not trained: call fit(u, y) first")
+
+
+def memory_capacity(esn, max_delay, *, n_train=5000, n_test=2000, washout=200, ridge=1e-10,
+                    seed=None):
+    """Jaeger's short-term memory capacity MC = sum_k MC_k, MC_k = corr^2(u[t-k], y_k[t]),
+    for delays k = 0 .. max_delay, with i.i.d. uniform input on [-1, 1] and one linear
+    readout per delay trained on ``n_train`` steps and scored on ``n_test`` new ones.
+
+    Convention (Jaeger 2002): the state after input u[t] reads out u[t - k]; the sum from
+    k = 0 reaches N for a linear reservoir. Returns a DataArray (delay,) with the total in
+    ``attrs["total"]``.
+    """
+    max_delay = int(max_delay)
+    rng = generator(seed)
+    T = washout + n_train + n_test + max_delay
+    u = rng.uniform(-1, 1, (T, 1))
+    if esn.n_inputs not in (None, 1):
+        raise ValueError("memory_capacity drives one input channel")
+    X, _ = esn._run(esn._inputs(u), np.zeros(esn.n))
+    t = np.arange(washout + max_delay, T)
+    Y = np.stack([u[t - k, 0] for k in range(max_delay + 1)], axis=1)
+    F = np.concatenate([np.ones((len(t), 1)), X[t]], axis=1)
+    tr, te = slice(0, n_train), slice(n_train, None)
+    A = F[tr].T @ F[tr] + ridge * np.eye(F.shape[1])
+    Wk = scipy.linalg.solve(A, F[tr].T @ Y[tr], assume_a="pos")
+    P = F[te] @ Wk
+    mc = np.array([np.corrcoef(P[:, k], Y[te][:, k])[0, 1] ** 2 for k in range(max_delay + 1)])
+    return xr.DataArray(mc, dims="delay", coords={"delay": np.arange(max_delay + 1)},
+                        name="memory_capacity", attrs={"total": float(mc.sum())})
+
+
+def _as_2d(name, a):
+    a = as_float_array(name, a.values if hasattr(a, "values") and hasattr(a, "dims") else a)
+    if a.ndim == 1:
+        a = a[:, None]
+    if a.ndim != 2:
+        raise ValueError(f"{name} must be (time, channels); got shape {a.shape}")
+    return a
