@@ -72,6 +72,15 @@ def drive(inp, k, c, D, Xw):
     else:
         for r in range(Bx):
             Xw[r, :] = (1.0 - c) * xs[r, k, :] + c * xs[r, k + 1, :]
+    n_in, N = UT.shape
+    if n_in <= 8:  # a BLAS call costs more than the few multiply-adds
+        for r in range(Bx):
+            for i in range(N):
+                acc = b[i]
+                for j in range(n_in):
+                    acc += Xw[r, j] * UT[j, i]
+                D[r, i] = acc
+        return
     np.dot(Xw, UT, D)
     for r in range(Bx):
         D[r, :] += b
