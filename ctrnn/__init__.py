@@ -15,8 +15,10 @@ from . import analysis, connectivity, esn, integrators, nonlinearities, plastici
 from .network import RateNetwork
 from .nonlinearities import Phi, get_phi
 from .plasticity import STP
+from .io import open_run
 from .simulate import simulate
+from .sweep import sweep
 
-__all__ = ["RateNetwork", "STP", "simulate", "analysis", "connectivity", "esn",
+__all__ = ["RateNetwork", "STP", "simulate", "sweep", "open_run", "analysis", "connectivity", "esn",
            "integrators", "nonlinearities", "plasticity", "tasks", "Phi", "get_phi",
            "__version__"]

@@ -31,7 +31,18 @@ SCHEMA = {
         "trials": (int, False, "number of trials (default: a single run)"),
         "dtype": (str, False, '"float64" (default) or "float32"'),
     },
+    "sweep": {  # only for `ctrnn sweep`: lists of values of [network] keys
+        "n": (list, False, "list of network sizes"),
+        "g": (list, False, "list of gains"),
+        "tau": (list, False, "list of time constants"),
+        "noise": (list, False, "list of noise levels"),
+        "bias": (list, False, "list of biases"),
+        "seed": (list, False, "list of connectivity seeds"),
+        "reduce": (str, False, '"none" (keep h) or "variance" (variance over neurons, '
+                               'mean over time)'),
+    },
 }
+OPTIONAL_TABLES = {"sweep"}
 EXAMPLE_CONFIG = """\
 [network]
 n = 500
@@ -69,6 +80,8 @@ def load_config(path):
                               f"tables: {', '.join(f'[{t}]' for t in SCHEMA)}")
     for table, keys in SCHEMA.items():
         section = cfg.get(table)
+        if section is None and table in OPTIONAL_TABLES:
+            continue
         if not isinstance(section, dict):
             raise ConfigError(f"{path}: missing table [{table}]")
         for key, value in section.items():
@@ -90,34 +103,76 @@ def _hint(name, known):
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def run_config(cfg):
-    """Simulate the network a configuration describes; returns the Dataset."""
+def build_network(net_cfg, **point):
+    """The RateNetwork of a [network] table, with ``point`` overriding its keys."""
     import ctrnn
 
-    net_cfg, sim_cfg = cfg["network"], cfg["simulation"]
-    kind = net_cfg.get("connectivity", "gaussian")
+    c = {**net_cfg, **point}
+    kind = c.get("connectivity", "gaussian")
     if kind != "gaussian":
         raise ConfigError(f"network.connectivity = {kind!r} is not known; use \"gaussian\"")
+    if "n" not in c:
+        raise ConfigError("missing key network.n (number of neurons)")
     try:
-        W = ctrnn.connectivity.gaussian(net_cfg["n"], net_cfg.get("g", 1.5),
-                                        seed=net_cfg.get("seed", 0))
-        net = ctrnn.RateNetwork(W, tau=net_cfg.get("tau", 0.01), phi=net_cfg.get("phi", "tanh"),
-                                noise=net_cfg.get("noise", 0.0), b=net_cfg.get("bias", 0.0))
+        W = ctrnn.connectivity.gaussian(c["n"], c.get("g", 1.5), seed=c.get("seed", 0))
+        return ctrnn.RateNetwork(W, tau=c.get("tau", 0.01), phi=c.get("phi", "tanh"),
+                                 noise=c.get("noise", 0.0), b=c.get("bias", 0.0))
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"[network]: {exc}") from None
+
+
+def _simulate_kwargs(sim_cfg):
     h0 = sim_cfg.get("h0", "random")
     if h0 not in ("random", "zeros"):
         raise ConfigError(f'simulation.h0 = {h0!r}: use "random" or "zeros"')
     dtype = sim_cfg.get("dtype", "float64")
     if dtype not in ("float64", "float32"):
         raise ConfigError(f'simulation.dtype = {dtype!r}: use "float64" or "float32"')
+    return dict(duration=sim_cfg["duration"], dt=sim_cfg["dt"],
+                method=sim_cfg.get("method", "rk4"), save_every=sim_cfg.get("save_every", 1),
+                seed=sim_cfg.get("seed", 1), trials=sim_cfg.get("trials"),
+                h0="random" if h0 == "random" else None, dtype=np.dtype(dtype))
+
+
+def reduce_variance(ds):
+    """Variance of h over neurons, averaged over time (a sweep reduction)."""
+    return ds.h.var("neuron").mean("time").rename("variance")
+
+
+def run_sweep(cfg, store, scheduler=None, workers=None, progress=True):
+    """Run the sweep a configuration describes (a [sweep] table of lists)."""
+    import functools
+
+    import ctrnn
+
+    sw = dict(cfg.get("sweep") or {})
+    reduce_name = sw.pop("reduce", "variance")
+    if reduce_name not in ("none", "variance"):
+        raise ConfigError(f'sweep.reduce = {reduce_name!r}: use "none" or "variance"')
+    if not sw:
+        raise ConfigError("a sweep needs a [sweep] table with at least one list, e.g. "
+                          "g = [0.5, 1.5, 2.5]")
+    build = functools.partial(build_network, dict(cfg["network"]))
+    build.__qualname__ = "build_network"  # what the store records
+    build_network(cfg["network"], **{k: v[0] for k, v in sw.items()})  # fail fast here
     try:
-        return ctrnn.simulate(net, duration=sim_cfg["duration"], dt=sim_cfg["dt"],
-                              method=sim_cfg.get("method", "rk4"),
-                              save_every=sim_cfg.get("save_every", 1),
-                              seed=sim_cfg.get("seed", 1), trials=sim_cfg.get("trials"),
-                              h0="random" if h0 == "random" else None,
-                              dtype=np.dtype(dtype), progress=None)
+        return ctrnn.sweep(build, sw, simulate=_simulate_kwargs(cfg["simulation"]),
+                           reduce=None if reduce_name == "none" else reduce_variance,
+                           client=scheduler, store=store, n_workers=workers,
+                           progress=progress)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def run_config(cfg):
+    """Simulate the network a configuration describes; returns the Dataset."""
+    import ctrnn
+
+    net_cfg, sim_cfg = cfg["network"], cfg["simulation"]
+    net = build_network(net_cfg)
+    kwargs = _simulate_kwargs(sim_cfg)
+    try:
+        return ctrnn.simulate(net, progress=None, **kwargs)
     except (TypeError, ValueError, MemoryError) as exc:
         raise ConfigError(f"[simulation]: {exc}") from None
 
@@ -177,6 +232,13 @@ def main(argv=None):
     p_run.add_argument("-o", "--output", required=True, help="NetCDF file to write")
     p_run.add_argument("--plot", help="also save a PNG of the activity here")
     sub.add_parser("example-config", help="print an example TOML configuration")
+    p_sw = sub.add_parser("sweep", help="run a parameter sweep ([sweep] table of lists) on "
+                                        "dask, resumable from its store")
+    p_sw.add_argument("config", help="TOML file with [network], [simulation] and [sweep]")
+    p_sw.add_argument("--store", required=True, help="sweep directory (resumable)")
+    p_sw.add_argument("--scheduler", help="dask scheduler address (default: a local cluster)")
+    p_sw.add_argument("--workers", type=int, help="workers of the local cluster")
+    p_sw.add_argument("-o", "--output", help="also write the combined result to NetCDF")
     args = parser.parse_args(argv)
 
     if args.command == "example-config":
@@ -189,8 +251,23 @@ def main(argv=None):
         print(f"wrote {nc.resolve()}")
         print(f"wrote {png.resolve()}")
         return 0
+    if args.command == "sweep":
+        try:
+            cfg = load_config(args.config)
+            res = run_sweep(cfg, args.store, args.scheduler, args.workers)
+        except ConfigError as exc:
+            print(f"ctrnn sweep: error: {exc}", file=sys.stderr)
+            return 2
+        print(f"{res.attrs['n_points']} points ({res.attrs['n_computed']} computed now, "
+              f"{res.attrs['n_failed']} failed) in {Path(args.store).resolve()}")
+        if args.output:
+            res.to_netcdf(args.output)
+            print(f"wrote {Path(args.output).resolve()}")
+        return 0 if res.attrs["n_failed"] == 0 else 1
     try:
         cfg = load_config(args.config)
+        if cfg.get("sweep"):
+            raise ConfigError("this file has a [sweep] table: use `ctrnn sweep`")
         ds = run_config(cfg)
     except ConfigError as exc:
         print(f"ctrnn run: error: {exc}", file=sys.stderr)

@@ -8,7 +8,9 @@ import warnings
 
 import numpy as np
 
+from . import _output
 from . import inputs as _inputs
+from . import io as _io
 from ._kernels import rk as _rk
 from ._output import run_dataset
 from ._progress import Progress
@@ -26,7 +28,8 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
              u0=None, x0=None,
              rtol=1e-6, atol=1e-9, max_steps=1_000_000, progress=None,
              input_interp="hold", include_params=False, on_blowup="raise",
-             time_unit="s", max_memory=None, chunk_steps=None, controller=None):
+             time_unit="s", max_memory=None, chunk_steps=None, controller=None,
+             store=None):
     """Integrate tau dh/dt = -h + phi(W h + U x(t) + b) (+ noise) and return a Dataset.
 
     Parameters
@@ -87,6 +90,11 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
         Steps per kernel call (for progress); the result does not depend on it.
     controller : PIController, optional
         Step-size controller constants of "dopri5".
+    store : str or path, optional
+        Stream the saved states to this new Zarr store chunk by chunk instead of keeping
+        them in memory (a run larger than memory works; a crash loses at most the chunk
+        in flight) and return the lazily opened store (``ctrnn.open_run``). Needs dask
+        and zarr (``pip install 'ctrnn[dask]'``).
 
     Returns
     -------
@@ -122,7 +130,8 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
     B = H.shape[0]
     H, stp_k = _with_stp(net, H, u0, x0)  # (B, V N): h, then u and x with STP
     V = H.shape[1] // N
-    _check_memory(B, n_save, V * N, dtype, max_memory)
+    if store is None:
+        _check_memory(B, n_save, V * N, dtype, max_memory)
     if m.kind != "adaptive" and m.name != "discrete":
         _warn_if_unstable(m, dt, net)
     if net.has_noise and m.kind == "adaptive":
@@ -147,14 +156,34 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
              _inputs.interp_code(input_interp))
     keys = trial_keys(ss, B) if net.has_noise else np.zeros(0, np.uint64)
     H = arr(H)
-    out = np.empty((B, n_save, V * N), dtype)
-    out[:, 0] = H
+    times = (np.arange(n_save) * save_every if m.name == "discrete"
+             else np.arange(n_save) * (save_every * dt))
+    unit = "steps" if m.name == "discrete" else time_unit
+    names = {"h": (slice(0, N), {"long_name": "activation h", "units": "1"})}
+    if V == 3:
+        names["u"] = (slice(N, 2 * N), {"long_name": "STP utilisation u (facilitation)",
+                                         "units": "1"})
+        names["x"] = (slice(2 * N, 3 * N), {"long_name": "STP available resources x "
+                                                      "(depression)", "units": "1"})
+    if store is None:
+        out = np.empty((B, n_save, V * N), dtype)
+        sink = _io.MemorySink(out)
+    else:
+        # the layout of the result, without data (a broadcast view allocates nothing)
+        template = run_dataset(np.broadcast_to(np.zeros((), dtype), (B, n_save, N)), times,
+                               batched=batched, attrs={}, time_unit=unit)
+        if net.dale is not None:
+            template = template.assign_coords(population=("neuron", net.population_labels))
+        sink = _io.ZarrSink(store, template, names, B, V * N, dtype)
+    buf, base = sink.view(0, 1)
+    buf[:, 0 - base] = H
+    sink.commit(0, 1)
     status = (_rk.OK, 0, 0, 0)
     extra_attrs = {}
     bar = Progress(steps if m.kind != "adaptive" else n_save - 1, progress)
     try:
         if m.kind == "adaptive":
-            status, extra_attrs = _run_adaptive(m, H, out, net_k, inp_k, dt, steps,
+            status, extra_attrs = _run_adaptive(m, H, sink, net_k, inp_k, dt, steps,
                                                 save_every, n_save, rtol, atol, max_steps,
                                                 controller, chunk_steps, bar, dtype)
         else:
@@ -169,7 +198,7 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
                 args = (net_k, inp_k, dtype.type(dt), arr(tab.A), arr(tab.b), arr(tab.c),
                         arr(nf * net.noise_array), keys)
                 kernel = _rk.rk_run
-            status = _run_fixed(kernel, args, H, out, steps, save_every, chunk_steps, bar,
+            status = _run_fixed(kernel, args, H, sink, steps, save_every, chunk_steps, bar,
                                 cost=B * N * (N + V) * (m.tableau.stages if m.tableau else 1))
     finally:
         bar.close()
@@ -194,20 +223,14 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
             first_missing = int(status[4] // (save_every * dt)) + 1
         else:
             first_missing = (status[1] + 1) // save_every + 1
-        out[:, first_missing:] = np.nan
-    if m.name == "discrete":
-        times = np.arange(n_save) * save_every
-        time_unit = "steps"
-    else:
-        times = np.arange(n_save) * (save_every * dt)
-    extra = {}
-    if V == 3:
-        extra = {"u": (out[:, :, N:2 * N], {"long_name": "STP utilisation u (facilitation)",
-                                            "units": "1"}),
-                 "x": (out[:, :, 2 * N:], {"long_name": "STP available resources x "
-                                                    "(depression)", "units": "1"})}
+        if store is None:
+            out[:, first_missing:] = np.nan
+    if store is not None:
+        sink.set_attrs(**{k: _output._attr(v) for k, v in attrs.items() if v is not None})
+        return _io.open_run(store)
+    extra = {name: (out[:, :, cols], a) for name, (cols, a) in names.items() if name != "h"}
     ds = run_dataset(out[:, :, :N], times, batched=batched, attrs=attrs,
-                     time_unit=time_unit, net=net if include_params else None,
+                     time_unit=unit, net=net if include_params else None,
                      extra_vars=extra)
     if net.dale is not None:
         ds = ds.assign_coords(population=("neuron", net.population_labels))
@@ -378,17 +401,21 @@ def _chunker(total, chunk, cost, t_chunk):
             n = max(1, int(n * min(4.0, _TARGET_CHUNK_SECONDS / max(el, 1e-6))))
 
 
-def _run_fixed(kernel, args, H, out, steps, save_every, chunk_steps, bar, cost):
+def _run_fixed(kernel, args, H, sink, steps, save_every, chunk_steps, bar, cost):
     chunk = positive_int("chunk_steps", chunk_steps, allow_none=True)
     for k0, n in _chunker(steps, chunk, cost, _TARGET_CHUNK_SECONDS):
-        status = kernel(H, out, k0, n, save_every, 0, *args)
+        s0, s1 = k0 // save_every + 1, (k0 + n) // save_every + 1  # saves in this chunk
+        buf, base = sink.view(s0, s1)
+        status = kernel(H, buf, k0, n, save_every, base, *args)
         if status[0] != _rk.OK:
+            sink.commit(s0, min(s1, (status[1] + 1) // save_every + 1))
             return status
+        sink.commit(s0, s1)
         bar.update(k0 + n)
     return (_rk.OK, 0, 0, 0)
 
 
-def _run_adaptive(m, H, out, net_k, inp_k, dt, steps, save_every, n_save, rtol, atol,
+def _run_adaptive(m, H, sink, net_k, inp_k, dt, steps, save_every, n_save, rtol, atol,
                   max_steps, controller, chunk_steps, bar, dtype):
     rtol = positive_scalar("rtol", rtol)
     atol = positive_scalar("atol", atol)
@@ -411,10 +438,13 @@ def _run_adaptive(m, H, out, net_k, inp_k, dt, steps, save_every, n_save, rtol, 
     chunk_saves = None if chunk is None else max(1, chunk // save_every)
     status = (_rk.OK, 0, 0, 0)
     for j0, n in _chunker(n_save - 1, chunk_saves, B * N * N * 7 * 5, _TARGET_CHUNK_SECONDS):
-        status = _rk.dopri5_run(H, F0, state, counts, out, j0 + 1, n, 0, save_dt, t_end,
+        buf, base = sink.view(j0 + 1, j0 + 1 + n)
+        status = _rk.dopri5_run(H, F0, state, counts, buf, j0 + 1, n, base, save_dt, t_end,
                                 net_k, inp_k, dt, steps, tab_k, (rtol, atol),
                                 ctrl.as_tuple(), max_steps)
-        if status[0] != _rk.OK:
+        if status[0] == _rk.OK:
+            sink.commit(j0 + 1, j0 + 1 + n)
+        else:
             status = (status[0], status[1], status[2], status[3], float(state[status[2], 0]))
             break
         bar.update(j0 + n)

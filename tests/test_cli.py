@@ -61,3 +61,26 @@ def test_broken_config_names_the_key(tmp_path, text, match):
         cli.run_config(cli.load_config(cfg))
     res = _run("run", str(cfg), "-o", str(tmp_path / "x.nc"))
     assert res.returncode == 2 and "error:" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_sweep_command_runs_resumes_and_refuses_other_stores(tmp_path):
+    cfg = tmp_path / "sweep.toml"
+    cfg.write_text(cli.EXAMPLE_CONFIG.replace("n = 500", "n = 40").replace(
+        "duration = 1.0", "duration = 0.05") + '\n[sweep]\ng = [0.5, 2.0]\nseed = [0, 1]\n')
+    store, out = tmp_path / "sw", tmp_path / "res.nc"
+    res = _run("sweep", str(cfg), "--store", str(store), "--workers", "2", "-o", str(out))
+    assert res.returncode == 0, res.stderr
+    assert "4 points (4 computed now, 0 failed)" in res.stdout
+    ds = xr.load_dataset(out)
+    assert ds.variance.dims == ("g", "seed")
+    import ctrnn
+    one = ctrnn.simulate(ctrnn.RateNetwork(ctrnn.connectivity.gaussian(40, 2.0, seed=1),
+                                           tau=0.01),
+                         duration=0.05, dt=0.0005, save_every=2, seed=1, h0="random")
+    assert float(ds.variance.sel(g=2.0, seed=1)) == pytest.approx(
+        float(one.h.var("neuron").mean("time")), rel=1e-12)
+    again = _run("sweep", str(cfg), "--store", str(store))
+    assert "(0 computed now" in again.stdout
+    cfg.write_text(cfg.read_text().replace("g = [0.5, 2.0]", "g = [0.5, 3.0]"))
+    bad = _run("sweep", str(cfg), "--store", str(store))
+    assert bad.returncode == 2 and "different sweep" in bad.stderr

@@ -1,0 +1,249 @@
+"""Parameter sweeps on dask.distributed, with resumable results in a Zarr store."""
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import os
+import shutil
+import uuid
+import warnings
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from ._progress import Progress
+
+TINY = 4  # sweeps of at most this many points run in-process when client is None
+
+
+class SweepWarning(UserWarning):
+    """Some points of a sweep failed; the others are in the result."""
+
+
+def _as_dataset(obj):
+    if isinstance(obj, xr.Dataset):
+        return obj
+    if isinstance(obj, xr.DataArray):
+        return obj.to_dataset(name=obj.name or "result")
+    if np.isscalar(obj) or isinstance(obj, np.ndarray):
+        return xr.Dataset({"result": xr.DataArray(np.asarray(obj))})
+    raise TypeError(f"reduce must return an xarray object or a number; got {type(obj).__name__}")
+
+
+def run_point(build, simulate_kwargs, reduce, point):
+    """Build, simulate and reduce one point of a sweep (runs on a worker)."""
+    from .simulate import simulate
+
+    net = build(**point)
+    ds = simulate(net, **{"progress": False, **simulate_kwargs})
+    out = _as_dataset(reduce(ds) if reduce is not None else ds)
+    return out.load()
+
+
+def _warm(simulate_kwargs):
+    """Load (or compile once) the kernels in a worker process before the first task."""
+    import ctrnn
+
+    net = ctrnn.RateNetwork(np.zeros((2, 2)))
+    kw = {k: v for k, v in simulate_kwargs.items() if k in ("method", "dtype")}
+    ctrnn.simulate(net, steps=2, **({"dt": 0.1} if kw.get("method") != "discrete" else {}),
+                   progress=False, **kw)
+    return os.getpid()
+
+
+def _signature(names, values, simulate_kwargs, build, reduce):
+    desc = {"params": {n: [repr(v) for v in vals] for n, vals in zip(names, values)},
+            "simulate": {k: repr(v) for k, v in sorted(simulate_kwargs.items())},
+            "build": getattr(build, "__qualname__", repr(build)),
+            "reduce": getattr(reduce, "__qualname__", repr(reduce))}
+    text = json.dumps(desc, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16], text
+
+
+class _Store:
+    """A sweep's directory: sweep.json (what made it) and one Zarr store per finished
+    point, renamed into place only once complete (a killed run leaves no half point)."""
+
+    def __init__(self, path, signature, text):
+        self.path = Path(path)
+        meta = self.path / "sweep.json"
+        if self.path.exists():
+            if not meta.exists():
+                raise ValueError(f"{self.path} exists and is not a ctrnn sweep store: choose "
+                                 "another path")
+            old = json.loads(meta.read_text())
+            if old["signature"] != signature:
+                raise ValueError(
+                    f"{self.path} holds a different sweep (its parameters, simulate "
+                    f"arguments, build or reduce differ): use another store path or delete "
+                    f"it.\nstored: {old['description']}\nthis:   {text}")
+        else:
+            (self.path / "points").mkdir(parents=True)
+            meta.write_text(json.dumps({"signature": signature, "description": text}))
+
+    def done(self):
+        return {int(p.name.split(".")[0]) for p in (self.path / "points").glob("*.zarr")}
+
+    def write(self, index, ds):
+        tmp = self.path / "points" / f".tmp-{index}-{uuid.uuid4().hex}"
+        ds.to_zarr(tmp, mode="w", consolidated=False)
+        os.replace(tmp, self.path / "points" / f"{index}.zarr")
+
+    def read(self, index):
+        return xr.open_zarr(self.path / "points" / f"{index}.zarr", consolidated=False).load()
+
+    def clean(self):
+        for p in (self.path / "points").glob(".tmp-*"):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def sweep(build, params, *, simulate=None, reduce=None, client=None, store=None,
+          n_workers=None, progress=None):
+    """Run ``simulate`` on the network ``build(**point)`` for every point of a parameter
+    grid, on dask.distributed, and combine the results along the parameter dimensions.
+
+    Parameters
+    ----------
+    build : callable
+        ``build(**point) -> RateNetwork``; must be importable or picklable by cloudpickle
+        (a lambda is fine).
+    params : dict of name -> sequence
+        The grid: every combination is a point (dims in this order).
+    simulate : dict
+        Keyword arguments of ``ctrnn.simulate`` (duration, dt, method, ...).
+    reduce : callable, optional
+        ``reduce(ds) -> xarray object or number``, run on the worker: keep only what you
+        need (a 10,000-point sweep of full runs would not fit). Default: the whole Dataset.
+    client : dask.distributed.Client, scheduler address, None or "serial"
+        None: a LocalCluster with one single-threaded worker process per core (or
+        in-process for sweeps of at most 4 points); "serial": in this process.
+    store : path, optional
+        A directory: each finished point is written there as it completes. Calling again
+        with the same arguments computes only the missing points; a store made by another
+        sweep is refused.
+    n_workers : int, optional
+        Workers of the LocalCluster made when ``client`` is None.
+    progress : bool, callable or None
+        Progress over points (as in ``simulate``).
+
+    Returns
+    -------
+    xarray.Dataset
+        The results with the parameter dims first; attrs ``n_points``, ``n_computed``
+        (this call), ``n_failed`` and ``failed_points`` (JSON). Failed points are NaN and
+        are reported in a ``SweepWarning`` with their parameters.
+
+    Examples
+    --------
+    >>> import numpy as np, ctrnn
+    >>> res = ctrnn.sweep(lambda g, seed: ctrnn.RateNetwork(ctrnn.connectivity.gaussian(50, g, seed)),
+    ...                   params={"g": [0.5, 2.0], "seed": [0, 1]},
+    ...                   simulate=dict(duration=20.0, dt=0.1, h0="random", seed=0),
+    ...                   reduce=lambda ds: ds.h.isel(time=-1).var("neuron"))
+    >>> res.h.dims, bool((res.h.sel(g=0.5) < 1e-3).all()), bool((res.h.sel(g=2.0) > 0.05).all())
+    (('g', 'seed'), True, True)
+    """
+    if not callable(build):
+        raise TypeError("build must be a callable returning a RateNetwork")
+    if not isinstance(params, dict) or not params:
+        raise TypeError("params must be a non-empty dict of name -> sequence of values")
+    names = list(params)
+    values = [list(np.atleast_1d(np.asarray(list(v) if not np.isscalar(v) else [v])))
+              for v in params.values()]
+    for n, v in zip(names, values):
+        if not v:
+            raise ValueError(f"params[{n!r}] is empty")
+    simulate_kwargs = dict(simulate or {})
+    grid = list(itertools.product(*[range(len(v)) for v in values]))
+    points = [{n: _py(values[i][j]) for i, (n, j) in enumerate(zip(names, idx))}
+              for idx in grid]
+    sig, text = _signature(names, values, simulate_kwargs, build, reduce)
+    st = _Store(store, sig, text) if store is not None else None
+    done = st.done() if st else set()
+    if st:
+        st.clean()
+    todo = [i for i in range(len(points)) if i not in done]
+    results, failures = {}, {}
+    bar = Progress(len(points), progress, label="ctrnn sweep")
+    bar.update(len(done)) if done else None
+
+    def finished(i, ds):
+        if st:
+            st.write(i, ds)
+        results[i] = ds
+        bar.update(len(done) + len(results) + len(failures))
+
+    own = None
+    try:
+        if client == "serial" or (client is None and len(todo) <= TINY):
+            for i in todo:
+                try:
+                    finished(i, run_point(build, simulate_kwargs, reduce, points[i]))
+                except Exception as exc:  # noqa: BLE001 - reported with the point
+                    failures[i] = exc
+        else:
+            from dask.distributed import Client, LocalCluster, as_completed
+
+            if client is None:
+                own = LocalCluster(n_workers=n_workers or os.cpu_count() or 1,
+                                   threads_per_worker=1, processes=True,
+                                   dashboard_address=None)
+                client = Client(own)
+            elif isinstance(client, str):
+                client = Client(client)
+            client.run(_warm, simulate_kwargs)
+            futures = {client.submit(run_point, build, simulate_kwargs, reduce, points[i],
+                                     pure=False, key=f"ctrnn-sweep-{sig}-{i}"): i
+                       for i in todo}
+            try:
+                for fut in as_completed(futures):
+                    i = futures[fut]
+                    if fut.status == "error":
+                        failures[i] = fut.exception()
+                    else:
+                        finished(i, fut.result())
+            finally:
+                for fut in futures:
+                    fut.cancel()
+    finally:
+        bar.close()
+        if own is not None:
+            client.close()
+            own.close()
+    for i in done:
+        results[i] = st.read(i)
+    if failures:
+        lines = "\n".join(f"  {points[i]}: {type(e).__name__}: {e}" for i, e in failures.items())
+        warnings.warn(f"{len(failures)} of {len(points)} sweep points failed (NaN in the "
+                      f"result; the others are kept):\n{lines}", SweepWarning, stacklevel=2)
+    res = _combine(results, points, names, values)
+    res.attrs.update(n_points=len(points), n_computed=len(results) - len(done),
+                     n_failed=len(failures),
+                     failed_points=json.dumps([points[i] for i in sorted(failures)]))
+    return res
+
+
+def _py(v):
+    return v.item() if hasattr(v, "item") else v
+
+
+def _combine(results, points, names, values):
+    """One Dataset with dims names + the result's own dims (missing points NaN)."""
+    if not results:
+        return xr.Dataset(coords={n: v for n, v in zip(names, values)})
+    template = next(iter(results.values()))
+    full = []
+    for i, p in enumerate(points):
+        ds = results.get(i)
+        if ds is None:  # a failed point: NaN of the template's shape
+            ds = xr.full_like(template, np.nan, dtype=np.float64)
+        full.append(ds.drop_attrs() if hasattr(ds, "drop_attrs") else ds)
+    stacked = xr.concat(full, dim="point", coords="minimal", compat="override",
+                        join="override")
+    stacked = stacked.assign_coords({n: ("point", [p[n] for p in points]) for n in names})
+    out = stacked.set_index(point=names).unstack("point")
+    out = out.transpose(*names, ...)
+    out.attrs = dict(template.attrs)
+    return out
