@@ -171,7 +171,8 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
     else:
         # the layout of the result, without data (a broadcast view allocates nothing)
         template = run_dataset(np.broadcast_to(np.zeros((), dtype), (B, n_save, N)), times,
-                               batched=batched, attrs={}, time_unit=unit)
+                               batched=batched, attrs={}, time_unit=unit,
+                               net=net if include_params else None)
         if net.dale is not None:
             template = template.assign_coords(population=("neuron", net.population_labels))
         sink = _io.ZarrSink(store, template, names, B, V * N, dtype)
@@ -210,7 +211,7 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
                  noise=net.noise if np.ndim(net.noise) == 0 else None,
                  noise_convention="tau dh = (-h + phi(.)) dt + noise * sqrt(2 tau) dW",
                  seed=seed_attr, input_interp=str(input_interp), dtype=dtype.name,
-                 trials=B if batched else None, time_unit=time_unit,
+                 trials=B if batched else None, time_unit=unit,
                  ctrnn_version=_version(), status="ok", **extra_attrs,
                  **(net.stp.scalar_attrs() if net.stp is not None else {}))
     if status[0] != _rk.OK:

@@ -167,7 +167,7 @@ def test_discrete_rnn_equals_numpy_loop_and_euler_with_dt_equal_tau(rng):
     ds = ctrnn.simulate(net, steps=T, h0=h0, inputs=xs, method="discrete")
     ref = naive.discrete_loop(h0, W, U, b, "tanh", xs)
     np.testing.assert_allclose(ds.h.values, ref, rtol=0, atol=1e-14)
-    assert ds.time.attrs["units"] == "steps"
+    assert ds.time.attrs["units"] == "steps" and ds.attrs["time_unit"] == "steps"
     eu = ctrnn.simulate(net, steps=T, dt=tau, h0=h0, inputs=xs, method="euler")
     np.testing.assert_array_equal(eu.h.values, ds.h.values)
 

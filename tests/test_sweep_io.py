@@ -108,6 +108,9 @@ def test_streamed_run_equals_in_memory_run(tmp_path):
     assert disk.attrs["status"] == "ok" and disk.h.chunks is not None  # dask-backed
     back = ctrnn.open_run(tmp_path / "run.zarr")
     np.testing.assert_array_equal(back.time.values, mem.time.values)
+    withp = ctrnn.simulate(net, store=tmp_path / "p.zarr", include_params=True, steps=10,
+                           dt=0.1)
+    np.testing.assert_array_equal(withp.W.values, net.W)
 
 
 def test_interrupted_stream_keeps_every_completed_chunk(tmp_path):
