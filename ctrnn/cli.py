@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import json
 import sys
 import tomllib
 from pathlib import Path
@@ -153,7 +154,8 @@ def run_sweep(cfg, store, scheduler=None, workers=None, progress=True):
         raise ConfigError("a sweep needs a [sweep] table with at least one list, e.g. "
                           "g = [0.5, 1.5, 2.5]")
     build = functools.partial(build_network, dict(cfg["network"]))
-    build.__qualname__ = "build_network"  # what the store records
+    # the store identifies a sweep by build's name: include the fixed network settings
+    build.__qualname__ = f"build_network({json.dumps(cfg['network'], sort_keys=True)})"
     build_network(cfg["network"], **{k: v[0] for k, v in sw.items()})  # fail fast here
     try:
         return ctrnn.sweep(build, sw, simulate=_simulate_kwargs(cfg["simulation"]),
@@ -173,7 +175,7 @@ def run_config(cfg):
     kwargs = _simulate_kwargs(sim_cfg)
     try:
         return ctrnn.simulate(net, progress=None, **kwargs)
-    except (TypeError, ValueError, MemoryError) as exc:
+    except (TypeError, ValueError, MemoryError, FloatingPointError) as exc:
         raise ConfigError(f"[simulation]: {exc}") from None
 
 

@@ -161,7 +161,7 @@ class EchoStateNetwork:
 
         Parameters
         ----------
-        u : array_like (T, n_inputs), or a list of such sequences
+        u : array_like (T, n_inputs), or a list of such arrays (several sequences)
         y : array_like (T, n_outputs), or a list matching u
         washout : int
             Initial steps of each sequence left out of the regression.
@@ -174,7 +174,10 @@ class EchoStateNetwork:
         -------
         self
         """
-        us, ys = (u, y) if isinstance(u, (list, tuple)) else ([u], [y])
+        # several sequences: a list of arrays; a (nested) list of numbers is one sequence
+        several = isinstance(u, (list, tuple)) and len(u) > 0 and \
+            all(hasattr(ui, "shape") for ui in u)
+        us, ys = (u, y) if several else ([u], [y])
         if len(us) != len(ys):
             raise ValueError("u and y must be lists of the same length")
         if ridge < 0:
@@ -260,10 +263,10 @@ class EchoStateNetwork:
         ds = simulate(self.net, steps=n_steps, dt=self.leak, h0=H0, inputs=u,
                       method="euler", progress=False)
         d = np.linalg.norm(ds.h.values[0] - ds.h.values[1], axis=1)
-        return dict(spectral_radius=float(np.abs(np.linalg.eigvals(self.W)).max()),
-                    sigma_max=float(np.linalg.norm(self.W, 2)),
-                    sufficient_condition=bool(np.linalg.norm(self.W, 2) < 1),
-                    rule_of_thumb=bool(np.abs(np.linalg.eigvals(self.W)).max() < 1),
+        rho = float(np.abs(np.linalg.eigvals(self.W)).max())
+        smax = float(np.linalg.norm(self.W, 2))
+        return dict(spectral_radius=rho, sigma_max=smax, sufficient_condition=smax < 1,
+                    rule_of_thumb=rho < 1,
                     initial_distance=float(d[0]), final_distance=float(d[-1]),
                     converged=bool(d[-1] < 1e-8 * max(d[0], 1.0)))
 

@@ -58,6 +58,9 @@ class RateNetwork:
     def __init__(self, W, U=None, b=None, tau=1.0, phi="tanh", noise=0.0, stp=None,
                  dale=None, enforce_dale=False):
         W = _as_sparse(W) if _issparse(W) else as_float_array("W", W, ndim=2)
+        if W.shape[0] != W.shape[1] or W.shape[0] == 0:
+            raise ValueError(f"W must be square (n_neurons, n_neurons) with n_neurons >= 1; "
+                             f"got shape {W.shape}")
         if enforce_dale:
             if dale is None:
                 raise ValueError("enforce_dale=True needs dale= (one sign or E/I per neuron)")
@@ -66,9 +69,6 @@ class RateNetwork:
                 W.data = np.abs(W.data) * _signs(dale, W.shape[0])[W.indices]
             else:
                 W = np.abs(W) * _signs(dale, W.shape[0])[None, :]
-        if W.shape[0] != W.shape[1] or W.shape[0] == 0:
-            raise ValueError(f"W must be square (n_neurons, n_neurons) with n_neurons >= 1; "
-                             f"got shape {W.shape}")
         n = W.shape[0]
         if U is None:
             U = np.zeros((n, 0))
@@ -166,6 +166,7 @@ class RateNetwork:
         params = dict(W=self._W, U=self._U if self.n_inputs else None, b=self._b,
                       tau=self._tau, phi=self._phi, noise=self._noise, stp=self._stp,
                       dale=self._dale)
+        params["enforce_dale"] = False
         unknown = set(changes) - set(params)
         if unknown:
             raise TypeError(f"replace() got unknown parameter(s) {sorted(unknown)}; "

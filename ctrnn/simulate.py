@@ -124,6 +124,10 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
     dt, steps = _time_grid(m, duration, dt, steps, net)
     save_every = positive_int("save_every", save_every)
     n_save = steps // save_every + 1
+    if steps % save_every:
+        warnings.warn(f"steps={steps} is not a multiple of save_every={save_every}: the last "
+                      f"{steps % save_every} step(s) are integrated but not saved",
+                      RuntimeWarning, stacklevel=2)
     ss, seed_attr = seed_sequence(seed)
     xs = _inputs.on_grid(inputs, net.n_inputs, steps, dt, input_interp)
     H, batched = _initial_state(h0, trials, xs.shape[0], N, ss)
@@ -204,6 +208,7 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
     finally:
         bar.close()
 
+    chunk_attr = extra_attrs.pop("_chunk", None)
     attrs = dict(method=m.name, dt=dt if m.name != "discrete" else None, steps=steps,
                  duration=steps * dt if m.name != "discrete" else None,
                  save_every=save_every, n_neurons=N, n_inputs=net.n_inputs,
@@ -217,15 +222,23 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
     if status[0] != _rk.OK:
         msg = _status_message(status, m, dt, save_every, steps, max_steps, batched, N)
         if on_blowup == "raise" or status[0] != _rk.NONFINITE:
+            if store is not None:
+                sink.set_attrs(status=msg)
             raise (FloatingPointError if status[0] == _rk.NONFINITE else RuntimeError)(msg)
         attrs["status"] = msg
         # saves after the failure were never written: mark them missing
         if m.kind == "adaptive":
             first_missing = int(status[4] // (save_every * dt)) + 1
         else:
-            first_missing = (status[1] + 1) // save_every + 1
+            first_missing = status[1] // save_every + 1  # step k failed before saving
         if store is None:
             out[:, first_missing:] = np.nan
+            if m.kind == "adaptive":
+                # trials are stepped one after the other: those after the failing one
+                # never ran the failing chunk, and nothing after it was written
+                r, chunk = status[2], chunk_attr
+                out[r + 1:, chunk[0]:] = np.nan
+                out[:, chunk[1]:] = np.nan
     if store is not None:
         sink.set_attrs(**{k: _output._attr(v) for k, v in attrs.items() if v is not None})
         return _io.open_run(store)
@@ -409,7 +422,7 @@ def _run_fixed(kernel, args, H, sink, steps, save_every, chunk_steps, bar, cost)
         buf, base = sink.view(s0, s1)
         status = kernel(H, buf, k0, n, save_every, base, *args)
         if status[0] != _rk.OK:
-            sink.commit(s0, min(s1, (status[1] + 1) // save_every + 1))
+            sink.commit(s0, min(s1, status[1] // save_every + 1))
             return status
         sink.commit(s0, s1)
         bar.update(k0 + n)
@@ -424,8 +437,8 @@ def _run_adaptive(m, H, sink, net_k, inp_k, dt, steps, save_every, n_save, rtol,
     ctrl = controller or PIController()
     if not isinstance(ctrl, PIController):
         raise TypeError("controller must be a ctrnn.integrators.PIController")
-    if rtol < 100 * np.finfo(dtype).eps:
-        warnings.warn(f"rtol={rtol} is below 100 x machine epsilon of {dtype.name}; the "
+    if rtol < 10 * np.finfo(dtype).eps:
+        warnings.warn(f"rtol={rtol} is below 10 x machine epsilon of {dtype.name}; the "
                       "step size may underflow", RuntimeWarning, stacklevel=3)
     B, N = H.shape
     tab = m.tableau
@@ -438,6 +451,7 @@ def _run_adaptive(m, H, sink, net_k, inp_k, dt, steps, save_every, n_save, rtol,
     chunk = positive_int("chunk_steps", chunk_steps, allow_none=True)
     chunk_saves = None if chunk is None else max(1, chunk // save_every)
     status = (_rk.OK, 0, 0, 0)
+    chunk = (n_save, n_save)
     for j0, n in _chunker(n_save - 1, chunk_saves, B * N * N * 7 * 5, _TARGET_CHUNK_SECONDS):
         buf, base = sink.view(j0 + 1, j0 + 1 + n)
         status = _rk.dopri5_run(H, F0, state, counts, buf, j0 + 1, n, base, save_dt, t_end,
@@ -447,10 +461,12 @@ def _run_adaptive(m, H, sink, net_k, inp_k, dt, steps, save_every, n_save, rtol,
             sink.commit(j0 + 1, j0 + 1 + n)
         else:
             status = (status[0], status[1], status[2], status[3], float(state[status[2], 0]))
+            chunk = (j0 + 1, j0 + 1 + n)
             break
         bar.update(j0 + n)
     extra = dict(rtol=rtol, atol=atol, n_accepted=int(counts[:, 0].sum()),
-                 n_rejected=int(counts[:, 1].sum()), n_rhs_evals=int(counts[:, 2].sum()))
+                 n_rejected=int(counts[:, 1].sum()), n_rhs_evals=int(counts[:, 2].sum()),
+                 _chunk=chunk)
     return status, extra
 
 

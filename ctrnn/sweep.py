@@ -122,7 +122,9 @@ def sweep(build, params, *, simulate=None, reduce=None, client=None, store=None,
     store : path, optional
         A directory: each finished point is written there as it completes. Calling again
         with the same arguments computes only the missing points; a store made by another
-        sweep is refused.
+        sweep is refused. The store knows a sweep by its grid, its simulate arguments and
+        the qualified names of build and reduce: two different lambdas (or a function
+        whose body changed) look the same to it, so give a new store to a changed build.
     n_workers : int, optional
         Workers of the LocalCluster made when ``client`` is None.
     progress : bool, callable or None

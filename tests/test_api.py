@@ -245,3 +245,39 @@ def test_dopri5_refuses_noise_and_reports_max_steps(net):
 def test_simulate_requires_a_network():
     with pytest.raises(TypeError, match="RateNetwork"):
         ctrnn.simulate(np.eye(3), steps=10, dt=0.1)
+
+
+def test_partial_result_after_blowup_is_nan_not_garbage():
+    # dh/dt = h with h0 = 1e299 overflows within a few steps; every save after the last
+    # finite one must be NaN, and the finite ones must be the exact Euler values
+    net = ctrnn.RateNetwork([[2.0]], phi="linear")
+    for save_every in (1, 2):
+        with pytest.warns(RuntimeWarning) if 10 % save_every else _nowarn():
+            ds = ctrnn.simulate(net, steps=10, dt=0.5, h0=[1e299], method="euler",
+                                save_every=save_every, on_blowup="return")
+        h = ds.h.values[:, 0]
+        finite = np.isfinite(h)
+        n = finite.sum()
+        np.testing.assert_allclose(h[:n], 1e299 * 1.5 ** (np.arange(n) * save_every))
+        assert not finite[n:].any()
+    # dopri5 batch: the trial after the failing one is NaN where it was not computed,
+    # never uninitialised memory
+    net = ctrnn.RateNetwork([[3.0]], phi="linear")
+    ds = ctrnn.simulate(net, duration=400.0, dt=1.0, h0=[[1.0], [0.0]], method="dopri5",
+                        on_blowup="return")
+    other = ds.h.values[1, :, 0]
+    assert np.all((other == 0) | np.isnan(other))
+
+
+class _nowarn:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *a):
+        return False
+
+
+def test_steps_not_multiple_of_save_every_warns():
+    net = ctrnn.RateNetwork(np.eye(2) * 0.5)
+    with pytest.warns(RuntimeWarning, match="last 1 step"):
+        ctrnn.simulate(net, steps=7, dt=0.1, save_every=2)

@@ -81,6 +81,9 @@ def test_sweep_command_runs_resumes_and_refuses_other_stores(tmp_path):
         float(one.h.var("neuron").mean("time")), rel=1e-12)
     again = _run("sweep", str(cfg), "--store", str(store))
     assert "(0 computed now" in again.stdout
-    cfg.write_text(cfg.read_text().replace("g = [0.5, 2.0]", "g = [0.5, 3.0]"))
-    bad = _run("sweep", str(cfg), "--store", str(store))
-    assert bad.returncode == 2 and "different sweep" in bad.stderr
+    text = cfg.read_text()
+    for changed in (text.replace("g = [0.5, 2.0]", "g = [0.5, 3.0]"),  # another grid
+                    text.replace("tau = 0.01", "tau = 0.02")):  # same grid, other network
+        cfg.write_text(changed)
+        bad = _run("sweep", str(cfg), "--store", str(store))
+        assert bad.returncode == 2 and "different sweep" in bad.stderr

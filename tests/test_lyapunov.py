@@ -73,6 +73,15 @@ def test_leaky_and_rk_tangents_agree_for_small_dt():
     np.testing.assert_allclose(a, b, atol=0.03)
 
 
+def test_transient_not_a_multiple_of_ortho_every_gives_unbiased_exponents():
+    net = ctrnn.RateNetwork(np.diag([0.5, -1.0]), phi="linear")
+    exact = [np.log(1 + 0.1 * (0.5 - 1)) / 0.1, np.log(1 + 0.1 * (-2.0)) / 0.1]  # Euler map
+    for transient in (20.0, 20.5):
+        ly = lyapunov_spectrum(net, duration=20.0, dt=0.1, method="euler", ortho_every=10,
+                               transient=transient, seed=0)
+        np.testing.assert_allclose(ly.exponents.values, exact, atol=1e-9)
+
+
 def test_lyapunov_errors():
     net = ctrnn.RateNetwork(np.eye(3) * 0.5)
     with pytest.raises(ValueError, match="fixed-step"):
@@ -81,6 +90,12 @@ def test_lyapunov_errors():
         lyapunov_spectrum(net, 4, duration=1.0, dt=0.1)
     with pytest.raises(NotImplementedError, match="STP"):
         lyapunov_spectrum(net.replace(stp=ctrnn.STP()), duration=1.0, dt=0.1)
+    with pytest.raises(ValueError, match="noise"):
+        lyapunov_spectrum(net.replace(noise=0.1), duration=1.0, dt=0.1)
+    with pytest.raises(ValueError, match="dt=1"):
+        lyapunov_spectrum(net, duration=10.0, dt=0.5, method="discrete")
+    with pytest.raises(ValueError, match="n_records must be >= 1"):
+        lyapunov_spectrum(net, duration=1.0, dt=0.1, n_records=0)
     with pytest.raises(FloatingPointError, match="finite range"):
         lyapunov_spectrum(ctrnn.RateNetwork(np.eye(2) * 5, phi="linear"), duration=2000.0,
                           dt=0.1)

@@ -187,7 +187,7 @@ def dopri5_run(H, F0, state, counts, out, j0, n_out, save_base, save_dt, t_end, 
                 return MAX_STEPS, counts[r, 0] + counts[r, 1], r, 0
             h = hs
             t_new = t + h
-            if t_new >= t_end:
+            if t + 1.01 * h >= t_end:  # Hairer: do not leave a sliver before t_end
                 h = t_end - t
                 t_new = t_end
             if h <= 10.0 * np.finfo(np.float64).eps * max(abs(t), 1.0):
