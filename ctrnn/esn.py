@@ -73,6 +73,9 @@ class EchoStateNetwork:
     def __init__(self, n=None, *, spectral_radius=0.9, leak=1.0, input_scaling=1.0,
                  density=0.1, bias_scaling=0.0, n_inputs=None, phi="tanh", W=None, U=None,
                  b=None, readout_bias=True, readout_input=False, seed=None):
+        leak = float(leak)
+        if not 0 < leak <= 1:
+            raise ValueError(f"leak must be in (0, 1]; got {leak}")
         rng = generator(seed)
         if W is None:
             n = positive_int("n", n)
@@ -81,9 +84,6 @@ class EchoStateNetwork:
             W = connectivity.scale_spectral_radius(W0, spectral_radius)
         W = as_float_array("W", W, ndim=2)
         self.n = W.shape[0]
-        leak = float(leak)
-        if not 0 < leak <= 1:
-            raise ValueError(f"leak must be in (0, 1]; got {leak}")
         self.leak = leak
         self.W = W
         self._U, self._b = U, b

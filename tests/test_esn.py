@@ -121,7 +121,7 @@ def test_esn_errors():
     with pytest.raises(ValueError, match="n_outputs == n_inputs"):
         e.generate(5, warmup=np.zeros((5, 2)))
     with pytest.raises(ValueError, match="leak"):
-        EchoStateNetwork(10, leak=1.5)
+        EchoStateNetwork(20, leak=1.5)  # checked before W is drawn
     with pytest.raises(ValueError, match="washout"):
         EchoStateNetwork(20, density=1.0, seed=0).fit(np.zeros((5, 1)), np.zeros((5, 1)),
                                                       washout=5)
