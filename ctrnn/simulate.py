@@ -121,7 +121,7 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
     if on_blowup not in ("raise", "return"):
         raise ValueError(f"on_blowup must be 'raise' or 'return'; got {on_blowup!r}")
     N = net.n_neurons
-    dt, steps = _time_grid(m, duration, dt, steps, net)
+    dt, steps = _time_grid(m, duration, dt, steps)
     save_every = positive_int("save_every", save_every)
     n_save = steps // save_every + 1
     if steps % save_every:
@@ -256,7 +256,7 @@ def _version():
     return __version__
 
 
-def _time_grid(m, duration, dt, steps, net):
+def _time_grid(m, duration, dt, steps):
     """(dt, steps) from the user's duration / dt / steps."""
     if m.name == "discrete":
         if dt is not None:
