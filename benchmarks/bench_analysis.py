@@ -2,11 +2,11 @@
 
 Run:  cd benchmarks && python bench_analysis.py
 """
-import time
 
 import numpy as np
 
 import ctrnn
+from bench_core import best_of as timed
 from ctrnn.analysis import lyapunov_spectrum
 
 
@@ -24,16 +24,6 @@ def numpy_lyapunov_euler(W, h0, k, steps, dt, tau=1.0, seed=0):
         Q, R = np.linalg.qr(Q)
         logs += np.log(np.abs(np.diag(R)))
     return logs / (steps * dt)
-
-
-def timed(f, repeat=3):
-    f()
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        f()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 def main():

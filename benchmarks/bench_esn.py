@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 
+from bench_core import best_of as best
 from ctrnn import tasks
 from ctrnn.esn import EchoStateNetwork
 
@@ -17,16 +18,6 @@ try:
     from reservoirpy.nodes import Reservoir, Ridge
 except ImportError:  # pragma: no cover
     reservoirpy = None
-
-
-def best(f, repeat=3):
-    f()
-    t = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        f()
-        t = min(t, time.perf_counter() - t0)
-    return t
 
 
 def pair(n, leak, sr, isc, bsc, u, seed):

@@ -23,6 +23,16 @@ def _preact(h, k, c, W, inp, z, D, Xw):
 
 
 @jit
+def _workspace(Q, inp):
+    """D (1, N) the drive (= b until inputs overwrite it), Xw (1, n_in), z (1, N),
+    WQ (N, K)."""
+    N, K = Q.shape
+    D = np.empty((1, N))
+    D[0, :] = inp[2]
+    return D, np.empty((1, inp[0].shape[2])), np.empty((1, N)), np.empty((N, K))
+
+
+@jit
 def _tangent_field(h, Q, k, c, W, inv_tau, phi, inp, z, D, Xw, WQ, out_h, out_Q):
     _preact(h, k, c, W, inp, z, D, Xw)
     p = z.copy()
@@ -55,12 +65,7 @@ def lyapunov_rk(h, Q, k0, nsteps, ortho_every, W, inv_tau, phi, inp, dt, A, b, c
     (K,). Returns the index of a step where the state became non-finite, or -1."""
     s = b.size
     N, K = Q.shape
-    D = np.empty((1, N))
-    for i in range(N):
-        D[0, i] = inp[2][i]
-    Xw = np.empty((1, inp[0].shape[2]))
-    z = np.empty((1, N))
-    WQ = np.empty((N, K))
+    D, Xw, z, WQ = _workspace(Q, inp)
     Kh = np.empty((s, 1, N))
     KQ = np.empty((s, N, K))
     Yh = np.empty((1, N))
@@ -91,12 +96,7 @@ def lyapunov_rk(h, Q, k0, nsteps, ortho_every, W, inv_tau, phi, inp, dt, A, b, c
 def lyapunov_leaky(h, Q, k0, nsteps, ortho_every, W, phi, inp, decay, gain, logs):
     """As ``lyapunov_rk`` for the one-step maps h <- decay h + gain phi(z)."""
     N, K = Q.shape
-    D = np.empty((1, N))
-    for i in range(N):
-        D[0, i] = inp[2][i]
-    Xw = np.empty((1, inp[0].shape[2]))
-    z = np.empty((1, N))
-    WQ = np.empty((N, K))
+    D, Xw, z, WQ = _workspace(Q, inp)
     for k in range(k0, k0 + nsteps):
         _preact(h, k, 0.0, W, inp, z, D, Xw)
         p = z.copy()
