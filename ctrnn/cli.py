@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .io import save_result
+
 # key -> (type(s), required, help) for each table of a run configuration
 SCHEMA = {
     "network": {
@@ -181,19 +183,18 @@ def run_config(cfg):
 
 def demo(outdir=".", n=500, g=1.5, duration=1.0):
     """The main job: a chaotic random network (g = 1.5, tau = 10 ms) simulated with rk4;
-    writes ctrnn_demo.nc and ctrnn_demo.png into ``outdir`` and returns their paths."""
+    writes ctrnn_demo.nc and ctrnn_demo.png into ``outdir``, prints where, and returns
+    (nc path, png path, Dataset)."""
     import ctrnn
 
-    outdir = Path(outdir)
-    outdir.mkdir(parents=True, exist_ok=True)
     W = ctrnn.connectivity.gaussian(n, g, seed=0)
     net = ctrnn.RateNetwork(W, tau=0.01, phi="tanh")
     ds = ctrnn.simulate(net, duration=duration, dt=5e-4, method="rk4", h0="random", seed=1,
                         save_every=2, progress=None)
-    nc = outdir / "ctrnn_demo.nc"
-    ds.to_netcdf(nc)
-    png = outdir / "ctrnn_demo.png"
-    plot_activity(ds, png, title=f"random network, N = {n}, g = {g}, tau = 10 ms")
+    print(f"simulated {ds.sizes['neuron']} neurons for {ds.attrs['duration']} s "
+          f"({ds.attrs['method']}, dt = {ds.attrs['dt']} s)")
+    nc, png = save_result(ds, outdir, "ctrnn_demo", plot_activity,
+                          title=f"random network, N = {n}, g = {g}, tau = 10 ms")
     return nc, png, ds
 
 
@@ -247,11 +248,7 @@ def main(argv=None):
         print(EXAMPLE_CONFIG, end="")
         return 0
     if args.command == "demo":
-        nc, png, ds = demo(args.outdir, n=args.n)
-        print(f"simulated {ds.sizes['neuron']} neurons for {ds.attrs['duration']} s "
-              f"({ds.attrs['method']}, dt = {ds.attrs['dt']} s)")
-        print(f"wrote {nc.resolve()}")
-        print(f"wrote {png.resolve()}")
+        demo(args.outdir, n=args.n)
         return 0
     if args.command == "sweep":
         try:

@@ -109,3 +109,28 @@ def open_run(path):
     ds = xr.open_zarr(str(path), consolidated=False)
     n = int(ds.attrs.get("n_complete", ds.sizes["time"]))
     return ds.isel(time=slice(0, n)) if n < ds.sizes["time"] else ds
+
+
+def save_result(ds, outdir, stem, plot, **plot_kwargs):
+    """Write ``ds`` to OUTDIR/STEM.nc and ``plot(ds, OUTDIR/STEM.png)``, print where, and
+    return the two paths (what ``ctrnn demo`` and every example script end with).
+
+    Examples
+    --------
+    >>> import tempfile, numpy as np, xarray as xr, ctrnn
+    >>> ds = xr.Dataset({"h": ("time", np.zeros(3))})
+    >>> nc, png = ctrnn.io.save_result(ds, tempfile.mkdtemp(), "x",
+    ...                                lambda d, path: open(path, "wb").close())  # doctest: +ELLIPSIS
+    wrote .../x.nc
+    wrote .../x.png
+    """
+    from pathlib import Path
+
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    nc, png = out / f"{stem}.nc", out / f"{stem}.png"
+    ds.to_netcdf(nc)
+    plot(ds, png, **plot_kwargs)
+    for path in (nc, png):
+        print(f"wrote {path.resolve()}")
+    return nc, png

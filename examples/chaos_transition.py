@@ -11,12 +11,12 @@ Run:  python examples/chaos_transition.py [-o OUTDIR] [--quick]
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 import ctrnn
+from ctrnn.io import save_result
 from ctrnn import analysis
 
 
@@ -93,15 +93,10 @@ def main(argv=None):
     ap.add_argument("-o", "--outdir", default=".")
     ap.add_argument("--quick", action="store_true", help="smaller networks, fewer g")
     args = ap.parse_args(argv)
-    out = Path(args.outdir)
-    out.mkdir(parents=True, exist_ok=True)
     kw = dict(gs=(0.5, 1.5, 3.0), n=1000, n_networks=1, n_lyap=200, duration=150.0,
               acf_gs=(1.5, 3.0)) if args.quick else {}
     res = run(**kw)
-    res.to_netcdf(out / "chaos_transition.nc")
-    plot(res, out / "chaos_transition.png")
-    print(f"wrote {(out / 'chaos_transition.nc').resolve()}")
-    print(f"wrote {(out / 'chaos_transition.png').resolve()}")
+    save_result(res, args.outdir, "chaos_transition", plot)
     return res
 
 

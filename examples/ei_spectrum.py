@@ -12,12 +12,12 @@ Run:  python examples/ei_spectrum.py [-o OUTDIR] [--quick]   (writes ei_spectrum
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 import ctrnn
+from ctrnn.io import save_result
 from ctrnn import analysis, connectivity
 
 
@@ -86,13 +86,8 @@ def main(argv=None):
     ap.add_argument("-o", "--outdir", default=".")
     ap.add_argument("--quick", action="store_true", help="a smaller network")
     args = ap.parse_args(argv)
-    out = Path(args.outdir)
-    out.mkdir(parents=True, exist_ok=True)
     res = run(**(dict(n_e=400, n_i=100) if args.quick else {}))
-    res.to_netcdf(out / "ei_spectrum.nc")
-    plot(res, out / "ei_spectrum.png")
-    print(f"wrote {(out / 'ei_spectrum.nc').resolve()}")
-    print(f"wrote {(out / 'ei_spectrum.png').resolve()}")
+    save_result(res, args.outdir, "ei_spectrum", plot)
     return res
 
 

@@ -12,12 +12,12 @@ Run:  python examples/low_rank_outlier.py [-o OUTDIR]   (writes low_rank_outlier
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 import xarray as xr
 
 import ctrnn
+from ctrnn.io import save_result
 from ctrnn import analysis, connectivity
 
 
@@ -84,13 +84,8 @@ def main(argv=None):
     ap.add_argument("-o", "--outdir", default=".")
     ap.add_argument("--quick", action="store_true", help="a smaller network")
     args = ap.parse_args(argv)
-    out = Path(args.outdir)
-    out.mkdir(parents=True, exist_ok=True)
     res = run(**(dict(n=400, duration=100.0) if args.quick else {}))
-    res.to_netcdf(out / "low_rank_outlier.nc")
-    plot(res, out / "low_rank_outlier.png")
-    print(f"wrote {(out / 'low_rank_outlier.nc').resolve()}")
-    print(f"wrote {(out / 'low_rank_outlier.png').resolve()}")
+    save_result(res, args.outdir, "low_rank_outlier", plot)
     return res
 
 

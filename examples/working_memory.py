@@ -17,11 +17,11 @@ Run:  python examples/working_memory.py [-o OUTDIR]   (writes working_memory.nc 
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
 import numpy as np
 
 import ctrnn
+from ctrnn.io import save_result
 
 N_E = 4                      # excitatory populations (items)
 J_EE = 3.0                   # self-excitation (absolute efficacy at u x = 1)
@@ -103,13 +103,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("-o", "--outdir", default=".")
     args = ap.parse_args(argv)
-    out = Path(args.outdir)
-    out.mkdir(parents=True, exist_ok=True)
     ds = run()
-    ds.to_netcdf(out / "working_memory.nc")
-    plot(ds, out / "working_memory.png")
-    print(f"wrote {(out / 'working_memory.nc').resolve()}")
-    print(f"wrote {(out / 'working_memory.png').resolve()}")
+    save_result(ds, args.outdir, "working_memory", plot)
 
 
 if __name__ == "__main__":
