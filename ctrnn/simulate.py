@@ -412,7 +412,7 @@ def _chunker(total, chunk, cost, t_chunk):
         el = time.perf_counter() - t0
         done += n
         if chunk is None:
-            n = max(1, int(n * min(4.0, _TARGET_CHUNK_SECONDS / max(el, 1e-6))))
+            n = max(1, int(n * min(4.0, t_chunk / max(el, 1e-6))))
 
 
 def _run_fixed(kernel, args, H, sink, steps, save_every, chunk_steps, bar, cost):
