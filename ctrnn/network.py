@@ -212,7 +212,8 @@ def _as_sparse(W):
     W = W.tocsr().astype(np.float64, copy=True)
     W.sum_duplicates()
     W.sort_indices()
-    # int64 indices: the CSR kernel runs ~15% faster than with int32 (no widening)
+    # int64 row pointers (no overflow past 2**31 synapses); the kernels get uint32 column
+    # indices (see ctrnn/_kernels/rhs.py), so n_neurons must stay below 2**32
     W.indices = W.indices.astype(np.int64)
     W.indptr = W.indptr.astype(np.int64)
     check_finite("W (sparse data)", W.data)

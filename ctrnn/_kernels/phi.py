@@ -75,7 +75,8 @@ def apply_dphi(phi, z):
     raise NotImplementedError
 
 
-@overload(apply_phi, jit_options=dict(fastmath=set(FASTMATH), error_model="numpy"))
+@overload(apply_phi, jit_options=dict(fastmath=set(FASTMATH), error_model="numpy"),
+          inline="always")
 def _apply_phi_ov(phi, z):
     if isinstance(phi, types.Integer):
         def impl(phi, z):

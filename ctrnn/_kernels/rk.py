@@ -21,7 +21,7 @@ from .rng import add_noise
 OK, NONFINITE, MAX_STEPS, STEP_UNDERFLOW = 0, 1, 2, 3
 
 
-@jit
+@jit(inline="always")
 def _after_step(H, out, k, save_every, save_base, noise_scale, keys):
     """Noise, finiteness check and saving, shared by the fixed-step loops."""
     if keys.size > 0:
