@@ -76,6 +76,9 @@ def low_rank(m, n=None):
 def scale_spectral_radius(W, rho):
     """W scaled so that its spectral radius (largest |eigenvalue|) is ``rho``.
 
+    A scipy.sparse W stays sparse (CSR); its radius is computed exactly from the dense
+    eigenvalues, so this is meant for the sizes of reservoirs (n up to a few thousand).
+
     Examples
     --------
     >>> import numpy as np, ctrnn
@@ -83,13 +86,20 @@ def scale_spectral_radius(W, rho):
     >>> round(float(np.abs(np.linalg.eigvals(W)).max()), 12)
     0.5
     """
-    from ._validation import as_float_array
+    from scipy.sparse import csr_matrix, issparse
 
-    W = as_float_array("W", W, ndim=2)
+    from ._validation import as_float_array, check_finite
+
+    if issparse(W):
+        W = csr_matrix(W, dtype=np.float64)
+        check_finite("W", W.data)
+        dense = W.toarray()
+    else:
+        W = dense = as_float_array("W", W, ndim=2)
     rho = float(rho)
     if not np.isfinite(rho) or rho < 0:
         raise ValueError(f"rho must be finite and >= 0; got {rho}")
-    r = float(np.abs(np.linalg.eigvals(W)).max())
+    r = float(np.abs(np.linalg.eigvals(dense)).max())
     if r == 0:
         raise ValueError("W has spectral radius 0 (nilpotent or zero): it cannot be scaled")
     return W * (rho / r)

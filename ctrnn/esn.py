@@ -22,15 +22,18 @@ from __future__ import annotations
 
 import numpy as np
 import scipy.linalg
+import scipy.linalg.blas
+import scipy.sparse
 import xarray as xr
 
 from . import connectivity
 from ._seeding import generator
 from ._validation import as_float_array, positive_int
 from .network import RateNetwork
-from .simulate import simulate
+from .simulate import euler_states, simulate
 
 _BLOCK = 20_000  # steps per block when accumulating X^T X (bounded memory)
+_SPARSE_BELOW = 0.1  # a W this sparse runs on the CSR kernel (faster there than dense)
 
 
 class EchoStateNetwork:
@@ -47,14 +50,18 @@ class EchoStateNetwork:
     input_scaling : float
         U_ij ~ U[-input_scaling, input_scaling] (ignored when U is given).
     density : float
-        Fraction of nonzero recurrent weights of the random W.
+        Fraction of nonzero recurrent weights of the random W. At density <= 0.1 W is
+        kept sparse (CSR; the sparse product is then faster than the dense one), as
+        ReservoirPy does.
     bias_scaling : float
         b_i ~ U[-bias_scaling, bias_scaling].
     n_inputs : int
         Input dimension of the random U (default: taken from the first ``fit``).
     phi : str or numba function
     W, U, b : array_like, optional
-        Your own reservoir (then n, spectral_radius, input_scaling, ... are not used).
+        Your own reservoir (then n, spectral_radius, input_scaling, ... are not used);
+        W may be a scipy.sparse matrix. A dense W with at most 10% nonzeros runs on the
+        CSR kernel as well.
     readout_bias, readout_input : bool
         Include a constant and the input u[t] in the readout.
     seed : int or Generator
@@ -79,10 +86,14 @@ class EchoStateNetwork:
         rng = generator(seed)
         if W is None:
             n = positive_int("n", n)
-            W0 = connectivity.sparse(n, density, 1.0, seed=rng).toarray() if density < 1 \
+            W0 = connectivity.sparse(n, density, 1.0, seed=rng) if density < 1 \
                 else connectivity.gaussian(n, 1.0, seed=rng)
+            if density > _SPARSE_BELOW and scipy.sparse.issparse(W0):
+                W0 = W0.toarray()
             W = connectivity.scale_spectral_radius(W0, spectral_radius)
-        W = as_float_array("W", W, ndim=2)
+        # validated once, by RateNetwork; sparse stays sparse (CSR)
+        W = RateNetwork(W, tau=1.0).W
+        W = W.copy() if scipy.sparse.issparse(W) else np.array(W)
         self.n = W.shape[0]
         self.leak = leak
         self.W = W
@@ -103,7 +114,15 @@ class EchoStateNetwork:
                                         (self.n, n_in))
         if self._b is None:
             self._b = self._rng.uniform(-self._bias_scaling, self._bias_scaling, self.n)
-        self.net = RateNetwork(self.W, U=self._U, b=self._b, tau=1.0, phi=self.phi)
+        W = self.W
+        if not scipy.sparse.issparse(W) and np.count_nonzero(W) <= _SPARSE_BELOW * W.size:
+            W = scipy.sparse.csr_matrix(W)  # the same reservoir on the faster kernel
+        self.net = RateNetwork(W, U=self._U, b=self._b, tau=1.0, phi=self.phi)
+
+    @property
+    def W_dense(self):
+        """W as a dense array (a copy when W is sparse)."""
+        return self.W.toarray() if scipy.sparse.issparse(self.W) else self.W
 
     @property
     def n_inputs(self):
@@ -125,24 +144,58 @@ class EchoStateNetwork:
 
     def _run(self, u, h0):
         """States after each input: array (T, n) with row t = x[t+1]; and the last state
-        (also kept in ``self.state``)."""
-        T = u.shape[0]
-        out = np.empty((T, self.n))
-        h = h0
-        for s in range(0, T, _BLOCK):
-            blk = u[s:s + _BLOCK]
-            ds = simulate(self.net, steps=len(blk), dt=self.leak, h0=h, inputs=blk,
-                          method="euler", progress=False)
-            out[s:s + len(blk)] = ds.h.values[1:]
-            h = ds.h.values[-1]
+        (also kept in ``self.state``). The kernel of simulate(method="euler")."""
+        X = np.empty((u.shape[0], self.n))
+        h = euler_states(self.net, X, h0, u, self.leak)
         self.state = h.copy()
-        return out, h
+        return X, h
+
+    def _extra(self, u):
+        """The readout's features besides the states: [1 | u] columns as chosen."""
+        cols = ([np.ones((len(u), 1))] if self.readout_bias else []) + \
+            ([u] if self.readout_input else [])
+        return np.concatenate(cols, axis=1) if cols else np.zeros((len(u), 0))
+
+    def _split(self, W):
+        """Rows of a (n_features, k) matrix for the (bias, states, inputs) features."""
+        i = int(self.readout_bias)
+        return W[:i], W[i:i + self.n], W[i + self.n:]
 
     def _features(self, X, u):
-        cols = ([np.ones((len(X), 1))] if self.readout_bias else []) + [X]
+        """The feature matrix F = [1 | X | u] (columns as chosen)."""
+        E = self._extra(u)
+        return np.concatenate([E[:, :int(self.readout_bias)], X,
+                               E[:, int(self.readout_bias):]], axis=1)
+
+    def _normal_equations(self, X, u, Y):
+        """(F^T F, F^T Y) for F = [1 | X | u], without forming F: X^T X by one BLAS
+        symmetric rank-k update (the dominant cost), the rest from the few extra
+        columns E = [1 | u]."""
+        E = self._extra(u)
+        ib, n = int(self.readout_bias), self.n
+        x = slice(ib, ib + n)  # the states' rows and columns in F^T F
+        e = np.r_[0:ib, ib + n:ib + n + E.shape[1] - ib]  # those of E
+        XtX = scipy.linalg.blas.dsyrk(1.0, X.T, trans=0)  # upper triangle of X^T X
+        G = np.empty((n + E.shape[1],) * 2)
+        G[x, x] = XtX + np.triu(XtX, 1).T
+        XtE = X.T @ E
+        G[x, e] = XtE
+        G[e, x] = XtE.T
+        G[np.ix_(e, e)] = E.T @ E
+        R = np.empty((len(G), Y.shape[1]))
+        R[x] = X.T @ Y
+        R[e] = E.T @ Y
+        return G, R
+
+    def _readout(self, X, u):
+        """F W_out for F = [1 | X | u], without forming F."""
+        wb, wx, wu = self._split(self.W_out)
+        Y = X @ wx
+        if self.readout_bias:
+            Y += wb[0]
         if self.readout_input:
-            cols.append(u)
-        return np.concatenate(cols, axis=1)
+            Y += u @ wu
+        return Y
 
     # --- public API ------------------------------------------------------------------
     def states(self, u, h0=None, reset=False):
@@ -183,7 +236,6 @@ class EchoStateNetwork:
         if ridge < 0:
             raise ValueError(f"ridge must be >= 0; got {ridge}")
         XtX = XtY = None
-        n_rows = 0
         for ui, yi in zip(us, ys):
             ui = self._inputs(ui)
             yi = _as_2d("y", yi)
@@ -195,12 +247,13 @@ class EchoStateNetwork:
             h = self._start(h0, reset)
             for s in range(0, len(ui), _BLOCK):
                 X, h = self._run(ui[s:s + _BLOCK], h)
-                F = self._features(X, ui[s:s + _BLOCK])
                 keep = slice(max(washout - s, 0), None)
-                F, Y = F[keep], yi[s:s + _BLOCK][keep]
-                XtX = F.T @ F if XtX is None else XtX + F.T @ F
-                XtY = F.T @ Y if XtY is None else XtY + F.T @ Y
-                n_rows += len(F)
+                if len(X[keep]) == 0:
+                    continue
+                G, R = self._normal_equations(X[keep], ui[s:s + _BLOCK][keep],
+                                              yi[s:s + _BLOCK][keep])
+                XtX = G if XtX is None else XtX + G
+                XtY = R if XtY is None else XtY + R
         A = XtX + ridge * np.eye(len(XtX))
         self.W_out = scipy.linalg.solve(A, XtY, assume_a="pos")
         self.n_outputs = self.W_out.shape[1]
@@ -212,7 +265,7 @@ class EchoStateNetwork:
         self._check_fitted()
         u = self._inputs(u)
         X, _ = self._run(u, self._start(h0, reset))
-        Y = self._features(X, u) @ self.W_out
+        Y = self._readout(X, u)
         return xr.DataArray(Y, dims=("time", "output"),
                             coords={"time": np.arange(len(Y)),
                                     "output": np.arange(self.n_outputs)}, name="prediction")
@@ -237,7 +290,7 @@ class EchoStateNetwork:
         C = self.W_out[1 if self.readout_bias else 0:][: self.n].T  # (n_out, n)
         # y[t] = c + C x[t+1] is fed as u[t+1]: the closed loop is the network
         # W + U C, b + U c (the same kernels); its first state is the warm-up's last
-        loop = RateNetwork(self.W + self._U @ C, b=self._b + self._U @ c, tau=1.0,
+        loop = RateNetwork(self.W_dense + self._U @ C, b=self._b + self._U @ c, tau=1.0,
                            phi=self.phi)
         ds = simulate(loop, steps=n_steps, dt=self.leak, h0=h, method="euler", progress=False)
         self.state = ds.h.values[-1].copy()
@@ -263,8 +316,8 @@ class EchoStateNetwork:
         ds = simulate(self.net, steps=n_steps, dt=self.leak, h0=H0, inputs=u,
                       method="euler", progress=False)
         d = np.linalg.norm(ds.h.values[0] - ds.h.values[1], axis=1)
-        rho = float(np.abs(np.linalg.eigvals(self.W)).max())
-        smax = float(np.linalg.norm(self.W, 2))
+        rho = float(np.abs(np.linalg.eigvals(self.W_dense)).max())
+        smax = float(np.linalg.norm(self.W_dense, 2))
         return dict(spectral_radius=rho, sigma_max=smax, sufficient_condition=smax < 1,
                     rule_of_thumb=rho < 1,
                     initial_distance=float(d[0]), final_distance=float(d[-1]),
@@ -272,11 +325,12 @@ class EchoStateNetwork:
 
     def to_dataset(self):
         """The ESN (W, U, b, W_out and settings) as an xarray Dataset."""
-        ds = xr.Dataset({"W": (("neuron", "presynaptic"), self.W),
+        ds = xr.Dataset({"W": (("neuron", "presynaptic"), self.W_dense),
                          "U": (("neuron", "input"), self._U),
                          "b": ("neuron", self._b)},
                         attrs=dict(leak=self.leak, phi=str(getattr(self.net.phi, "name")),
                                    readout_bias=int(self.readout_bias),
+                                   sparse_W=int(scipy.sparse.issparse(self.W)),
                                    readout_input=int(self.readout_input)))
         if self.W_out is not None:
             ds["W_out"] = (("feature", "output"), self.W_out)
@@ -294,7 +348,10 @@ class EchoStateNetwork:
     def load(cls, path):
         """Read an ESN written by ``save``."""
         ds = xr.open_zarr(path) if str(path).endswith(".zarr") else xr.load_dataset(path)
-        esn = cls(W=ds.W.values, U=ds.U.values, b=ds.b.values, leak=ds.attrs["leak"],
+        W = ds.W.values
+        if ds.attrs.get("sparse_W", 0):  # the same CSR kernel, so the same numbers
+            W = scipy.sparse.csr_matrix(W)
+        esn = cls(W=W, U=ds.U.values, b=ds.b.values, leak=ds.attrs["leak"],
                   phi=ds.attrs["phi"], readout_bias=bool(ds.attrs["readout_bias"]),
                   readout_input=bool(ds.attrs["readout_input"]))
         if "W_out" in ds:

@@ -142,22 +142,9 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
         raise ValueError("noise > 0 needs a fixed-step method (euler, exponential_euler, "
                          "heun, rk4); dopri5's error control assumes a smooth solution")
 
-    # --- pack contiguous arrays of one dtype for the kernels
-    def arr(a):
-        a = np.ascontiguousarray(a, dtype=dtype)
-        return a if a.flags.writeable else a.copy()  # Numba's BLAS path copies read-only
-
+    arr = _packer(dtype)
     tau = net.tau_array
-    if net.is_sparse:  # CSR arrays; the sparse kernel needs no transpose
-        W = (arr(net._W.data), net._W.indices, net._W.indptr)
-        WT = W
-    else:
-        W = arr(net._W)  # the network's private writable array: no copy in float64
-        WT = arr(net._W.T) if B > 1 else W
-    net_k = (W, WT, arr(1.0 / tau), net.phi.code,
-             tuple(arr(a) for a in stp_k[:4]) + (dtype.type(stp_k[4]),))
-    inp_k = (arr(xs), arr(net._U.T if xs.shape[2] else np.zeros((0, N))), arr(net._b),
-             _inputs.interp_code(input_interp))
+    net_k, inp_k = _pack(net, B, stp_k, xs, input_interp, dtype)
     keys = trial_keys(ss, B) if net.has_noise else np.zeros(0, np.uint64)
     H = arr(H)
     times = (np.arange(n_save) * save_every if m.name == "discrete"
@@ -249,6 +236,56 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
     if net.dale is not None:
         ds = ds.assign_coords(population=("neuron", net.population_labels))
     return ds
+
+
+def _packer(dtype):
+    """a -> a contiguous, writable array of ``dtype`` (Numba's BLAS path copies
+    read-only arrays on every product)."""
+    def arr(a):
+        a = np.ascontiguousarray(a, dtype=dtype)
+        return a if a.flags.writeable else a.copy()
+    return arr
+
+
+def _pack(net, B, stp_k, xs, input_interp, dtype):
+    """The kernels' (net, inp) tuples (see ctrnn/_kernels/rhs.py) for B trials."""
+    arr = _packer(dtype)
+    N = net.n_neurons
+    if net.is_sparse:  # CSR arrays; the sparse kernel needs no transpose
+        W = (arr(net._W.data), net._W.indices.astype(np.uint32), net._W.indptr)
+        WT = W
+    else:
+        W = arr(net._W)  # the network's private writable array: no copy in float64
+        WT = arr(net._W.T) if B > 1 else W
+    net_k = (W, WT, arr(1.0 / net.tau_array), net.phi.code,
+             tuple(arr(a) for a in stp_k[:4]) + (dtype.type(stp_k[4]),))
+    inp_k = (arr(xs), arr(net._U.T if xs.shape[2] else np.zeros((0, N))), arr(net._b),
+             _inputs.interp_code(input_interp))
+    return net_k, inp_k
+
+
+def euler_states(net, X, h0, xs, dt):
+    """Forward Euler of ``net`` (no noise, no STP) from ``h0`` (N,) driven by ``xs``
+    (T, n_inputs) held over each step: X[k] <- the state after step k, for X (T, N)
+    float64 C-contiguous. Returns the final state.
+
+    The kernel of ``simulate(net, steps=T, dt=dt, h0=h0, inputs=xs, method="euler")``
+    without its validation and Dataset, for callers that validated already and take many
+    short runs (the echo state network). A blow-up raises FloatingPointError."""
+    if net.has_noise or net.stp is not None:
+        raise ValueError("euler_states runs networks without noise or STP")
+    T = X.shape[0]
+    H = np.array(h0, dtype=np.float64).reshape(1, -1)
+    tau = net.tau_array
+    net_k, inp_k = _pack(net, 1, _with_stp(net, H, None, None)[1], xs[None], "hold",
+                         np.dtype(np.float64))
+    status = _rk.leaky_run(H, X[None], 0, T, 1, 1, net_k, inp_k, 1.0 - dt / tau, dt / tau,
+                           np.zeros(0), np.zeros(0, np.uint64), dt, False)
+    if status[0] != _rk.OK:
+        raise FloatingPointError(
+            f"the state left the finite range at step {status[1] + 1} of {T} in neuron "
+            f"{status[3]}: the network diverges")
+    return H[0]
 
 
 def _version():

@@ -47,6 +47,9 @@ def test_scale_spectral_radius():
     assert abs(np.abs(np.linalg.eigvals(S)).max() - 0.9) < 1e-10
     with pytest.raises(ValueError, match="spectral radius 0"):
         connectivity.scale_spectral_radius(np.triu(np.ones((3, 3)), 1), 1.0)
+    sp = connectivity.scale_spectral_radius(connectivity.sparse(150, 0.1, seed=6), 0.7)
+    assert sp.format == "csr" and sp.nnz == connectivity.sparse(150, 0.1, seed=6).nnz
+    assert abs(np.abs(np.linalg.eigvals(sp.toarray())).max() - 0.7) < 1e-10
 
 
 def test_rajan_abbott_radius_formula_for_balanced_gaussian_ei():
