@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numbers
+import re
 
 import numpy as np
 
@@ -9,10 +10,14 @@ NOISE, H0 = 0, 1  # purposes: one child stream family each
 
 
 def seed_sequence(seed):
-    """An int, a SeedSequence, a Generator or None -> (SeedSequence, attrs value).
+    """An int, a SeedSequence, a Generator, a recorded seed string or None ->
+    (SeedSequence, attrs value).
 
-    None draws fresh entropy; the returned attrs value records it so the run can be
-    repeated (pass it back as ``seed``).
+    None draws fresh entropy. The attrs value records the sequence so that the run can be
+    repeated by passing it back as ``seed``: an int when the entropy fits in int64 and
+    there is no spawn key, else a string "ENTROPY" or "ENTROPY/k1/k2/..." with the spawn
+    key, ENTROPY being one integer or several separated by commas (NetCDF attributes
+    hold at most 64-bit integers).
     """
     if isinstance(seed, np.random.SeedSequence):
         ss = seed
@@ -22,11 +27,23 @@ def seed_sequence(seed):
         ss = np.random.SeedSequence()
     elif isinstance(seed, numbers.Integral) and not isinstance(seed, bool) and seed >= 0:
         ss = np.random.SeedSequence(int(seed))
+    elif isinstance(seed, str) and _RECORDED.fullmatch(seed):
+        ent, *key = seed.split("/")
+        ent = [int(e) for e in ent.split(",")]
+        ss = np.random.SeedSequence(ent[0] if len(ent) == 1 else ent,
+                                    spawn_key=tuple(int(k) for k in key))
     else:
-        raise TypeError(f"seed must be a non-negative int, a numpy Generator or None; "
-                        f"got {seed!r}")
-    ent = ss.entropy
-    return ss, (int(ent) if isinstance(ent, int) and ent < 2**63 else str(ent))
+        raise TypeError(f"seed must be a non-negative int, a numpy Generator or "
+                        f"SeedSequence, a seed recorded in attrs, or None; got {seed!r}")
+    ent, key = ss.entropy, tuple(int(k) for k in ss.spawn_key)
+    if isinstance(ent, int) and ent < 2**63 and not key:
+        return ss, int(ent)
+    ent = str(ent) if isinstance(ent, int) else ",".join(str(int(e)) for e in ent)
+    return ss, "/".join([ent] + [str(k) for k in key])
+
+
+# "ENTROPY[/k1/k2...]", ENTROPY one integer or several separated by commas
+_RECORDED = re.compile(r"\d+(,\d+)*(/\d+)*")
 
 
 def child(ss, purpose, trial):

@@ -62,9 +62,10 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
     u0, x0 : array_like, shape (n_neurons,) or (trials, n_neurons), optional
         Initial STP utilisation and resources (networks with ``stp``); default the
         resting values u = U, x = 1.
-    seed : int, numpy.random.Generator or None
-        For h0="random" and noise. None draws fresh entropy, recorded in attrs["seed"].
-        A trial's noise depends only on (seed, trial index, step).
+    seed : int, numpy.random.Generator or SeedSequence, a recorded seed, or None
+        For h0="random" and noise. None draws fresh entropy. attrs["seed"] records the
+        seed (with a SeedSequence's spawn key); pass it back as ``seed`` to repeat the
+        run. A trial's noise depends only on (seed, trial index, step).
     dtype : numpy.float64 (default) or numpy.float32
         Precision of the whole computation and of the result.
     rtol, atol : float

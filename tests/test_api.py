@@ -120,9 +120,22 @@ def test_include_params_and_netcdf_round_trip(tmp_path, net):
 def test_seed_none_is_recorded_and_reproduces(net):
     noisy = net.replace(noise=0.2)
     ds = ctrnn.simulate(noisy, steps=20, dt=0.01, h0="random", method="euler")
+    assert isinstance(ds.attrs["seed"], str)  # 128 bits of entropy: a decimal string
     again = ctrnn.simulate(noisy, steps=20, dt=0.01, h0="random", method="euler",
-                           seed=int(ds.attrs["seed"]))
+                           seed=ds.attrs["seed"])
     np.testing.assert_array_equal(ds.h.values, again.h.values)
+    # a spawned SeedSequence: entropy and spawn key recorded, and they reproduce the run
+    child = np.random.SeedSequence([7, 2**70]).spawn(3)[2]
+    a = ctrnn.simulate(noisy, steps=20, dt=0.01, h0="random", method="euler", seed=child)
+    assert a.attrs["seed"] == f"7,{2**70}/2"
+    b = ctrnn.simulate(noisy, steps=20, dt=0.01, h0="random", method="euler",
+                       seed=a.attrs["seed"])
+    np.testing.assert_array_equal(a.h.values, b.h.values)
+    other = ctrnn.simulate(noisy, steps=20, dt=0.01, h0="random", method="euler",
+                           seed=np.random.SeedSequence([7, 2**70]).spawn(3)[1])
+    assert not np.array_equal(a.h.values, other.h.values)
+    with pytest.raises(TypeError, match="seed"):
+        ctrnn.simulate(noisy, steps=2, dt=0.01, seed="12a")
     gen_a = ctrnn.simulate(noisy, steps=5, dt=0.01, seed=np.random.default_rng(1), method="euler")
     gen_b = ctrnn.simulate(noisy, steps=5, dt=0.01, seed=np.random.default_rng(1), method="euler")
     np.testing.assert_array_equal(gen_a.h.values, gen_b.h.values)
