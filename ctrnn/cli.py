@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import argparse
 import difflib
-import json
 import sys
 import tomllib
 from pathlib import Path
@@ -155,9 +154,8 @@ def run_sweep(cfg, store, scheduler=None, workers=None, progress=True):
     if not sw:
         raise ConfigError("a sweep needs a [sweep] table with at least one list, e.g. "
                           "g = [0.5, 1.5, 2.5]")
+    # a partial: the store knows the sweep by build_network and the fixed [network] table
     build = functools.partial(build_network, dict(cfg["network"]))
-    # the store identifies a sweep by build's name: include the fixed network settings
-    build.__qualname__ = f"build_network({json.dumps(cfg['network'], sort_keys=True)})"
     build_network(cfg["network"], **{k: v[0] for k, v in sw.items()})  # fail fast here
     try:
         return ctrnn.sweep(build, sw, simulate=_simulate_kwargs(cfg["simulation"]),

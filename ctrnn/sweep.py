@@ -2,9 +2,11 @@
 from __future__ import annotations
 
 import hashlib
+import inspect
 import itertools
 import json
 import os
+import re
 import shutil
 import uuid
 import warnings
@@ -56,11 +58,46 @@ def _warm(simulate_kwargs):
 
 def _signature(names, values, simulate_kwargs, build, reduce):
     desc = {"params": {n: [repr(v) for v in vals] for n, vals in zip(names, values)},
-            "simulate": {k: repr(v) for k, v in sorted(simulate_kwargs.items())},
-            "build": getattr(build, "__qualname__", repr(build)),
-            "reduce": getattr(reduce, "__qualname__", repr(reduce))}
+            "simulate": {k: _repr(v) for k, v in sorted(simulate_kwargs.items())},
+            "build": _describe(build), "reduce": _describe(reduce)}
     text = json.dumps(desc, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16], text
+
+
+def _describe(fn):
+    """What identifies a build or reduce callable to a store: its qualified name, a hash
+    of its source (of its bytecode when there is no source), its default arguments and
+    the values it closes over; for functools.partial, the function and the bound
+    arguments. So two different lambdas, a changed body or a changed captured value make
+    a different sweep. Values are compared by repr (large arrays are abbreviated by
+    numpy, and object addresses are dropped)."""
+    if fn is None:
+        return None
+    if isinstance(fn, partial):
+        return {"partial": _describe(fn.func), "args": [_repr(a) for a in fn.args],
+                "keywords": {k: _repr(v) for k, v in sorted(fn.keywords.items())}}
+    qualname = getattr(fn, "__qualname__", type(fn).__qualname__)
+    name = f"{getattr(fn, '__module__', '')}.{qualname}"
+    code = getattr(fn, "__code__", None)
+    if code is None:  # a callable object: its name and state
+        return {"name": name, "repr": _repr(fn)}
+    try:
+        src = inspect.getsource(fn)
+    except (OSError, TypeError):  # defined at the prompt or by exec
+        src = code.co_code.hex() + _repr(code.co_consts)
+    return {"name": name, "code": hashlib.sha256(src.encode()).hexdigest()[:16],
+            "defaults": _repr((fn.__defaults__, fn.__kwdefaults__)),
+            "closure": [_repr(c.cell_contents) for c in fn.__closure__ or ()]}
+
+
+def _repr(v):
+    """repr that does not depend on dict order or on where an object lives in memory."""
+    if isinstance(v, dict):
+        return "{" + ", ".join(f"{_repr(k)}: {_repr(x)}" for k, x in
+                               sorted(v.items(), key=lambda kv: repr(kv[0]))) + "}"
+    if isinstance(v, (list, tuple)):
+        return type(v).__name__ + "(" + ", ".join(_repr(x) for x in v) + ")"
+    return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(v))
 
 
 class _Store:
@@ -124,8 +161,9 @@ def sweep(build, params, *, simulate=None, reduce=None, client=None, store=None,
         A directory: each finished point is written there as it completes. Calling again
         with the same arguments computes only the missing points; a store made by another
         sweep is refused. The store knows a sweep by its grid, its simulate arguments and
-        the qualified names of build and reduce: two different lambdas (or a function
-        whose body changed) look the same to it, so give a new store to a changed build.
+        build and reduce: their names, source code, defaults and the values they close
+        over (or a partial's bound arguments). It cannot see module-level globals they
+        read: a changed global needs a new store.
     n_workers : int, optional
         Workers of the LocalCluster made when ``client`` is None.
     progress : bool, callable or None

@@ -1,4 +1,5 @@
 """Sweeps on a real dask.distributed LocalCluster and streaming to a real Zarr store."""
+import functools
 import os
 
 import numpy as np
@@ -83,6 +84,33 @@ def test_interrupted_sweep_resumes_missing_points_only(tmp_path):
     assert again.attrs["n_computed"] == 0
     with pytest.raises(ValueError, match="different sweep"):
         ctrnn.sweep(build, {"g": [0.5]}, simulate=SIM, reduce=reduce, store=store)
+
+
+def test_store_knows_build_and_reduce_by_code_and_captured_values(tmp_path):
+    grid = {"g": [0.5], "seed": [0]}
+
+    def builder(scale):
+        return lambda g, seed: build(g * scale, seed)
+
+    def run(b, r, path="s"):
+        return ctrnn.sweep(b, grid, simulate=SIM, reduce=r, client="serial",
+                           store=tmp_path / path)
+
+    run(builder(1.0), reduce)
+    assert run(builder(1.0), reduce).attrs["n_computed"] == 0  # same code, same values
+    with pytest.raises(ValueError, match="different sweep"):
+        run(builder(2.0), reduce)  # the same lambda closing over another value
+    with pytest.raises(ValueError, match="different sweep"):
+        run(builder(1.0), lambda ds: ds.h.mean("neuron"))  # another lambda, same name
+    run(functools.partial(build_scaled, scale=2.0), reduce, "p")
+    assert run(functools.partial(build_scaled, scale=2.0), reduce, "p").attrs[
+        "n_computed"] == 0
+    with pytest.raises(ValueError, match="different sweep"):
+        run(functools.partial(build_scaled, scale=3.0), reduce, "p")  # another bound value
+
+
+def build_scaled(g, seed, scale):
+    return build(g * scale, seed)
 
 
 def test_a_failing_point_is_reported_and_the_others_kept():
