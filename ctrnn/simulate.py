@@ -265,6 +265,15 @@ def _pack(net, B, stp_k, xs, input_interp, dtype):
     return net_k, inp_k
 
 
+def pack_without_stp(net, B, xs, input_interp="hold"):
+    """The kernels' float64 (net, inp) tuples for B rows of state of a network without
+    STP, driven by xs (Bx, T[+1], n_inputs) on the step grid."""
+    if net.stp is not None:
+        raise ValueError("this kernel takes networks without STP")
+    empty = _with_stp(net, np.zeros((1, net.n_neurons)), None, None)[1]
+    return _pack(net, B, empty, xs, input_interp, np.dtype(np.float64))
+
+
 def euler_states(net, X, h0, xs, dt):
     """Forward Euler of ``net`` (no noise, no STP) from ``h0`` (N,) driven by ``xs``
     (T, n_inputs) held over each step: X[k] <- the state after step k, for X (T, N)
@@ -273,13 +282,12 @@ def euler_states(net, X, h0, xs, dt):
     The kernel of ``simulate(net, steps=T, dt=dt, h0=h0, inputs=xs, method="euler")``
     without its validation and Dataset, for callers that validated already and take many
     short runs (the echo state network). A blow-up raises FloatingPointError."""
-    if net.has_noise or net.stp is not None:
-        raise ValueError("euler_states runs networks without noise or STP")
+    if net.has_noise:
+        raise ValueError("euler_states runs networks without noise")
     T = X.shape[0]
     H = np.array(h0, dtype=np.float64).reshape(1, -1)
     tau = net.tau_array
-    net_k, inp_k = _pack(net, 1, _with_stp(net, H, None, None)[1], xs[None], "hold",
-                         np.dtype(np.float64))
+    net_k, inp_k = pack_without_stp(net, 1, xs[None])
     status = _rk.leaky_run(H, X[None], 0, T, 1, 1, net_k, inp_k, 1.0 - dt / tau, dt / tau,
                            np.zeros(0), np.zeros(0, np.uint64), dt, False)
     if status[0] != _rk.OK:

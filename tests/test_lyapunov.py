@@ -17,6 +17,20 @@ def test_linear_network_exponents_are_real_parts_of_eigenvalues():
     assert ly.convergence.dims == ("time", "exponent") and ly.sizes["time"] == 100
 
 
+def test_sparse_network_on_the_csr_kernel():
+    N, tau = 60, 1.0
+    Ws = ctrnn.connectivity.sparse(N, 0.1, 0.8, seed=3)
+    for method in ("rk4", "euler"):  # the RK stage loop and the leaky map
+        ly = lyapunov_spectrum(ctrnn.RateNetwork(Ws, tau=tau, phi="linear"), 10,
+                               duration=400.0, dt=0.1, transient=40.0, method=method,
+                               seed=2)
+        exact = np.sort(np.linalg.eigvals((Ws.toarray() - np.eye(N)) / tau).real)[::-1]
+        if method == "euler":  # the exponents of the Euler map
+            exact = np.sort(np.log(np.abs(1 + 0.1 * np.linalg.eigvals(
+                (Ws.toarray() - np.eye(N)) / tau))) / 0.1)[::-1]
+        np.testing.assert_allclose(ly.exponents.values, exact[:10], atol=0.01)
+
+
 def test_inputs_do_not_change_the_exponents_of_a_linear_network():
     # additive input shifts the trajectory, not its tangent dynamics
     N = 20

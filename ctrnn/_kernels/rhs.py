@@ -29,7 +29,7 @@ from numba import types
 from numba.extending import overload
 
 from ._jit import FASTMATH, jit
-from .phi import apply_phi
+from .phi import apply_dphi, apply_phi
 
 HOLD, LINEAR = 0, 1
 
@@ -152,16 +152,22 @@ def stp_derivatives(u, x, rate, U, inv_tau_f, inv_tau_d):
             (1.0 - x) * inv_tau_d - u * x * rate)
 
 
+@jit(inline="always")
+def relax(P, Z, inv_tau, out):
+    """out[:, :N] <- (P - Z[:, :N]) / tau for P (B, N): the leak towards phi(.)."""
+    B, N = P.shape
+    for r in range(B):
+        for i in range(N):
+            out[r, i] = (P[r, i] - Z[r, i]) * inv_tau[i]
+
+
 @jit
 def field(Z, k, c, net, inp, ws, out):
     """out <- dZ/dt at Z, with inputs at time t_k + c dt."""
     preactivation_phi(Z, k, c, net, inp, ws)
     P = ws[0]
-    inv_tau = net[2]
+    relax(P, Z, net[2], out)
     B, N = P.shape
-    for r in range(B):
-        for i in range(N):
-            out[r, i] = (P[r, i] - Z[r, i]) * inv_tau[i]
     if ws[3].shape[0] > 0:
         Us, inv_tf, inv_td, eff, scale = net[4]
         for r in range(B):
@@ -170,6 +176,63 @@ def field(Z, k, c, net, inp, ws, out):
                 rate = scale * (h if h > 0 else 0.0)
                 out[r, N + i], out[r, 2 * N + i] = stp_derivatives(
                     Z[r, N + i], Z[r, 2 * N + i], rate, Us[i], inv_tf[i], inv_td[i])
+
+
+def evaluate(Z, k, c, net, inp, ws, out):
+    """out <- dZ/dt of the system the workspace was made for: the network (``field``,
+    workspace from ``make_workspace``) or the state with its tangent vectors
+    (``tangent_field``, workspace from ``tangent_workspace``). Chosen at compile time,
+    so one Runge-Kutta stage loop (``rk.rk_step``) serves both."""
+    raise NotImplementedError  # only callable from jitted code
+
+
+@overload(evaluate, jit_options=dict(fastmath=set(FASTMATH), error_model="numpy"))
+def _evaluate_ov(Z, k, c, net, inp, ws, out):
+    if len(ws) == 5:
+        def tangent(Z, k, c, net, inp, ws, out):
+            tangent_field(Z, k, c, net, inp, ws, out)
+        return tangent
+
+    def network(Z, k, c, net, inp, ws, out):
+        field(Z, k, c, net, inp, ws, out)
+    return network
+
+
+@jit
+def tangent_workspace(Z, net, inp):
+    """``make_workspace``'s arrays for Z = [h; q_1; ...; q_K] (1 + K, N), plus G (1, N)
+    for phi'(z)."""
+    P, D, Xw, S = make_workspace(Z, net, inp)
+    return P, D, Xw, S, np.empty((1, Z.shape[1]), Z.dtype)
+
+
+@jit(inline="always")
+def tangent_preactivation(Z, k, c, net, inp, ws):
+    """For Z = [h; q_1; ...; q_K] (1 + K, N), a state (without STP) and K tangent vectors
+    as rows: P[0] <- phi(z) and P[r] <- phi'(z) * (W q_r), with z = W h + U x + b at
+    t_k + c dt. The flow's field is then (P - Z) / tau row by row, and a leaky one-step
+    map with its Jacobian is Z <- decay Z + gain P."""
+    W, WT, inv_tau, phi, stp = net
+    P, D, Xw, S, G = ws
+    recurrent(Z, W, WT, P)  # one product for the state and every tangent vector
+    if inp[0].shape[2] > 0:
+        drive(inp, k, c, D, Xw)
+    N = P.shape[1]
+    for i in range(N):
+        P[0, i] += D[0, i]
+        G[0, i] = P[0, i]
+    apply_phi(phi, P[0:1])
+    apply_dphi(phi, G)
+    for r in range(1, P.shape[0]):
+        for i in range(N):
+            P[r, i] *= G[0, i]
+
+
+@jit
+def tangent_field(Z, k, c, net, inp, ws, out):
+    """out <- d/dt [h; q_1; ...]: (-h + phi(z)) / tau and (-q + phi'(z) * (W q)) / tau."""
+    tangent_preactivation(Z, k, c, net, inp, ws)
+    relax(ws[0], Z, net[2], out)
 
 
 @jit(inline="always")

@@ -14,8 +14,8 @@ import math
 import numpy as np
 
 from ._jit import jit
-from .rhs import (axpy, field, first_nonfinite, make_workspace, preactivation_phi,
-                  stp_derivatives)
+from .rhs import (axpy, evaluate, field, first_nonfinite, make_workspace,
+                  preactivation_phi, stp_derivatives)
 from .rng import add_noise
 
 OK, NONFINITE, MAX_STEPS, STEP_UNDERFLOW = 0, 1, 2, 3
@@ -79,24 +79,32 @@ def leaky_run(H, out, k0, nsteps, save_every, save_base, net, inp, decay, gain,
     return OK, 0, 0, 0
 
 
+@jit(inline="always")
+def rk_step(H, k, dt, A, b, c, K, Y, net, inp, ws):
+    """One explicit Runge-Kutta step of tableau (A, b, c) in place, H <- H + dt sum_s b_s
+    K_s, for the system ``ws`` was made for (see ``rhs.evaluate``). K (s, *H.shape) and Y
+    (H.shape) are scratch. The one stage loop of every fixed-step RK method."""
+    s = b.size
+    for st in range(s):
+        Y[:] = H
+        for j in range(st):
+            if A[st, j] != 0.0:
+                axpy(dt * A[st, j], K[j], Y)
+        evaluate(Y, k, c[st], net, inp, ws, K[st])
+    for st in range(s):
+        if b[st] != 0.0:
+            axpy(dt * b[st], K[st], H)
+
+
 @jit
 def rk_run(H, out, k0, nsteps, save_every, save_base, net, inp, dt, A, b, c,
            noise_scale, keys):
     """Explicit Runge-Kutta with tableau (A, b, c) and a fixed step dt."""
     ws = make_workspace(H, net, inp)
-    s = b.size
-    K = np.empty((s,) + H.shape, H.dtype)
+    K = np.empty((b.size,) + H.shape, H.dtype)
     Y = np.empty_like(H)
     for k in range(k0, k0 + nsteps):
-        for st in range(s):
-            Y[:] = H
-            for j in range(st):
-                if A[st, j] != 0.0:
-                    axpy(dt * A[st, j], K[j], Y)
-            field(Y, k, c[st], net, inp, ws, K[st])
-        for st in range(s):
-            if b[st] != 0.0:
-                axpy(dt * b[st], K[st], H)
+        rk_step(H, k, dt, A, b, c, K, Y, net, inp, ws)
         r, i = _after_step(H, out, k, save_every, save_base, noise_scale, keys)
         if r >= 0:
             return NONFINITE, k, r, i

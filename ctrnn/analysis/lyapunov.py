@@ -10,6 +10,7 @@ from .._seeding import generator
 from .._validation import as_float_array, positive_int, positive_scalar
 from ..integrators import get_method
 from ..network import RateNetwork
+from ..simulate import pack_without_stp
 
 
 def lyapunov_spectrum(net, k=None, *, duration, dt, method="rk4", transient=0.0, h0=None,
@@ -93,30 +94,26 @@ def lyapunov_spectrum(net, k=None, *, duration, dt, method="rk4", transient=0.0,
         raise ValueError("duration must cover at least one re-orthonormalisation")
     steps = n_trans + n_avg
     rng = generator(seed)
-    h = (rng.standard_normal(N) if h0 is None
-         else as_float_array("h0", h0, shape=(N,))).reshape(1, N).copy()
-    Q = np.linalg.qr(rng.standard_normal((N, K)))[0].copy()
+    # the state and the K tangent vectors as the rows of one array (see the kernel)
+    Z = np.empty((1 + K, N))
+    Z[0] = rng.standard_normal(N) if h0 is None else as_float_array("h0", h0, shape=(N,))
+    Z[1:] = np.linalg.qr(rng.standard_normal((N, K)))[0].T
     xs = _inputs.on_grid(inputs, net.n_inputs, steps, dt, input_interp)
     if xs.shape[0] > 1:
         raise ValueError("inputs for a Lyapunov spectrum are one trial: (steps, n_inputs)")
-    inp = (xs, np.ascontiguousarray(net._U.T if xs.shape[2] else np.zeros((0, N))),
-           net._b, _inputs.interp_code(input_interp))
-    W = net._W.toarray() if net.is_sparse else net._W  # the tangent kernel is dense
-    tau = net.tau_array
+    net_k, inp_k = pack_without_stp(net, 1 + K, xs, input_interp)  # a sparse W stays CSR
     if m.kind == "leaky":
-        decay, gain, _ = m.coefficients(dt, tau)
+        decay, gain, _ = m.coefficients(dt, net.tau_array)
         decay, gain = np.ascontiguousarray(decay), np.ascontiguousarray(gain)
 
         def advance(k0, n, logs):
-            return _k.lyapunov_leaky(h, Q, k0, n, ortho_every, W, net.phi.code, inp,
-                                     decay, gain, logs)
+            return _k.lyapunov_leaky(Z, k0, n, ortho_every, net_k, inp_k, decay, gain, logs)
     else:
         tab = m.tableau
-        inv_tau = np.ascontiguousarray(1.0 / tau)
 
         def advance(k0, n, logs):
-            return _k.lyapunov_rk(h, Q, k0, n, ortho_every, W, inv_tau, net.phi.code, inp,
-                                  dt, tab.A, tab.b, tab.c, logs)
+            return _k.lyapunov_rk(Z, k0, n, ortho_every, net_k, inp_k, dt, tab.A, tab.b,
+                                  tab.c, logs)
 
     def check(bad):
         if bad >= 0:
