@@ -36,8 +36,10 @@ def seed_sequence(seed):
         raise TypeError(f"seed must be a non-negative int, a numpy Generator or "
                         f"SeedSequence, a seed recorded in attrs, or None; got {seed!r}")
     ent, key = ss.entropy, tuple(int(k) for k in ss.spawn_key)
-    if isinstance(ent, int) and ent < 2**63 and not key:
-        return ss, int(ent)
+    if np.ndim(ent) == 0:  # a Python or numpy integer
+        ent = int(ent)
+        if ent < 2**63 and not key:
+            return ss, ent
     ent = str(ent) if isinstance(ent, int) else ",".join(str(int(e)) for e in ent)
     return ss, "/".join([ent] + [str(k) for k in key])
 

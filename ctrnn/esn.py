@@ -161,12 +161,6 @@ class EchoStateNetwork:
         i = int(self.readout_bias)
         return W[:i], W[i:i + self.n], W[i + self.n:]
 
-    def _features(self, X, u):
-        """The feature matrix F = [1 | X | u] (columns as chosen)."""
-        E = self._extra(u)
-        return np.concatenate([E[:, :int(self.readout_bias)], X,
-                               E[:, int(self.readout_bias):]], axis=1)
-
     def _normal_equations(self, X, u, Y):
         """(F^T F, F^T Y) for F = [1 | X | u], without forming F: X^T X by one BLAS
         symmetric rank-k update (the dominant cost), the rest from the few extra
@@ -324,14 +318,20 @@ class EchoStateNetwork:
                     converged=bool(d[-1] < 1e-8 * max(d[0], 1.0)))
 
     def to_dataset(self):
-        """The ESN (W, U, b, W_out and settings) as an xarray Dataset."""
-        ds = xr.Dataset({"W": (("neuron", "presynaptic"), self.W_dense),
-                         "U": (("neuron", "input"), self._U),
-                         "b": ("neuron", self._b)},
-                        attrs=dict(leak=self.leak, phi=str(getattr(self.net.phi, "name")),
-                                   readout_bias=int(self.readout_bias),
-                                   sparse_W=int(scipy.sparse.issparse(self.W)),
-                                   readout_input=int(self.readout_input)))
+        """The ESN (W, U, b, W_out and settings) as an xarray Dataset. A sparse W is
+        stored as (post, pre, value) triplets along a ``synapse`` dimension."""
+        data = {"U": (("neuron", "input"), self._U), "b": ("neuron", self._b)}
+        if scipy.sparse.issparse(self.W):
+            coo = self.W.tocoo()
+            idx = np.int32 if self.n < 2**31 else np.int64  # NetCDF-3 has no int64
+            data.update(W_post=("synapse", coo.row.astype(idx)),
+                        W_pre=("synapse", coo.col.astype(idx)), W_value=("synapse", coo.data))
+        else:
+            data["W"] = (("neuron", "presynaptic"), self.W)
+        ds = xr.Dataset(data, attrs=dict(leak=self.leak, n_neurons=self.n,
+                                         phi=str(getattr(self.net.phi, "name")),
+                                         readout_bias=int(self.readout_bias),
+                                         readout_input=int(self.readout_input)))
         if self.W_out is not None:
             ds["W_out"] = (("feature", "output"), self.W_out)
         return ds
@@ -348,9 +348,12 @@ class EchoStateNetwork:
     def load(cls, path):
         """Read an ESN written by ``save``."""
         ds = xr.open_zarr(path) if str(path).endswith(".zarr") else xr.load_dataset(path)
-        W = ds.W.values
-        if ds.attrs.get("sparse_W", 0):  # the same CSR kernel, so the same numbers
-            W = scipy.sparse.csr_matrix(W)
+        if "W_value" in ds:  # a sparse W
+            n = int(ds.attrs["n_neurons"])
+            W = scipy.sparse.csr_matrix((ds.W_value.values, (ds.W_post.values,
+                                                             ds.W_pre.values)), shape=(n, n))
+        else:
+            W = ds.W.values
         esn = cls(W=W, U=ds.U.values, b=ds.b.values, leak=ds.attrs["leak"],
                   phi=ds.attrs["phi"], readout_bias=bool(ds.attrs["readout_bias"]),
                   readout_input=bool(ds.attrs["readout_input"]))

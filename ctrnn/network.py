@@ -211,6 +211,7 @@ def _as_sparse(W):
     """A validated, canonical float64 CSR copy of a scipy.sparse matrix."""
     W = W.tocsr().astype(np.float64, copy=True)
     W.sum_duplicates()
+    W.eliminate_zeros()  # stored zeros cost time and make the sums depend on them
     W.sort_indices()
     # int64 row pointers (no overflow past 2**31 synapses); the kernels get uint32 column
     # indices (see ctrnn/_kernels/rhs.py), so n_neurons must stay below 2**32

@@ -285,6 +285,10 @@ def euler_states(net, X, h0, xs, dt):
     if net.has_noise:
         raise ValueError("euler_states runs networks without noise")
     T = X.shape[0]
+    if X.dtype != np.float64 or not X.flags.c_contiguous or X.shape != (T, net.n_neurons):
+        raise ValueError(f"X must be a C-contiguous float64 array (T, {net.n_neurons})")
+    if xs.shape != (T, net.n_inputs):  # the kernel reads xs[k] unchecked
+        raise ValueError(f"xs must have shape ({T}, {net.n_inputs}); got {xs.shape}")
     H = np.array(h0, dtype=np.float64).reshape(1, -1)
     tau = net.tau_array
     net_k, inp_k = pack_without_stp(net, 1, xs[None])

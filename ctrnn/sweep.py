@@ -66,11 +66,10 @@ def _signature(names, values, simulate_kwargs, build, reduce):
 
 def _describe(fn):
     """What identifies a build or reduce callable to a store: its qualified name, a hash
-    of its source (of its bytecode when there is no source), its default arguments and
+    of its source (of its code object when there is no source), its default arguments and
     the values it closes over; for functools.partial, the function and the bound
     arguments. So two different lambdas, a changed body or a changed captured value make
-    a different sweep. Values are compared by repr (large arrays are abbreviated by
-    numpy, and object addresses are dropped)."""
+    a different sweep (see ``_repr`` for how values are compared)."""
     if fn is None:
         return None
     if isinstance(fn, partial):
@@ -84,17 +83,54 @@ def _describe(fn):
     try:
         src = inspect.getsource(fn)
     except (OSError, TypeError):  # defined at the prompt or by exec
-        src = code.co_code.hex() + _repr(code.co_consts)
+        src = _code_text(code)
     return {"name": name, "code": hashlib.sha256(src.encode()).hexdigest()[:16],
             "defaults": _repr((fn.__defaults__, fn.__kwdefaults__)),
-            "closure": [_repr(c.cell_contents) for c in fn.__closure__ or ()]}
+            "closure": [_repr(_cell(c)) for c in fn.__closure__ or ()]}
+
+
+def _code_text(code):
+    """A code object's instructions, names and constants (nested code included)."""
+    consts = [_code_text(c) if inspect.iscode(c) else _repr(c) for c in code.co_consts]
+    return f"{code.co_code.hex()}|{code.co_names}|{code.co_varnames}|{consts}"
+
+
+def _cell(c):
+    try:
+        return c.cell_contents
+    except ValueError:  # an empty cell (a variable not assigned yet)
+        return "<empty cell>"
 
 
 def _repr(v):
-    """repr that does not depend on dict order or on where an object lives in memory."""
+    """A text that identifies a value across processes: arrays (dense or sparse),
+    RateNetworks and STP by a hash of their contents, dicts and sets in sorted order,
+    other objects by repr without memory addresses."""
+    from scipy.sparse import issparse
+
+    from .network import RateNetwork
+    from .plasticity import STP
+
+    if isinstance(v, np.ndarray):
+        c = np.ascontiguousarray(v)
+        h = hashlib.sha256(c.view(np.uint8) if c.dtype != object else repr(c.tolist()).encode())
+        return f"ndarray({c.dtype}, {c.shape}, {h.hexdigest()[:16]})"
+    if issparse(v):
+        csr = v.tocsr()
+        return (f"sparse({csr.shape}, {_repr(csr.data)}, {_repr(csr.indices)}, "
+                f"{_repr(csr.indptr)})")
+    if isinstance(v, RateNetwork):
+        return "RateNetwork(" + ", ".join(
+            f"{k}={_repr(getattr(v, k))}" for k in ("W", "U", "b", "tau", "noise")) + \
+            f", phi={v.phi.name}, stp={_repr(v.stp)}, dale={_repr(v.dale)})"
+    if isinstance(v, STP):
+        return "STP(" + ", ".join(f"{k}={_repr(getattr(v, k))}" for k in (
+            "U", "tau_f", "tau_d", "rate_scale", "efficacy")) + ")"
     if isinstance(v, dict):
         return "{" + ", ".join(f"{_repr(k)}: {_repr(x)}" for k, x in
                                sorted(v.items(), key=lambda kv: repr(kv[0]))) + "}"
+    if isinstance(v, (set, frozenset)):
+        return type(v).__name__ + "(" + ", ".join(sorted(_repr(x) for x in v)) + ")"
     if isinstance(v, (list, tuple)):
         return type(v).__name__ + "(" + ", ".join(_repr(x) for x in v) + ")"
     return re.sub(r" at 0x[0-9a-fA-F]+", "", repr(v))
@@ -235,18 +271,18 @@ def sweep(build, params, *, simulate=None, reduce=None, client=None, store=None,
             elif isinstance(client, str):
                 client = Client(client)
             client.run(_warm, simulate_kwargs)
-            # one map call and results gathered as they come, in batches: a submit and a
-            # result() per point cost two event-loop round trips each (~4 ms a point)
+            # one map call, and each result fetched by as_completed as it completes: a
+            # submit and a result() per point cost two event-loop round trips each
             futures = client.map(partial(run_point, build, simulate_kwargs, reduce),
                                  [points[i] for i in todo], pure=False,
                                  key=[f"ctrnn-sweep-{sig}-{i}" for i in todo])
             index = {fut.key: i for fut, i in zip(futures, todo)}
             try:
                 for fut, res in as_completed(futures, with_results=True, raise_errors=False):
-                    if fut.status == "error":
-                        failures[index[fut.key]] = res
-                    else:
+                    if fut.status == "finished":
                         finished(index[fut.key], res)
+                    else:  # an error arrives as (type, exception, traceback)
+                        failures[index[fut.key]] = _exception(res)
             finally:
                 for fut in futures:
                     fut.cancel()
@@ -268,6 +304,13 @@ def sweep(build, params, *, simulate=None, reduce=None, client=None, store=None,
     return res
 
 
+def _exception(res):
+    """The exception of a failed or cancelled future's result, as as_completed gives it."""
+    if isinstance(res, tuple) and len(res) == 3 and isinstance(res[1], BaseException):
+        return res[1]
+    return res if isinstance(res, BaseException) else RuntimeError(repr(res))
+
+
 def _py(v):
     return v.item() if hasattr(v, "item") else v
 
@@ -286,7 +329,10 @@ def _combine(results, points, names, values):
     stacked = xr.concat(full, dim="point", coords="minimal", compat="override",
                         join="override")
     stacked = stacked.assign_coords({n: ("point", [p[n] for p in points]) for n in names})
-    out = stacked.set_index(point=names).unstack("point")
+    if len(names) == 1:  # one parameter: no multi-index to unstack
+        out = stacked.swap_dims(point=names[0])
+    else:
+        out = stacked.set_index(point=names).unstack("point")
     out = out.transpose(*names, ...)
     out.attrs = dict(template.attrs)
     return out

@@ -136,6 +136,11 @@ def test_seed_none_is_recorded_and_reproduces(net):
     assert not np.array_equal(a.h.values, other.h.values)
     with pytest.raises(TypeError, match="seed"):
         ctrnn.simulate(noisy, steps=2, dt=0.01, seed="12a")
+    np_int = ctrnn.simulate(noisy, steps=5, dt=0.01, method="euler",
+                            seed=np.random.SeedSequence(np.int64(5)))
+    assert np_int.attrs["seed"] == 5
+    np.testing.assert_array_equal(
+        np_int.h.values, ctrnn.simulate(noisy, steps=5, dt=0.01, method="euler", seed=5).h.values)
     gen_a = ctrnn.simulate(noisy, steps=5, dt=0.01, seed=np.random.default_rng(1), method="euler")
     gen_b = ctrnn.simulate(noisy, steps=5, dt=0.01, seed=np.random.default_rng(1), method="euler")
     np.testing.assert_array_equal(gen_a.h.values, gen_b.h.values)

@@ -19,14 +19,15 @@ def _numpy_states(W, U, b, leak, u, phi=np.tanh):
     return np.array(out)
 
 
-def test_states_and_ridge_readout_against_numpy():
+@pytest.mark.parametrize("bias, inputs", [(True, True), (False, False), (False, True)])
+def test_states_and_ridge_readout_against_numpy(bias, inputs):
     u, y = tasks.narma10(800, seed=1)
     e = EchoStateNetwork(60, spectral_radius=0.9, leak=0.4, input_scaling=0.5,
-                         bias_scaling=0.1, readout_input=True, seed=2)
+                         bias_scaling=0.1, readout_bias=bias, readout_input=inputs, seed=2)
     e.fit(u, y, washout=50, ridge=1e-4)
     X = _numpy_states(e.W, e.net.U, e.net.b, 0.4, u)
     np.testing.assert_allclose(e.states(u, reset=True).values, X, atol=1e-12)
-    F = np.concatenate([np.ones((750, 1)), X[50:], u[50:]], axis=1)
+    F = np.concatenate([np.ones((750, 1))] * bias + [X[50:]] + [u[50:]] * inputs, axis=1)
     A = F.T @ F + 1e-4 * np.eye(F.shape[1])
     W_ref = np.linalg.solve(A, F.T @ y[50:])
     # the normal equations are ill-conditioned (cond ~1e8 here): rounding differences in
@@ -34,6 +35,14 @@ def test_states_and_ridge_readout_against_numpy():
     assert np.linalg.cond(A) < 1e10
     np.testing.assert_allclose(e.W_out, W_ref, rtol=1e-6, atol=1e-8)
     np.testing.assert_allclose(F @ e.W_out, F @ W_ref, rtol=0, atol=1e-10)
+    # all 800 steps, the washout included (states off the fitted range: looser)
+    np.testing.assert_allclose(e.predict(u, reset=True).values, F_all(e, X, u) @ W_ref,
+                               rtol=0, atol=1e-9)
+
+
+def F_all(e, X, u):
+    return np.concatenate([np.ones((len(u), 1))] * e.readout_bias + [X] +
+                          [u] * e.readout_input, axis=1)
 
 
 def test_fit_accumulates_blocks_and_sequences(monkeypatch):
@@ -116,6 +125,9 @@ def test_save_and_load_round_trip(tmp_path):
         e.save(tmp_path / "esn.nc")
         back = EchoStateNetwork.load(tmp_path / "esn.nc")
         assert scipy.sparse.issparse(back.W) == (density <= 0.1)
+        if density <= 0.1:  # stored as synapse triplets, not an N x N array
+            assert "W" not in e.to_dataset() and \
+                e.to_dataset().sizes["synapse"] == e.W.nnz
         np.testing.assert_array_equal(back.W_out, e.W_out)
         np.testing.assert_array_equal(back.predict(u, reset=True).values,
                                       e.predict(u, reset=True).values)

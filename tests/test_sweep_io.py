@@ -107,22 +107,44 @@ def test_store_knows_build_and_reduce_by_code_and_captured_values(tmp_path):
         "n_computed"] == 0
     with pytest.raises(ValueError, match="different sweep"):
         run(functools.partial(build_scaled, scale=3.0), reduce, "p")  # another bound value
+    # captured arrays and networks count by content, not by their abbreviated repr
+    W = ctrnn.connectivity.gaussian(80, 1.0, seed=0)
+    lesion = W.copy()
+    lesion[30:40, 30:40] = 0.0
+
+    def scaling(M):  # a closure over an array or a network
+        return lambda g, seed: ctrnn.RateNetwork(np.asarray(getattr(M, "W", M)) * g)
+
+    for a, b in ((W, lesion), (ctrnn.RateNetwork(W), ctrnn.RateNetwork(lesion))):
+        run(scaling(a), reduce, type(a).__name__)
+        with pytest.raises(ValueError, match="different sweep"):
+            run(scaling(b), reduce, type(a).__name__)
 
 
 def build_scaled(g, seed, scale):
     return build(g * scale, seed)
 
 
-def test_a_failing_point_is_reported_and_the_others_kept():
+@pytest.mark.parametrize("where", ["serial", "cluster"])
+def test_a_failing_point_is_reported_and_the_others_kept(where, request):
     def picky(g, seed):
         if g == 1.5 and seed == 0:
             raise ValueError("no network here")
         return build(g, seed)
 
+    on = "serial" if where == "serial" else request.getfixturevalue("client")
     with pytest.warns(SweepWarning, match=r"\{'g': 1.5, 'seed': 0\}: ValueError: no network"):
-        res = ctrnn.sweep(picky, PARAMS, simulate=SIM, reduce=reduce, client="serial")
+        res = ctrnn.sweep(picky, PARAMS, simulate=SIM, reduce=reduce, client=on)
     assert res.attrs["n_failed"] == 1 and np.isnan(float(res.h.sel(g=1.5, seed=0)))
     assert np.isfinite(res.h.drop_sel(g=1.5).values).all()
+
+
+def test_a_sweep_over_one_parameter(client):
+    one = {"g": [0.5, 2.5]}
+    for on in ("serial", client):
+        res = ctrnn.sweep(lambda g: build(g, 0), one, simulate=SIM, reduce=reduce, client=on)
+        assert res.h.dims == ("g",) and res.g.values.tolist() == [0.5, 2.5]
+        assert float(res.h.sel(g=2.5)) == float(reduce(ctrnn.simulate(build(2.5, 0), **SIM)))
 
 
 def test_streamed_run_equals_in_memory_run(tmp_path):

@@ -51,6 +51,9 @@ def _recurrent_ov(S, W, WT, P):
                 np.dot(S, WT, P)
         return dense
 
+    # sums in the precision of the run (a float64 zero would promote float32 runs)
+    zero = np.float32(0.0) if W.types[0].dtype == types.float32 else 0.0
+
     def csr(S, W, WT, P):
         # four partial sums per row hide the latency of the multiply-add chain; unsigned
         # column indices spare Numba's negative-index wraparound (1.5-2x faster overall)
@@ -61,7 +64,7 @@ def _recurrent_ov(S, W, WT, P):
             p = P[r]
             for i in range(N):
                 q, end = indptr[i], indptr[i + 1]
-                a0 = a1 = a2 = a3 = 0.0
+                a0 = a1 = a2 = a3 = zero
                 while q + 4 <= end:
                     a0 += data[q] * s[indices[q]]
                     a1 += data[q + 1] * s[indices[q + 1]]
