@@ -39,9 +39,11 @@ def test_mean_field_matches_simulated_network(g):
     d0 = float(theory[0])
     assert abs(float(sim[0]) / d0 - 1) < 0.05  # stationary variance
     # the autocorrelation over its decay (theory >= Delta_0 / 4), relative to Delta_0.
-    # Near the transition (g = 1.5) the correlation time is long and 250 tau of one
-    # network is a small sample: single networks deviated by -15% (N = 2000) and +14%
-    # (N = 4000) of Delta_0 at 5-10 tau, in opposite directions, so there only lags
+    # Near the transition (g = 1.5) one network is a poor sample of the theory: single
+    # networks deviated by -17% to +8% of Delta_0 at 10 tau. Averaged over 4 networks x
+    # 8 trials at N = 4000 (same run length), the mean was within 1% of Delta_0 up to
+    # 10 tau (at N = 2000: -8%, networks spread +-10%), so the theory holds and the
+    # spread is network-to-network. A unit test affords one network: there only lags
     # <= 2 tau are held to 5%
     lags = (theory.values >= d0 / 4) & (sim.lag.values <= (2.0 if g == 1.5 else np.inf))
     assert lags.sum() >= 4
