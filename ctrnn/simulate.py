@@ -290,10 +290,11 @@ def euler_states(net, X, h0, xs, dt):
     if xs.shape != (T, net.n_inputs):  # the kernel reads xs[k] unchecked
         raise ValueError(f"xs must have shape ({T}, {net.n_inputs}); got {xs.shape}")
     H = np.array(h0, dtype=np.float64).reshape(1, -1)
-    tau = net.tau_array
+    decay, gain, _ = get_method("euler").coefficients(dt, net.tau_array)
     net_k, inp_k = pack_without_stp(net, 1, xs[None])
-    status = _rk.leaky_run(H, X[None], 0, T, 1, 1, net_k, inp_k, 1.0 - dt / tau, dt / tau,
-                           np.zeros(0), np.zeros(0, np.uint64), dt, False)
+    status = _rk.leaky_run(H, X[None], 0, T, 1, 1, net_k, inp_k, np.ascontiguousarray(decay),
+                           np.ascontiguousarray(gain), np.zeros(0), np.zeros(0, np.uint64),
+                           dt, False)
     if status[0] != _rk.OK:
         raise FloatingPointError(
             f"the state left the finite range at step {status[1] + 1} of {T} in neuron "

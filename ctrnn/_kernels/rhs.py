@@ -14,9 +14,9 @@ and with STP the recurrent signal of presynaptic neuron j is s_j = e_j u_j x_j m
     dx/dt = (1 - x) / tau_d - u x r
 
 ``net = (W, WT, inv_tau, phi, stp)``: W (N, N), row i = inputs to neuron i, or the CSR
-arrays (data, indices (uint32), indptr) of a sparse W; WT = W.T contiguous (used for B > 1, one
-matrix-matrix product); stp = (U_stp, inv_tau_f,
-inv_tau_d, eff, rate_scale) with (N,) arrays, or arrays of size 0 without STP.
+arrays (data, indices (uint32), indptr) of a sparse W; WT = W.T contiguous (used for
+B > 1, one matrix-matrix product); stp = (U_stp, inv_tau_f, inv_tau_d, eff, rate_scale)
+with (N,) arrays, or arrays of size 0 without STP.
 ``inp = (xs, UT, b, mode)``: xs (Bx, T + 1, n_in) inputs on the step grid (Bx = 1 when
 shared by all trials), UT = U.T (n_in, N), b (N,), mode HOLD or LINEAR within a step.
 
