@@ -229,7 +229,7 @@ class EchoStateNetwork:
             raise ValueError("u and y must be lists of the same length")
         if ridge < 0:
             raise ValueError(f"ridge must be >= 0; got {ridge}")
-        XtX = XtY = None
+        FtF = FtY = None  # the normal equations, summed over blocks and sequences
         for ui, yi in zip(us, ys):
             ui = self._inputs(ui)
             yi = _as_2d("y", yi)
@@ -241,15 +241,15 @@ class EchoStateNetwork:
             h = self._start(h0, reset)
             for s in range(0, len(ui), _BLOCK):
                 X, h = self._run(ui[s:s + _BLOCK], h)
-                keep = slice(max(washout - s, 0), None)
-                if len(X[keep]) == 0:
+                k = max(washout - s, 0)  # first row of this block past the washout
+                if k >= len(X):
                     continue
-                G, R = self._normal_equations(X[keep], ui[s:s + _BLOCK][keep],
-                                              yi[s:s + _BLOCK][keep])
-                XtX = G if XtX is None else XtX + G
-                XtY = R if XtY is None else XtY + R
-        A = XtX + ridge * np.eye(len(XtX))
-        self.W_out = scipy.linalg.solve(A, XtY, assume_a="pos")
+                G, R = self._normal_equations(X[k:], ui[s + k:s + _BLOCK],
+                                              yi[s + k:s + _BLOCK])
+                FtF = G if FtF is None else FtF + G
+                FtY = R if FtY is None else FtY + R
+        A = FtF + ridge * np.eye(len(FtF))
+        self.W_out = scipy.linalg.solve(A, FtY, assume_a="pos")
         self.n_outputs = self.W_out.shape[1]
         return self
 

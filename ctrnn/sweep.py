@@ -15,8 +15,11 @@ from pathlib import Path
 
 import numpy as np
 import xarray as xr
+from scipy.sparse import issparse
 
 from ._progress import Progress
+from .network import RateNetwork
+from .plasticity import STP
 
 TINY = 4  # sweeps of at most this many points run in-process when client is None
 
@@ -106,11 +109,6 @@ def _repr(v):
     """A text that identifies a value across processes: arrays (dense or sparse),
     RateNetworks and STP by a hash of their contents, dicts and sets in sorted order,
     other objects by repr without memory addresses."""
-    from scipy.sparse import issparse
-
-    from .network import RateNetwork
-    from .plasticity import STP
-
     if isinstance(v, np.ndarray):
         c = np.ascontiguousarray(v)
         h = hashlib.sha256(c.view(np.uint8) if c.dtype != object else repr(c.tolist()).encode())
