@@ -495,7 +495,8 @@ def _run_adaptive(m, H, sink, net_k, inp_k, dt, steps, save_every, n_save, rtol,
     tab = m.tableau
     tab_k = tuple(np.ascontiguousarray(a, dtype=dtype) for a in (tab.A, tab.b, tab.c, tab.e, tab.P))
     F0 = np.zeros_like(H)
-    state = np.zeros((B, 3))
+    state = np.zeros((B, 5))
+    dense = np.zeros((B, 5, N), dtype)
     counts = np.zeros((B, 3), np.int64)
     save_dt = save_every * dt
     t_end = (n_save - 1) * save_dt
@@ -505,7 +506,7 @@ def _run_adaptive(m, H, sink, net_k, inp_k, dt, steps, save_every, n_save, rtol,
     chunk = (n_save, n_save)
     for j0, n in _chunker(n_save - 1, chunk_saves, B * N * N * 7 * 5, _TARGET_CHUNK_SECONDS):
         buf, base = sink.view(j0 + 1, j0 + 1 + n)
-        status = _rk.dopri5_run(H, F0, state, counts, buf, j0 + 1, n, base, save_dt, t_end,
+        status = _rk.dopri5_run(H, F0, state, counts, dense, buf, j0 + 1, n, base, save_dt, t_end,
                                 net_k, inp_k, dt, steps, tab_k, (rtol, atol),
                                 ctrl.as_tuple(), max_steps)
         if status[0] == _rk.OK:

@@ -214,6 +214,22 @@ def test_chunked_run_equals_one_long_run_bit_for_bit(rng, method):
         np.testing.assert_array_equal(part.h.values, whole.h.values)
 
 
+@pytest.mark.parametrize("method", ["dopri5"])
+def test_adaptive_chunks_end_inside_a_step(method):
+    """Smooth dynamics: one adaptive step spans many saves, so chunks end inside steps.
+    The saves of such a step beyond the chunk must come from that step's dense output
+    (as in one long run), not from extrapolating the next step backwards, whatever the
+    chunking (which, left to itself, follows the wall clock)."""
+    W = ctrnn.connectivity.gaussian(30, 0.5, seed=3)
+    net = ctrnn.RateNetwork(W, tau=1.0)
+    kw = dict(duration=20.0, dt=0.02, h0="random", method=method, seed=1, trials=2)
+    whole = ctrnn.simulate(net, chunk_steps=10**6, **kw)
+    assert whole.attrs["n_accepted"] < 0.2 * whole.sizes["time"]  # many saves a step
+    for chunk in (1, 7, 64, 333):
+        part = ctrnn.simulate(net, chunk_steps=chunk, **kw)
+        np.testing.assert_array_equal(part.h.values, whole.h.values)
+
+
 @pytest.mark.parametrize("method", ["euler", "rk4", "dopri5"])
 def test_float32_close_to_float64(rng, method):
     W, U, b = random_net_params(80, 0.9, rng, 1)

@@ -139,7 +139,7 @@ def _field_at(Y, t, dt_in, n_steps, net, inp, ws, out):
 
 
 @jit
-def dopri5_run(H, F0, state, counts, out, j0, n_out, save_base, save_dt, t_end, net,
+def dopri5_run(H, F0, state, counts, dense, out, j0, n_out, save_base, save_dt, t_end, net,
                inp, dt_in, n_steps, tab, tol, ctrl, max_steps):
     """Adaptive Dormand-Prince 5(4) with PI step control and dense output, per trial.
 
@@ -161,8 +161,9 @@ def dopri5_run(H, F0, state, counts, out, j0, n_out, save_base, save_dt, t_end, 
     Y = np.empty((1, N), H.dtype)
     Ynew = np.empty((1, N), H.dtype)
     sc = np.empty(N, H.dtype)
-    Q = np.empty((4, N), H.dtype)
     for r in range(B):
+        y0 = dense[r, 0]
+        Q = dense[r, 1:]
         xs = xs_all[r:r + 1] if xs_all.shape[0] > 1 else xs_all
         inp_r = (xs, UT, bvec, mode)
         ws = make_workspace(Y, net, inp_r)
@@ -188,6 +189,14 @@ def dopri5_run(H, F0, state, counts, out, j0, n_out, save_base, save_dt, t_end, 
             err_old = 1e-4
             counts[r, 2] += 2
         j = j0
+        # saves of the previous chunk's last step that lay beyond the end of that chunk
+        t_prev, h_prev = state[r, 3], state[r, 4]
+        while j < j0 + n_out and h_prev > 0.0 and j * save_dt <= t:
+            theta = min((j * save_dt - t_prev) / h_prev, 1.0)
+            for i in range(N):
+                out[r, j - save_base, i] = y0[i] + h_prev * theta * (Q[0, i] + theta * (
+                    Q[1, i] + theta * (Q[2, i] + theta * Q[3, i])))
+            j += 1
         last_rejected = False
         while j < j0 + n_out:
             if counts[r, 0] + counts[r, 1] >= max_steps:
@@ -242,6 +251,8 @@ def dopri5_run(H, F0, state, counts, out, j0, n_out, save_base, save_dt, t_end, 
                             for st in range(7):
                                 acc2 += K[st, 0, i] * Pd[st, m]
                             Q[m, i] = acc2
+                    y0[:] = y[0]
+                    state[r, 3], state[r, 4] = t, h
                 while j < j0 + n_out and j * save_dt <= t_new:
                     theta = min((j * save_dt - t) / h, 1.0)
                     for i in range(N):
