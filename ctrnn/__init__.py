@@ -9,9 +9,10 @@
 >>> ds.h.shape
 (101, 100)
 """
-__version__ = "0.1.0"
+from ._version import __version__
 
 from . import analysis, connectivity, esn, integrators, nonlinearities, plasticity, tasks
+from . import accessor  # registers the ds.ctrnn / da.ctrnn accessor on import
 from .network import RateNetwork
 from .nonlinearities import Phi, get_phi
 from .plasticity import STP

@@ -5,7 +5,7 @@ import numpy as np
 import xarray as xr
 
 
-def _attr(v):
+def attr_value(v):
     """Attrs must survive NetCDF: scalars only, no None or bool."""
     if isinstance(v, (bool, np.bool_)):
         return int(v)
@@ -64,4 +64,4 @@ def run_dataset(h, times, *, batched, attrs, time_unit, net=None, extra_vars=Non
                                        net.stp.arrays(N), ("1", time_unit, time_unit)):
                 data[name] = ("neuron", arr, {"long_name": f"STP {name[4:]}", "units": unit})
     return xr.Dataset(data, coords=coords,
-                      attrs={k: _attr(v) for k, v in attrs.items() if v is not None})
+                      attrs={k: attr_value(v) for k, v in attrs.items() if v is not None})

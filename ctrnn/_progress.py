@@ -1,23 +1,49 @@
-"""A minimal progress bar on stderr for long runs (no dependency needed)."""
+"""Progress of long runs through tqdm (``tqdm.auto``: a widget in notebooks, a bar on
+stderr elsewhere), or through the user's callable."""
 from __future__ import annotations
 
 import sys
 import time
 
+_DELAY = 2.0  # progress=None: show a bar once a run has taken this long ...
+_MIN_LEFT = 1.0  # ... and is expected to take this much longer
+_LOG_STEP = 0.05  # stderr not a terminal: redraw at most every 5% of the run
+
+
+def _is_terminal(stream):
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError):
+        return False
+
 
 class Progress:
-    """Report progress of ``total`` units.
+    """Report progress of ``total`` units; use as a context manager.
 
     enabled: True (always), False (never), None (only once the run has taken 2 s and is
-    expected to take 1 s more), or a callable ``f(done, total)`` called after each chunk.
+    expected to take 1 s more, the speed measured after the first chunk, which includes
+    compilation), or a callable ``f(done, total)`` called after each chunk. When the
+    stream is not a terminal (a file, a CI log) the bar is redrawn at most every 5% of the
+    run, so a long run writes a few dozen updates, not thousands; in notebooks
+    ``tqdm.auto`` draws a widget.
     """
 
     def __init__(self, total, enabled=None, label="ctrnn", stream=None):
         self.total, self.enabled, self.label = total, enabled, label
         self.stream = stream or sys.stderr
         self.t0 = time.perf_counter()
-        self.first = None  # (time, done) at the first update: excludes compilation
-        self.shown = False
+        self.first = None  # (time, done) at the first update
+        self.bar = None
+        self.next = 0
+        self.terminal = _is_terminal(self.stream)
+        self.step = 0 if self.terminal else max(1, int(_LOG_STEP * total))
+
+    def _open(self, done):
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=self.total, initial=done, desc=self.label, file=self.stream,
+                        unit="step", mininterval=0.1 if self.terminal else 0.0,
+                        dynamic_ncols=self.terminal, ascii=None if self.terminal else True)
 
     def update(self, done):
         if callable(self.enabled):
@@ -25,26 +51,31 @@ class Progress:
             return
         if self.enabled is False:
             return
-        now = time.perf_counter()
-        elapsed = now - self.t0
-        if self.first is None:
-            self.first = (now, done)
-        t1, d1 = self.first
-        if done > d1:  # speed measured after the first chunk, which includes compilation
-            eta = (now - t1) * (self.total - done) / (done - d1)
-        else:
-            eta = elapsed * (self.total - done) / max(done, 1)
-        if self.enabled is None and not self.shown and (
-                done == d1 or elapsed < 2.0 or eta < 1.0):
+        if self.bar is None:
+            now = time.perf_counter()
+            if self.first is None:
+                self.first = (now, done)
+            if self.enabled is None:
+                t1, d1 = self.first
+                left = (now - t1) * (self.total - done) / (done - d1) if done > d1 else 0.0
+                if done == d1 or now - self.t0 < _DELAY or left < _MIN_LEFT:
+                    return
+            self._open(done)
+            self.next = done + self.step
             return
-        self.shown = True
-        frac = done / max(self.total, 1)
-        bar = "#" * int(30 * frac)
-        self.stream.write(f"\r{self.label}: {100 * frac:5.1f}% |{bar:<30}| {done}/{self.total} "
-                          f"[{elapsed:.1f} s elapsed, {eta:.1f} s left]")
-        self.stream.flush()
+        if done < self.next and done < self.total:
+            return
+        self.next = done + self.step
+        self.bar.update(done - self.bar.n)
 
     def close(self):
-        if self.shown:
-            self.stream.write("\n")
-            self.stream.flush()
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False

@@ -3,8 +3,8 @@ readout. The reservoir update
 
     x[t+1] = (1 - a) x[t] + a phi(W x[t] + U u[t] + b),   a = leak
 
-is ctrnn's forward Euler with dt/tau = a, and it runs on the same kernels
-(``ctrnn.simulate(..., method="euler")``). Alignment: the state after input u[t] is
+is ctrnn's forward Euler with dt/tau = a, and it runs on the same engine and kernels
+as ``ctrnn.simulate(..., method="euler")``. Alignment: the state after input u[t] is
 x[t+1]; the readout of that state predicts y[t]:
 
     y[t] = W_out [1; x[t+1]; u[t]]   (bias and input terms optional)
@@ -26,12 +26,13 @@ import scipy.linalg.blas
 import scipy.sparse
 import xarray as xr
 
-from . import connectivity
+from . import _engine, connectivity
 from ._seeding import generator
 from ._validation import as_float_array, positive_int
+from .integrators import get_method
 from .network import RateNetwork
-from .simulate import euler_states, simulate
 
+_EULER = get_method("euler")  # the reservoir update x <- (1 - a) x + a phi(...)
 _BLOCK = 20_000  # steps per block when accumulating X^T X (bounded memory)
 _SPARSE_BELOW = 0.1  # a W this sparse runs on the CSR kernel (faster there than dense)
 
@@ -145,10 +146,11 @@ class EchoStateNetwork:
     def _run(self, u, h0):
         """States after each input: array (T, n) with row t = x[t+1]; and the last state
         (also kept in ``self.state``). The kernel of simulate(method="euler")."""
-        X = np.empty((u.shape[0], self.n))
-        h = euler_states(self.net, X, h0, u, self.leak)
-        self.state = h.copy()
-        return X, h
+        X = np.empty((1, u.shape[0], self.n))
+        H = np.array(h0, dtype=np.float64).reshape(1, -1)
+        _engine.states(self.net, X, H, u[None], self.leak, _EULER)
+        self.state = H[0].copy()
+        return X[0], H[0]
 
     def _extra(self, u):
         """The readout's features besides the states: [1 | u] columns as chosen."""
@@ -286,9 +288,13 @@ class EchoStateNetwork:
         # W + U C, b + U c (the same kernels); its first state is the warm-up's last
         loop = RateNetwork(self.W_dense + self._U @ C, b=self._b + self._U @ c, tau=1.0,
                            phi=self.phi)
-        ds = simulate(loop, steps=n_steps, dt=self.leak, h0=h, method="euler", progress=False)
-        self.state = ds.h.values[-1].copy()
-        Y = (c + ds.h.values @ C.T)[:n_steps]  # readouts of x[T] (fed back first), ...
+        X = np.empty((1, n_steps + 1, self.n))
+        X[0, 0] = h
+        H = X[0, :1].copy()
+        _engine.states(loop, X[:, 1:], H, np.zeros((1, n_steps, 0)), self.leak,
+                       _EULER)
+        self.state = H[0].copy()
+        Y = (c + X[0] @ C.T)[:n_steps]  # readouts of x[T] (fed back first), ...
         return xr.DataArray(Y[:n_steps], dims=("time", "output"),
                             coords={"time": np.arange(n_steps), "output": np.arange(self.n_outputs)},
                             name="generated")
@@ -307,9 +313,10 @@ class EchoStateNetwork:
             self._build(n_in)
         u = rng.uniform(-1, 1, (n_steps, n_in))
         H0 = rng.standard_normal((2, self.n))
-        ds = simulate(self.net, steps=n_steps, dt=self.leak, h0=H0, inputs=u,
-                      method="euler", progress=False)
-        d = np.linalg.norm(ds.h.values[0] - ds.h.values[1], axis=1)
+        X = np.empty((2, n_steps, self.n))
+        _engine.states(self.net, X, H0.copy(), u[None], self.leak, _EULER)
+        X = np.concatenate([H0[:, None], X], axis=1)
+        d = np.linalg.norm(X[0] - X[1], axis=1)
         rho = float(np.abs(np.linalg.eigvals(self.W_dense)).max())
         smax = float(np.linalg.norm(self.W_dense, 2))
         return dict(spectral_radius=rho, sigma_max=smax, sufficient_condition=smax < 1,

@@ -15,7 +15,7 @@ import xarray as xr
 _CHUNK_BYTES = 16 * 2**20  # target size of one Zarr chunk
 
 
-def _need_dask():
+def need_dask():
     try:
         import dask.array  # noqa: F401
         import zarr  # noqa: F401
@@ -44,7 +44,7 @@ class ZarrSink:
     ``names`` maps variable name -> (column slice of the state, attrs)."""
 
     def __init__(self, path, template, names, B, n_cols, dtype):
-        _need_dask()
+        need_dask()
         import dask.array as da
 
         if os.path.exists(path):
@@ -105,7 +105,7 @@ def open_run(path):
     >>> ds.sizes["time"], ds.attrs["status"], type(ds.h.data).__module__.split(".")[0]
     (201, 'ok', 'dask')
     """
-    _need_dask()
+    need_dask()
     ds = xr.open_zarr(str(path), consolidated=False)
     n = int(ds.attrs.get("n_complete", ds.sizes["time"]))
     return ds.isel(time=slice(0, n)) if n < ds.sizes["time"] else ds

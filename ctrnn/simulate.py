@@ -1,35 +1,33 @@
-"""simulate(): the one entry point. Validates, allocates, chunks, calls a kernel."""
+"""simulate(): the public face. Validates everything, then packs, runs (through the
+engine, ``ctrnn._engine``) and wraps the result as an xarray Dataset."""
 from __future__ import annotations
 
 import math
 import os
-import time
 import warnings
+from dataclasses import dataclass
 
 import numpy as np
 
-from . import _output
+from . import _engine
 from . import inputs as _inputs
 from . import io as _io
-from ._kernels import rk as _rk
-from ._output import run_dataset
+from ._output import attr_value, run_dataset
 from ._progress import Progress
 from ._seeding import H0, child, seed_sequence, trial_keys
 from ._validation import as_float_array, positive_int, positive_scalar
+from ._version import __version__
 from .integrators import PIController, get_method
 from .network import RateNetwork
 
-_TARGET_CHUNK_SECONDS = 0.25  # kernel calls last about this long, for progress updates
 _MEMORY_FRACTION = 0.8  # refuse outputs larger than this fraction of available memory
 
 
 def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
              method="rk4", save_every=1, trials=None, seed=None, dtype=np.float64,
-             u0=None, x0=None,
-             rtol=1e-6, atol=1e-9, max_steps=1_000_000, progress=None,
-             input_interp="hold", include_params=False, on_blowup="raise",
-             time_unit="s", max_memory=None, chunk_steps=None, controller=None,
-             store=None):
+             u0=None, x0=None, rtol=None, atol=None, max_steps=None, controller=None,
+             progress=None, input_interp="hold", include_params=False, on_blowup="raise",
+             time_unit="s", max_memory=None, chunk_steps=None, store=None):
     """Integrate tau dh/dt = -h + phi(W h + U x(t) + b) (+ noise) and return a Dataset.
 
     Parameters
@@ -38,7 +36,7 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
     duration : float, optional
         Length of the run, in the time unit of tau. Give ``duration`` or ``steps``.
     dt : float
-        Step size (same unit). For "dopri5" it is the spacing of the input grid and,
+        Step size (same unit). For the adaptive methods it is the spacing of the input grid and,
         times ``save_every``, of the output grid; the internal steps are adaptive.
         Not used by "discrete" (one step per time unit).
     steps : int, optional
@@ -51,8 +49,9 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
         (trials, steps[+1], n_inputs) on the step grid, or a DataArray with a ``time``
         coordinate at any sampling; see ``input_interp`` and ``ctrnn.inputs``.
     method : str
-        "euler", "heun", "rk4" (default), "dopri5" (adaptive), "exponential_euler" or
-        "discrete" (h[t+1] = phi(W h[t] + U x[t] + b), i.e. Euler with dt == tau).
+        "euler", "heun", "rk4" (default), "dopri5" or "bs3" (adaptive),
+        "exponential_euler" or "discrete" (h[t+1] = phi(W h[t] + U x[t] + b), i.e. Euler
+        with dt == tau). ``ctrnn.integrators.METHODS`` lists them with their sources.
     save_every : int
         Save every this many steps; saved times are 0, save_every*dt, ... (time 0 holds
         h0).
@@ -68,13 +67,17 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
         run. A trial's noise depends only on (seed, trial index, step).
     dtype : numpy.float64 (default) or numpy.float32
         Precision of the whole computation and of the result.
-    rtol, atol : float
-        Tolerances of "dopri5" (RMS norm, scale atol + rtol * max(|h|, |h_new|)).
-    max_steps : int
-        "dopri5": maximal number of internal steps per trial.
+    rtol, atol : float, optional
+        Tolerances of the adaptive methods (RMS norm, scale atol + rtol * max(|h|,
+        |h_new|)); default 1e-6 and 1e-9. Fixed-step methods take none of rtol, atol,
+        max_steps, controller.
+    max_steps : int, optional
+        Adaptive methods: maximal number of internal steps per trial (default 10^6).
     progress : bool, callable or None
-        Progress bar on stderr: True, False, or None (shown when the run takes more than a
-        few seconds); a callable f(done, total) receives the progress instead.
+        Progress bar (tqdm, on stderr or in a notebook): True, False, or None (shown when
+        the run takes more than a few seconds). When stderr is not a terminal the bar is
+        redrawn at most every 5%, so logs stay short. A callable f(done, total) receives
+        the progress instead.
     input_interp : {"hold", "linear"}
         How inputs vary within a step (see ``ctrnn.inputs``).
     include_params : bool
@@ -90,7 +93,7 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
     chunk_steps : int, optional
         Steps per kernel call (for progress); the result does not depend on it.
     controller : PIController, optional
-        Step-size controller constants of "dopri5".
+        Step-size controller constants of the adaptive methods.
     store : str or path, optional
         Stream the saved states to this new Zarr store chunk by chunk instead of keeping
         them in memory (a run larger than memory works; a crash loses at most the chunk
@@ -100,9 +103,37 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
     Returns
     -------
     xarray.Dataset
-        ``h`` with dims (time, neuron), or (trial, time, neuron) for a batch (and ``u``,
-        ``x`` beside it with STP); attrs with the method, dt, seed, status and (dopri5)
-        step counts.
+        ``h`` (dimensionless) with dims (time, neuron), or (trial, time, neuron) for a
+        batch, shape ([trials,] steps // save_every + 1, n_neurons), and ``u``, ``x``
+        beside it with STP; the ``time`` coordinate in ``time_unit`` ("steps" for the
+        discrete RNN); attrs with the method, dt, seed, status and (adaptive methods)
+        step counts. With ``store``, the same Dataset opened lazily from the store.
+
+    Raises
+    ------
+    TypeError
+        If net is not a RateNetwork, an argument has the wrong type (dtype, controller,
+        progress, ...), or the time grid is under- or over-determined.
+    ValueError
+        For an invalid value (named in the message), an option the method does not take
+        (rtol, atol, max_steps, controller with a fixed-step method; dt or duration with
+        "discrete"), noise with an adaptive method, or inputs, h0, u0, x0 of the wrong
+        shape. Nothing is allocated and no file is created before these checks pass.
+    MemoryError
+        If the output would not fit in ``max_memory`` (default: 80% of available memory).
+    FileExistsError
+        If ``store`` exists already.
+    FloatingPointError
+        If the state leaves the finite range and ``on_blowup="raise"``.
+    RuntimeError
+        If an adaptive method reaches max_steps or its step size underflows.
+
+    References
+    ----------
+    Hairer, Norsett & Wanner, Solving Ordinary Differential Equations I (1993): explicit
+    Runge-Kutta methods, Dormand-Prince 5(4) and its step control; Bogacki & Shampine,
+    Appl. Math. Lett. 2 (1989): the 3(2) pair; Song, Yang & Wang, PLoS Comput. Biol.
+    (2016): the noise convention.
 
     Examples
     --------
@@ -113,225 +144,177 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
     >>> ds.h.dims, ds.h.shape
     (('time', 'neuron'), (101, 200))
     """
+    r = _validate(net, duration, dt, steps, h0, inputs, method, save_every, trials, seed,
+                  dtype, u0, x0, rtol, atol, max_steps, controller, progress, input_interp,
+                  include_params, on_blowup, time_unit, max_memory, chunk_steps, store)
+    return _run(r)
+
+
+@dataclass
+class _Run:
+    """Everything ``simulate`` was asked for, validated."""
+
+    net: RateNetwork
+    method: object  # integrators.Method
+    dt: float
+    steps: int
+    save_every: int
+    n_save: int
+    dtype: np.dtype
+    xs: np.ndarray
+    interp: int
+    input_interp: str
+    H: np.ndarray
+    batched: bool
+    u0: object
+    x0: object
+    ss: object
+    seed_attr: object
+    options: dict
+    progress: object
+    include_params: bool
+    on_blowup: str
+    time_unit: str
+    chunk: int | None
+    store: object
+
+
+def _validate(net, duration, dt, steps, h0, inputs, method, save_every, trials, seed, dtype,
+              u0, x0, rtol, atol, max_steps, controller, progress, input_interp,
+              include_params, on_blowup, time_unit, max_memory, chunk_steps, store):
+    """Check every argument (errors name it) before anything is allocated."""
     if not isinstance(net, RateNetwork):
         raise TypeError(f"net must be a ctrnn.RateNetwork; got {type(net).__name__}")
-    m = get_method(method)
-    dtype = np.dtype(dtype)
-    if dtype not in (np.float64, np.float32):
+    method = get_method(method)
+    dtype = np.dtype(dtype) if isinstance(dtype, (type, np.dtype, str)) else dtype
+    if not isinstance(dtype, np.dtype) or dtype not in (np.float64, np.float32):
         raise TypeError(f"dtype must be numpy.float64 or numpy.float32; got {dtype}")
     if on_blowup not in ("raise", "return"):
         raise ValueError(f"on_blowup must be 'raise' or 'return'; got {on_blowup!r}")
+    method.check_options(dict(rtol=rtol, atol=atol, max_steps=max_steps, controller=controller))
+    options = {}
+    if method.adaptive:
+        d = method.defaults
+        options = dict(
+            rtol=positive_scalar("rtol", d["rtol"] if rtol is None else rtol),
+            atol=positive_scalar("atol", d["atol"] if atol is None else atol),
+            max_steps=positive_int("max_steps", d["max_steps"] if max_steps is None
+                                   else max_steps),
+            controller=d["controller"] if controller is None else controller)
+        if not isinstance(options["controller"], PIController):
+            raise TypeError("controller must be a ctrnn.integrators.PIController; got "
+                            f"{type(options['controller']).__name__}")
+        if net.has_noise:
+            raise ValueError(f"noise > 0 needs a fixed-step method (euler, "
+                             f"exponential_euler, heun, rk4); {method.name}'s error control "
+                             "assumes a smooth solution")
     N = net.n_neurons
-    dt, steps = _time_grid(m, duration, dt, steps)
+    dt, steps = method.grid(duration, dt, steps)
     save_every = positive_int("save_every", save_every)
-    n_save = steps // save_every + 1
-    if steps % save_every:
-        warnings.warn(f"steps={steps} is not a multiple of save_every={save_every}: the last "
-                      f"{steps % save_every} step(s) are integrated but not saved",
-                      RuntimeWarning, stacklevel=2)
+    chunk = positive_int("chunk_steps", chunk_steps, allow_none=True)
+    if not (progress is None or isinstance(progress, bool) or callable(progress)):
+        raise TypeError(f"progress must be True, False, None or a callable f(done, total); "
+                        f"got {progress!r}")
+    if not isinstance(include_params, (bool, np.bool_)):
+        raise TypeError(f"include_params must be True or False; got {include_params!r}")
+    if not isinstance(time_unit, str):
+        raise TypeError(f"time_unit must be a string such as 's' or 'ms'; got {time_unit!r}")
+    if max_memory is not None:
+        max_memory = positive_int("max_memory", max_memory)
+    if store is not None:
+        if not isinstance(store, (str, os.PathLike)):
+            raise TypeError(f"store must be a path (str or os.PathLike); got "
+                            f"{type(store).__name__}")
+        if os.path.exists(store):
+            raise FileExistsError(f"{store} exists: streaming writes a new store; choose "
+                                  "another path or delete it (open it with ctrnn.open_run)")
+        _io.need_dask()
     ss, seed_attr = seed_sequence(seed)
+    interp = _inputs.interp_code(input_interp)
     xs = _inputs.on_grid(inputs, net.n_inputs, steps, dt, input_interp)
     H, batched = _initial_state(h0, trials, xs.shape[0], N, ss)
     B = H.shape[0]
-    H, stp_k = _with_stp(net, H, u0, x0)  # (B, V N): h, then u and x with STP
-    V = H.shape[1] // N
+    u0, x0 = _stp_initial_values(net, B, u0, x0)
+    n_save = steps // save_every + 1
+    V = 1 if net.stp is None else 3
     if store is None:
         _check_memory(B, n_save, V * N, dtype, max_memory)
-    if m.kind != "adaptive" and m.name != "discrete":
-        _warn_if_unstable(m, dt, net)
-    if net.has_noise and m.kind == "adaptive":
-        raise ValueError("noise > 0 needs a fixed-step method (euler, exponential_euler, "
-                         "heun, rk4); dopri5's error control assumes a smooth solution")
+    if method.adaptive and rtol is not None and options["rtol"] < 10 * np.finfo(dtype).eps:
+        warnings.warn(f"rtol={options['rtol']} is below 10 x machine epsilon of "
+                      f"{dtype.name}; the step size may underflow", RuntimeWarning,
+                      stacklevel=3)
+    if steps % save_every:
+        warnings.warn(f"steps={steps} is not a multiple of save_every={save_every}: the last "
+                      f"{steps % save_every} step(s) are integrated but not saved",
+                      RuntimeWarning, stacklevel=3)
+    _warn_if_unstable(method, dt, net)
+    return _Run(net, method, dt, steps, save_every, n_save, dtype, xs, interp, str(input_interp),
+                H, batched, u0, x0, ss, seed_attr, options, progress, bool(include_params),
+                on_blowup, time_unit, chunk, store)
 
-    arr = _packer(dtype)
-    tau = net.tau_array
-    net_k, inp_k = _pack(net, B, stp_k, xs, input_interp, dtype)
-    keys = trial_keys(ss, B) if net.has_noise else np.zeros(0, np.uint64)
-    H = arr(H)
-    times = (np.arange(n_save) * save_every if m.name == "discrete"
-             else np.arange(n_save) * (save_every * dt))
-    unit = "steps" if m.name == "discrete" else time_unit
+
+def _run(r):
+    """Pack, run through the engine, wrap."""
+    net, method, N = r.net, r.method, r.net.n_neurons
+    Z = _engine.stp_initial_state(net, r.H, r.u0, r.x0)  # (B, V N): h, then u and x
+    B, M = Z.shape
+    Z = np.ascontiguousarray(Z, dtype=r.dtype)
+    keys = trial_keys(r.ss, B) if net.has_noise else None
+    stepper = _engine.plan(method, net, Z, r.xs, r.interp, dt=r.dt, steps=r.steps,
+                           save_every=r.save_every, keys=keys, dtype=r.dtype, **r.options)
+    times = method.save_times(r.n_save, r.save_every, r.dt)
+    unit = method.time_unit(r.time_unit)
     names = {"h": (slice(0, N), {"long_name": "activation h", "units": "1"})}
-    if V == 3:
+    if net.stp is not None:
         names["u"] = (slice(N, 2 * N), {"long_name": "STP utilisation u (facilitation)",
                                          "units": "1"})
         names["x"] = (slice(2 * N, 3 * N), {"long_name": "STP available resources x "
                                                       "(depression)", "units": "1"})
-    if store is None:
-        out = np.empty((B, n_save, V * N), dtype)
+    if r.store is None:
+        out = np.empty((B, r.n_save, M), r.dtype)
         sink = _io.MemorySink(out)
     else:
         # the layout of the result, without data (a broadcast view allocates nothing)
-        template = run_dataset(np.broadcast_to(np.zeros((), dtype), (B, n_save, N)), times,
-                               batched=batched, attrs={}, time_unit=unit,
-                               net=net if include_params else None)
+        template = run_dataset(np.broadcast_to(np.zeros((), r.dtype), (B, r.n_save, N)),
+                               times, batched=r.batched, attrs={}, time_unit=unit,
+                               net=net if r.include_params else None)
         if net.dale is not None:
             template = template.assign_coords(population=("neuron", net.population_labels))
-        sink = _io.ZarrSink(store, template, names, B, V * N, dtype)
-    buf, base = sink.view(0, 1)
-    buf[:, 0 - base] = H
-    sink.commit(0, 1)
-    status = (_rk.OK, 0, 0, 0)
-    extra_attrs = {}
-    bar = Progress(steps if m.kind != "adaptive" else n_save - 1, progress)
-    try:
-        if m.kind == "adaptive":
-            status, extra_attrs = _run_adaptive(m, H, sink, net_k, inp_k, dt, steps,
-                                                save_every, n_save, rtol, atol, max_steps,
-                                                controller, chunk_steps, bar, dtype)
-        else:
-            if m.kind == "leaky":
-                decay, gain, nf = m.coefficients(dt, tau)
-                args = (net_k, inp_k, arr(decay), arr(gain), arr(nf * net.noise_array), keys,
-                        dtype.type(dt), m.name == "exponential_euler")
-                kernel = _rk.leaky_run
-            else:
-                tab = m.tableau
-                nf = np.sqrt(2.0 * dt / tau)
-                args = (net_k, inp_k, dtype.type(dt), arr(tab.A), arr(tab.b), arr(tab.c),
-                        arr(nf * net.noise_array), keys)
-                kernel = _rk.rk_run
-            status = _run_fixed(kernel, args, H, sink, steps, save_every, chunk_steps, bar,
-                                cost=B * N * (N + V) * (m.tableau.stages if m.tableau else 1))
-    finally:
-        bar.close()
+        sink = _io.ZarrSink(r.store, template, names, B, M, r.dtype)
+    with Progress(stepper.total, r.progress) as bar:
+        report, chunk = _engine.run(stepper, Z, sink, chunk=r.chunk, progress=bar)
 
-    chunk_attr = extra_attrs.pop("_chunk", None)
-    attrs = dict(method=m.name, dt=dt if m.name != "discrete" else None, steps=steps,
-                 duration=steps * dt if m.name != "discrete" else None,
-                 save_every=save_every, n_neurons=N, n_inputs=net.n_inputs,
+    counts = stepper.attrs() if method.adaptive else {}
+    attrs = dict(method=method.name, dt=None if method.counts_steps else r.dt, steps=r.steps,
+                 duration=None if method.counts_steps else r.steps * r.dt,
+                 save_every=r.save_every, n_neurons=N, n_inputs=net.n_inputs,
                  tau=net.tau if np.ndim(net.tau) == 0 else None, phi=net.phi.name,
                  noise=net.noise if np.ndim(net.noise) == 0 else None,
                  noise_convention="tau dh = (-h + phi(.)) dt + noise * sqrt(2 tau) dW",
-                 seed=seed_attr, input_interp=str(input_interp), dtype=dtype.name,
-                 trials=B if batched else None, time_unit=unit,
-                 ctrnn_version=_version(), status="ok", **extra_attrs,
+                 seed=r.seed_attr, input_interp=r.input_interp, dtype=r.dtype.name,
+                 trials=B if r.batched else None, time_unit=unit,
+                 ctrnn_version=__version__, status="ok", **counts,
                  **(net.stp.scalar_attrs() if net.stp is not None else {}))
-    if status[0] != _rk.OK:
-        msg = _status_message(status, m, dt, save_every, steps, max_steps, batched, N)
-        if on_blowup == "raise" or status[0] != _rk.NONFINITE:
-            if store is not None:
+    if not report.ok:
+        msg = report.message(method=method.name, n_neurons=N, batched=r.batched,
+                             max_steps=r.options.get("max_steps"))
+        if r.on_blowup == "raise" or report.status is not _engine.Status.NONFINITE:
+            if r.store is not None:
                 sink.set_attrs(status=msg)
-            raise (FloatingPointError if status[0] == _rk.NONFINITE else RuntimeError)(msg)
+            raise report.status.exception(msg)
         attrs["status"] = msg
-        # saves after the failure were never written: mark them missing
-        if m.kind == "adaptive":
-            first_missing = int(status[4] // (save_every * dt)) + 1
-        else:
-            first_missing = status[1] // save_every + 1  # step k failed before saving
-        if store is None:
-            out[:, first_missing:] = np.nan
-            if m.kind == "adaptive":
-                # trials are stepped one after the other: those after the failing one
-                # never ran the failing chunk, and nothing after it was written
-                r, chunk = status[2], chunk_attr
-                out[r + 1:, chunk[0]:] = np.nan
-                out[:, chunk[1]:] = np.nan
-    if store is not None:
-        sink.set_attrs(**{k: _output._attr(v) for k, v in attrs.items() if v is not None})
-        return _io.open_run(store)
+        if r.store is None:  # saves after the failure were never written: mark them
+            stepper.mark_missing(out, report, chunk)
+    if r.store is not None:
+        sink.set_attrs(**{k: attr_value(v) for k, v in attrs.items() if v is not None})
+        return _io.open_run(r.store)
     extra = {name: (out[:, :, cols], a) for name, (cols, a) in names.items() if name != "h"}
-    ds = run_dataset(out[:, :, :N], times, batched=batched, attrs=attrs,
-                     time_unit=unit, net=net if include_params else None,
+    ds = run_dataset(out[:, :, :N], times, batched=r.batched, attrs=attrs,
+                     time_unit=unit, net=net if r.include_params else None,
                      extra_vars=extra)
     if net.dale is not None:
         ds = ds.assign_coords(population=("neuron", net.population_labels))
     return ds
-
-
-def _packer(dtype):
-    """a -> a contiguous, writable array of ``dtype`` (Numba's BLAS path copies
-    read-only arrays on every product)."""
-    def arr(a):
-        a = np.ascontiguousarray(a, dtype=dtype)
-        return a if a.flags.writeable else a.copy()
-    return arr
-
-
-def _pack(net, B, stp_k, xs, input_interp, dtype):
-    """The kernels' (net, inp) tuples (see ctrnn/_kernels/rhs.py) for B trials."""
-    arr = _packer(dtype)
-    N = net.n_neurons
-    if net.is_sparse:  # CSR arrays; the sparse kernel needs no transpose
-        W = (arr(net._W.data), net._W.indices.astype(np.uint32), net._W.indptr)
-        WT = W
-    else:
-        W = arr(net._W)  # the network's private writable array: no copy in float64
-        WT = arr(net._W.T) if B > 1 else W
-    net_k = (W, WT, arr(1.0 / net.tau_array), net.phi.code,
-             tuple(arr(a) for a in stp_k[:4]) + (dtype.type(stp_k[4]),))
-    inp_k = (arr(xs), arr(net._U.T if xs.shape[2] else np.zeros((0, N))), arr(net._b),
-             _inputs.interp_code(input_interp))
-    return net_k, inp_k
-
-
-def pack_without_stp(net, B, xs, input_interp="hold"):
-    """The kernels' float64 (net, inp) tuples for B rows of state of a network without
-    STP, driven by xs (Bx, T[+1], n_inputs) on the step grid."""
-    if net.stp is not None:
-        raise ValueError("this kernel takes networks without STP")
-    empty = _with_stp(net, np.zeros((1, net.n_neurons)), None, None)[1]
-    return _pack(net, B, empty, xs, input_interp, np.dtype(np.float64))
-
-
-def euler_states(net, X, h0, xs, dt):
-    """Forward Euler of ``net`` (no noise, no STP) from ``h0`` (N,) driven by ``xs``
-    (T, n_inputs) held over each step: X[k] <- the state after step k, for X (T, N)
-    float64 C-contiguous. Returns the final state.
-
-    The kernel of ``simulate(net, steps=T, dt=dt, h0=h0, inputs=xs, method="euler")``
-    without its validation and Dataset, for callers that validated already and take many
-    short runs (the echo state network). A blow-up raises FloatingPointError."""
-    if net.has_noise:
-        raise ValueError("euler_states runs networks without noise")
-    T = X.shape[0]
-    if X.dtype != np.float64 or not X.flags.c_contiguous or X.shape != (T, net.n_neurons):
-        raise ValueError(f"X must be a C-contiguous float64 array (T, {net.n_neurons})")
-    if xs.shape != (T, net.n_inputs):  # the kernel reads xs[k] unchecked
-        raise ValueError(f"xs must have shape ({T}, {net.n_inputs}); got {xs.shape}")
-    H = np.array(h0, dtype=np.float64).reshape(1, -1)
-    decay, gain, _ = get_method("euler").coefficients(dt, net.tau_array)
-    net_k, inp_k = pack_without_stp(net, 1, xs[None])
-    status = _rk.leaky_run(H, X[None], 0, T, 1, 1, net_k, inp_k, np.ascontiguousarray(decay),
-                           np.ascontiguousarray(gain), np.zeros(0), np.zeros(0, np.uint64),
-                           dt, False)
-    if status[0] != _rk.OK:
-        raise FloatingPointError(
-            f"the state left the finite range at step {status[1] + 1} of {T} in neuron "
-            f"{status[3]}: the network diverges")
-    return H[0]
-
-
-def _version():
-    from . import __version__
-    return __version__
-
-
-def _time_grid(m, duration, dt, steps):
-    """(dt, steps) from the user's duration / dt / steps."""
-    if m.name == "discrete":
-        if dt is not None:
-            raise ValueError("method='discrete' takes no dt: each step is one update "
-                             "h[t+1] = phi(W h[t] + U x[t] + b); pass steps=T")
-        if duration is not None:
-            raise ValueError("method='discrete' counts steps, not time: pass steps=T "
-                             "instead of duration")
-        return 1.0, positive_int("steps", steps)
-    if dt is None:
-        raise TypeError(f"dt is required for method={m.name!r} (a step size in the time "
-                        "unit of tau, e.g. tau / 10)")
-    dt = positive_scalar("dt", dt)
-    if (duration is None) == (steps is None):
-        raise TypeError("give exactly one of duration (a time) or steps (a number of steps)")
-    if steps is not None:
-        return dt, positive_int("steps", steps)
-    duration = positive_scalar("duration", duration)
-    n = round(duration / dt)
-    if n < 1 or abs(n * dt - duration) > 1e-9 * duration:
-        raise ValueError(f"duration={duration} is not a whole number of steps dt={dt} "
-                         f"({duration / dt:.6g} steps): choose dt that divides duration or "
-                         "pass steps=")
-    return dt, n
 
 
 def _initial_state(h0, trials, n_input_trials, N, ss):
@@ -366,32 +349,26 @@ def _initial_state(h0, trials, n_input_trials, N, ss):
     return H, batched
 
 
-def _with_stp(net, H, u0, x0):
-    """Append the STP state (u, x) to H, and pack the STP parameters for the kernels.
-
-    Returns (Z (B, V N), (U, 1/tau_f, 1/tau_d, efficacy factor, rate_scale))."""
-    B, N = H.shape
+def _stp_initial_values(net, B, u0, x0):
+    """u0 and x0 validated as arrays broadcastable to (B, N) (or None: at rest)."""
+    N = net.n_neurons
     if net.stp is None:
         if u0 is not None or x0 is not None:
             raise ValueError("u0/x0 are STP initial values but the network has no stp")
-        empty = np.zeros(0)
-        return H, (empty, empty, empty, empty, 1.0)
-    Us, tf, td = net.stp.arrays(N)
-    eff = 1.0 / Us if net.stp.efficacy == "relative" else np.ones(N)
+        return None, None
 
-    def init(name, value, default):
+    def check(name, value):
         if value is None:
-            return np.broadcast_to(default, (B, N))
+            return None
         v = as_float_array(name, value, ndim=(1, 2))
         if v.shape[-1] != N or (v.ndim == 2 and v.shape[0] != B):
             raise ValueError(f"{name} must have shape ({N},) or ({B}, {N}); got {v.shape}")
         if np.any(v < 0) or np.any(v > 1):
             raise ValueError(f"{name} must lie in [0, 1]; got values from {v.min()} to "
                              f"{v.max()}")
-        return np.broadcast_to(v, (B, N))
+        return v
 
-    Z = np.concatenate([H, init("u0", u0, Us), init("x0", x0, 1.0)], axis=1)
-    return Z, (Us, 1.0 / tf, 1.0 / td, eff, net.stp.rate_scale)
+    return check("u0", u0), check("x0", x0)
 
 
 def _available_memory():
@@ -423,121 +400,24 @@ def _check_memory(B, n_save, N, dtype, max_memory):
             f"or trials, a shorter duration, or use dtype=numpy.float32")
 
 
-def _warn_if_unstable(m, dt, net):
-    """Warn when dt puts the fastest linear mode outside the method's stability region.
-
-    The Jacobian (-I + D W)/tau has eigenvalues near -1/tau plus a disc of radius
-    r = max|phi'| * ||W||_F / sqrt(N) (exact for the circular law); we check the leftmost
-    point z = -(1 + r) dt / tau_min on the real axis.
-    """
-    if m.name == "exponential_euler":
-        return  # the leak is integrated exactly
-    if m.name == "euler" and np.all(net.tau_array == dt):
-        return  # dt == tau: the discrete RNN, asked for on purpose
+def _warn_if_unstable(method, dt, net):
+    """Warn when dt puts the fastest linear mode outside the method's stability region
+    (``Method.stable_dt``). The coupling radius is r = max|phi'| * ||W||_F / sqrt(N)
+    (exact for the circular law)."""
     tau_min = float(np.min(net.tau_array))
     if net.stp is not None:  # the linear decay of u and x
         tau_min = min(tau_min, float(np.min(net.stp.tau_f)), float(np.min(net.stp.tau_d)))
-    N = net.n_neurons
+    if method.stability_limit == math.inf or method.adaptive:
+        return
     # einsum, not np.linalg.norm: numpy's BLAS threads would keep spinning for ~0.1 s
     # and steal the cores from the kernel's BLAS (scipy's OpenBLAS) that runs next
     w = net._W.data if net.is_sparse else net._W
-    r = net.phi.max_slope * math.sqrt(float(np.einsum("i,i->", w.ravel(), w.ravel())) / N)
-    limit = m.tableau.stability_limit
-    if dt * (1.0 + r) / tau_min > limit * (1 + 1e-9):
-        dt_max = limit * tau_min / (1.0 + r)
+    radius = net.phi.max_slope * math.sqrt(float(np.einsum("i,i->", w.ravel(), w.ravel()))
+                                           / net.n_neurons)
+    dt_max = method.stable_dt(dt, net.tau_array, radius, tau_min)
+    if dt_max is not None:
         warnings.warn(
-            f"dt={dt} is outside the stability region of {m.name!r} for the fastest "
-            f"mode (tau_min={tau_min:g}, estimated coupling radius {r:.3g}): the run may "
-            f"blow up or oscillate spuriously; use dt <= {dt_max:.3g}, or "
-            f"method='exponential_euler'", RuntimeWarning, stacklevel=3)
-
-
-def _chunker(total, chunk, cost, t_chunk):
-    """Yield chunk sizes: the user's ``chunk``, or sizes adapted to ~t_chunk seconds."""
-    done = 0
-    n = chunk or max(1, min(total, int(2e6 / max(cost, 1))))
-    while done < total:
-        n = min(n, total - done)
-        t0 = time.perf_counter()
-        yield done, n
-        el = time.perf_counter() - t0
-        done += n
-        if chunk is None:
-            n = max(1, int(n * min(4.0, t_chunk / max(el, 1e-6))))
-
-
-def _run_fixed(kernel, args, H, sink, steps, save_every, chunk_steps, bar, cost):
-    chunk = positive_int("chunk_steps", chunk_steps, allow_none=True)
-    for k0, n in _chunker(steps, chunk, cost, _TARGET_CHUNK_SECONDS):
-        s0, s1 = k0 // save_every + 1, (k0 + n) // save_every + 1  # saves in this chunk
-        buf, base = sink.view(s0, s1)
-        status = kernel(H, buf, k0, n, save_every, base, *args)
-        if status[0] != _rk.OK:
-            sink.commit(s0, min(s1, status[1] // save_every + 1))
-            return status
-        sink.commit(s0, s1)
-        bar.update(k0 + n)
-    return (_rk.OK, 0, 0, 0)
-
-
-def _run_adaptive(m, H, sink, net_k, inp_k, dt, steps, save_every, n_save, rtol, atol,
-                  max_steps, controller, chunk_steps, bar, dtype):
-    rtol = positive_scalar("rtol", rtol)
-    atol = positive_scalar("atol", atol)
-    max_steps = positive_int("max_steps", max_steps)
-    ctrl = controller or PIController()
-    if not isinstance(ctrl, PIController):
-        raise TypeError("controller must be a ctrnn.integrators.PIController")
-    if rtol < 10 * np.finfo(dtype).eps:
-        warnings.warn(f"rtol={rtol} is below 10 x machine epsilon of {dtype.name}; the "
-                      "step size may underflow", RuntimeWarning, stacklevel=3)
-    B, N = H.shape
-    tab = m.tableau
-    tab_k = tuple(np.ascontiguousarray(a, dtype=dtype) for a in (tab.A, tab.b, tab.c, tab.e, tab.P))
-    F0 = np.zeros_like(H)
-    state = np.zeros((B, 5))
-    dense = np.zeros((B, 5, N), dtype)
-    counts = np.zeros((B, 3), np.int64)
-    save_dt = save_every * dt
-    t_end = (n_save - 1) * save_dt
-    chunk = positive_int("chunk_steps", chunk_steps, allow_none=True)
-    chunk_saves = None if chunk is None else max(1, chunk // save_every)
-    status = (_rk.OK, 0, 0, 0)
-    chunk = (n_save, n_save)
-    for j0, n in _chunker(n_save - 1, chunk_saves, B * N * N * 7 * 5, _TARGET_CHUNK_SECONDS):
-        buf, base = sink.view(j0 + 1, j0 + 1 + n)
-        status = _rk.dopri5_run(H, F0, state, counts, dense, buf, j0 + 1, n, base, save_dt, t_end,
-                                net_k, inp_k, dt, steps, tab_k, (rtol, atol),
-                                ctrl.as_tuple(), max_steps)
-        if status[0] == _rk.OK:
-            sink.commit(j0 + 1, j0 + 1 + n)
-        else:
-            status = (status[0], status[1], status[2], status[3], float(state[status[2], 0]))
-            chunk = (j0 + 1, j0 + 1 + n)
-            break
-        bar.update(j0 + n)
-    extra = dict(rtol=rtol, atol=atol, n_accepted=int(counts[:, 0].sum()),
-                 n_rejected=int(counts[:, 1].sum()), n_rhs_evals=int(counts[:, 2].sum()),
-                 _chunk=chunk)
-    return status, extra
-
-
-def _status_message(status, m, dt, save_every, steps, max_steps, batched, N):
-    code, k, r, col = status[:4]
-    trial = f" of trial {r}" if batched else ""
-    i = f"{col % N}" + ("" if col < N else f" (STP variable {'ux'[col // N - 1]})")
-    if code == _rk.NONFINITE:
-        if m.kind == "adaptive":
-            where = f"after t = {status[4]:g}"
-        else:
-            where = f"at t = {(k + 1) * dt:g} (step {k + 1} of {steps})"
-        return (f"the state left the finite range {where} in neuron {i}{trial}: the "
-                f"network diverges (unbounded phi with too strong W, or dt too large for "
-                f"{m.name!r}); reduce dt, the weights' gain, or use a saturating phi "
-                f"(on_blowup='return' keeps the partial result)")
-    if code == _rk.MAX_STEPS:
-        return (f"max_steps={max_steps} reached at t = {status[4]:g}{trial}: raise max_steps "
-                f"or loosen rtol/atol")
-    return (f"dopri5 step size underflow at t = {status[4]:g}{trial}: the problem is too "
-            "stiff or singular for an explicit method; loosen rtol/atol or use a fixed-step "
-            "method with small dt")
+            f"dt={dt} is outside the stability region of {method.name!r} for the fastest "
+            f"mode (tau_min={tau_min:g}, estimated coupling radius {radius:.3g}): the run "
+            f"may blow up or oscillate spuriously; use dt <= {dt_max:.3g}, or "
+            f"method='exponential_euler'", RuntimeWarning, stacklevel=4)

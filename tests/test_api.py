@@ -156,7 +156,7 @@ def test_progress_callable_and_bar(net):
     for k in (3, 10):
         bar.update(k)
     bar.close()
-    assert "100.0%" in stream.getvalue() and "10/10" in stream.getvalue()
+    assert "100%" in stream.getvalue() and "10/10" in stream.getvalue()
     quiet = io.StringIO()
     bar = Progress(10, None, stream=quiet)  # auto: a fast run shows nothing
     bar.update(10)

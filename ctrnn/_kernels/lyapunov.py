@@ -50,7 +50,7 @@ def lyapunov_rk(Z, k0, nsteps, ortho_every, net, inp, dt, A, b, c, logs):
 def lyapunov_leaky(Z, k0, nsteps, ortho_every, net, inp, decay, gain, logs):
     """As ``lyapunov_rk`` for the one-step maps h <- decay h + gain phi(z)."""
     ws = tangent_workspace(Z, net, inp)
-    P = ws[0]
+    P = ws.P
     R, N = Z.shape
     for k in range(k0, k0 + nsteps):
         tangent_preactivation(Z, k, 0.0, net, inp, ws)

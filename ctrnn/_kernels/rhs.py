@@ -2,36 +2,46 @@
 plasticity (STP) as coupled state.
 
 State Z (B, V N): B trials; V = 1 (h only) or 3 (h, then u, then x of Tsodyks-Markram
-STP), each block N wide. Without STP
+STP, see ``stp``), each block N wide. Without STP
 
     dh/dt = (-h + phi(W h + U x(t) + b)) / tau
 
-and with STP the recurrent signal of presynaptic neuron j is s_j = e_j u_j x_j max(h_j, 0)
-(e_j = 1, or 1/U_j for "relative" efficacy), r_j = rate_scale max(h_j, 0) and
+and with STP the recurrent signal is s = e u x max(h, 0) instead of h (``stp.signal``).
 
-    dh/dt = (-h + phi(W s + U x(t) + b)) / tau
-    du/dt = (U_stp - u) / tau_f + U_stp (1 - u) r
-    dx/dt = (1 - x) / tau_d - u x r
-
-``net = (W, WT, inv_tau, phi, stp)``: W (N, N), row i = inputs to neuron i, or the CSR
-arrays (data, indices (uint32), indptr) of a sparse W; WT = W.T contiguous (used for
-B > 1, one matrix-matrix product); stp = (U_stp, inv_tau_f, inv_tau_d, eff, rate_scale)
-with (N,) arrays, or arrays of size 0 without STP.
-``inp = (xs, UT, b, mode)``: xs (Bx, T + 1, n_in) inputs on the step grid (Bx = 1 when
-shared by all trials), UT = U.T (n_in, N), b (N,), mode HOLD or LINEAR within a step.
+The kernels read their arguments by name, from the named tuples that ``ctrnn._engine``
+packs:
+``net`` (``Network``): W (N, N), row i = inputs to neuron i, or a ``CSR`` (data, indices
+(uint32), indptr) of a sparse W; WT = W.T contiguous (used for B > 1, one matrix-matrix
+product); inv_tau (N,); phi (an integer code or a Numba function); stp (``STPParams``,
+arrays of size 0 without STP).
+``inp`` (``Inputs``): xs (Bx, T + 1, n_in) inputs on the step grid (Bx = 1 when shared by
+all trials), UT = U.T (n_in, N), b (N,), interp HOLD or LINEAR within a step.
+Scratch space is a ``Workspace`` (the network) or a ``TangentWorkspace`` (the state with
+tangent vectors, for Lyapunov exponents); ``evaluate`` picks the field by its type.
 
 The helpers called once per step are inlined into the loops at Numba's IR level
 (``inline="always"``): a real call passes these tuples of arrays with reference counting,
 which cost ~0.15 us a step, 15% of a step of a sparse N = 100 reservoir.
 """
+from collections import namedtuple
+
 import numpy as np
 from numba import types
 from numba.extending import overload
 
 from ._jit import FASTMATH, jit
+from . import stp as _stp
 from .phi import apply_dphi, apply_phi
 
 HOLD, LINEAR = 0, 1
+
+Workspace = namedtuple("Workspace", "P D Xw S")
+Workspace.__doc__ = """Scratch of the network's field: P (B, N) pre-activations, D (Bx, N)
+input drive (= b while there is no input), Xw (Bx, n_in), S (B, N) the STP-weighted
+presynaptic signal (empty without STP)."""
+TangentWorkspace = namedtuple("TangentWorkspace", "P D Xw S G")
+TangentWorkspace.__doc__ = """``Workspace`` of the state with its tangent vectors, plus
+G (1, N) for phi'(z)."""
 
 
 def recurrent(S, W, WT, P):
@@ -81,9 +91,9 @@ def _recurrent_ov(S, W, WT, P):
 @jit(inline="always")
 def drive(inp, k, c, D, Xw):
     """D (Bx, N) <- U x(t_k + c dt) + b, with x held or interpolated within step k."""
-    xs, UT, b, mode = inp
+    xs, UT, b = inp.xs, inp.UT, inp.b
     Bx = D.shape[0]
-    if mode == HOLD or c == 0.0:
+    if inp.interp == HOLD or c == 0.0:
         for r in range(Bx):
             Xw[r, :] = xs[r, k, :]
     else:
@@ -107,37 +117,29 @@ def drive(inp, k, c, D, Xw):
 
 @jit
 def make_workspace(Z, net, inp):
-    """Scratch arrays (P, D, Xw, S): P (B, N) pre-activations, D (Bx, N) input drive
-    (= b while there is no input), Xw (Bx, n_in), S (B, N) the STP-weighted presynaptic
-    signal (empty without STP)."""
-    xs, b = inp[0], inp[2]
-    N = net[2].shape[0]
+    """The ``Workspace`` for state Z (B, V N)."""
+    N = net.inv_tau.shape[0]
     B = Z.shape[0]
-    Bx = xs.shape[0]
+    Bx = inp.xs.shape[0]
     D = np.empty((Bx, N), Z.dtype)
     for r in range(Bx):
-        D[r, :] = b
-    nS = B if net[4][0].size > 0 else 0
-    return (np.empty((B, N), Z.dtype), D, np.empty((Bx, xs.shape[2]), Z.dtype),
-            np.empty((nS, N), Z.dtype))
+        D[r, :] = inp.b
+    nS = B if net.stp.U.size > 0 else 0
+    return Workspace(np.empty((B, N), Z.dtype), D, np.empty((Bx, inp.xs.shape[2]), Z.dtype),
+                     np.empty((nS, N), Z.dtype))
 
 
 @jit(inline="always")
 def preactivation_phi(Z, k, c, net, inp, ws):
     """P <- phi(W s + U x(t_k + c dt) + b) for every trial (s = h without STP)."""
-    W, WT, inv_tau, phi, stp = net
-    P, D, Xw, S = ws
+    P, D, Xw, S = ws.P, ws.D, ws.Xw, ws.S
     B, N = P.shape
     if S.shape[0] > 0:
-        Us, inv_tf, inv_td, eff, scale = stp
-        for r in range(B):
-            for i in range(N):
-                h = Z[r, i]
-                S[r, i] = eff[i] * Z[r, N + i] * Z[r, 2 * N + i] * (h if h > 0 else 0.0)
-        recurrent(S, W, WT, P)
+        _stp.signal(Z, net.stp, S)
+        recurrent(S, net.W, net.WT, P)
     else:
-        recurrent(Z, W, WT, P)
-    if inp[0].shape[2] > 0:
+        recurrent(Z, net.W, net.WT, P)
+    if inp.xs.shape[2] > 0:
         drive(inp, k, c, D, Xw)
     shared = D.shape[0] == 1
     for r in range(B):
@@ -145,14 +147,7 @@ def preactivation_phi(Z, k, c, net, inp, ws):
         p = P[r]
         for i in range(N):
             p[i] += d[i]
-    apply_phi(phi, P)
-
-
-@jit(inline="always")
-def stp_derivatives(u, x, rate, U, inv_tau_f, inv_tau_d):
-    """(du/dt, dx/dt) of Tsodyks-Markram STP at presynaptic rate ``rate``."""
-    return ((U - u) * inv_tau_f + U * (1.0 - u) * rate,
-            (1.0 - x) * inv_tau_d - u * x * rate)
+    apply_phi(net.phi, P)
 
 
 @jit(inline="always")
@@ -168,17 +163,11 @@ def relax(P, Z, inv_tau, out):
 def field(Z, k, c, net, inp, ws, out):
     """out <- dZ/dt at Z, with inputs at time t_k + c dt."""
     preactivation_phi(Z, k, c, net, inp, ws)
-    P = ws[0]
-    relax(P, Z, net[2], out)
+    P = ws.P
+    relax(P, Z, net.inv_tau, out)
     B, N = P.shape
-    if ws[3].shape[0] > 0:
-        Us, inv_tf, inv_td, eff, scale = net[4]
-        for r in range(B):
-            for i in range(N):
-                h = Z[r, i]
-                rate = scale * (h if h > 0 else 0.0)
-                out[r, N + i], out[r, 2 * N + i] = stp_derivatives(
-                    Z[r, N + i], Z[r, 2 * N + i], rate, Us[i], inv_tf[i], inv_td[i])
+    if ws.S.shape[0] > 0:
+        _stp.field(Z, net.stp, B, N, out)
 
 
 def evaluate(Z, k, c, net, inp, ws, out):
@@ -191,7 +180,7 @@ def evaluate(Z, k, c, net, inp, ws, out):
 
 @overload(evaluate, jit_options=dict(fastmath=set(FASTMATH), error_model="numpy"))
 def _evaluate_ov(Z, k, c, net, inp, ws, out):
-    if len(ws) == 5:
+    if isinstance(ws, types.BaseNamedTuple) and ws.instance_class is TangentWorkspace:
         def tangent(Z, k, c, net, inp, ws, out):
             tangent_field(Z, k, c, net, inp, ws, out)
         return tangent
@@ -203,10 +192,9 @@ def _evaluate_ov(Z, k, c, net, inp, ws, out):
 
 @jit
 def tangent_workspace(Z, net, inp):
-    """``make_workspace``'s arrays for Z = [h; q_1; ...; q_K] (1 + K, N), plus G (1, N)
-    for phi'(z)."""
-    P, D, Xw, S = make_workspace(Z, net, inp)
-    return P, D, Xw, S, np.empty((1, Z.shape[1]), Z.dtype)
+    """The ``TangentWorkspace`` for Z = [h; q_1; ...; q_K] (1 + K, N)."""
+    ws = make_workspace(Z, net, inp)
+    return TangentWorkspace(ws.P, ws.D, ws.Xw, ws.S, np.empty((1, Z.shape[1]), Z.dtype))
 
 
 @jit(inline="always")
@@ -215,17 +203,16 @@ def tangent_preactivation(Z, k, c, net, inp, ws):
     as rows: P[0] <- phi(z) and P[r] <- phi'(z) * (W q_r), with z = W h + U x + b at
     t_k + c dt. The flow's field is then (P - Z) / tau row by row, and a leaky one-step
     map with its Jacobian is Z <- decay Z + gain P."""
-    W, WT, inv_tau, phi, stp = net
-    P, D, Xw, S, G = ws
-    recurrent(Z, W, WT, P)  # one product for the state and every tangent vector
-    if inp[0].shape[2] > 0:
-        drive(inp, k, c, D, Xw)
+    P, D, G = ws.P, ws.D, ws.G
+    recurrent(Z, net.W, net.WT, P)  # one product for the state and every tangent vector
+    if inp.xs.shape[2] > 0:
+        drive(inp, k, c, D, ws.Xw)
     N = P.shape[1]
     for i in range(N):
         P[0, i] += D[0, i]
         G[0, i] = P[0, i]
-    apply_phi(phi, P[0:1])
-    apply_dphi(phi, G)
+    apply_phi(net.phi, P[0:1])
+    apply_dphi(net.phi, G)
     for r in range(1, P.shape[0]):
         for i in range(N):
             P[r, i] *= G[0, i]
@@ -235,7 +222,7 @@ def tangent_preactivation(Z, k, c, net, inp, ws):
 def tangent_field(Z, k, c, net, inp, ws, out):
     """out <- d/dt [h; q_1; ...]: (-h + phi(z)) / tau and (-q + phi'(z) * (W q)) / tau."""
     tangent_preactivation(Z, k, c, net, inp, ws)
-    relax(ws[0], Z, net[2], out)
+    relax(ws.P, Z, net.inv_tau, out)
 
 
 @jit(inline="always")

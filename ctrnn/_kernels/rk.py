@@ -1,21 +1,23 @@
 """Time-stepping loops: one leaky fast path, one generic explicit Runge-Kutta loop over a
-Butcher tableau, and the adaptive Dormand-Prince loop with dense output.
+Butcher tableau, and one adaptive loop over an embedded pair with dense output.
 
 Every loop advances the state Z (B, V N) (h, and u, x with STP; see ``rhs``) in place from
 global step ``k0`` and writes the saved states into ``out`` (B, n_out, V N) at index
 (k + 1) // save_every - save_base. The
 global step index (not the chunk-local one) picks the input sample and the noise, so a
 run cut into chunks equals one long run bit for bit. Each returns a status tuple
-(code, step, trial, neuron): code OK, NONFINITE (the state left the finite range at that
-step, trial and state column), MAX_STEPS or STEP_UNDERFLOW (adaptive loop only).
+(code, step, trial, column) with the codes of ``ctrnn._engine.Status``: OK, NONFINITE
+(the state left the finite range at that step, trial and state column), MAX_STEPS or
+STEP_UNDERFLOW (adaptive loop only).
 """
 import math
 
 import numpy as np
 
+from . import stp as _stp
 from ._jit import jit
-from .rhs import (axpy, evaluate, field, first_nonfinite, make_workspace,
-                  preactivation_phi, stp_derivatives)
+from .packed import Inputs
+from .rhs import axpy, evaluate, field, first_nonfinite, make_workspace, preactivation_phi
 from .rng import add_noise
 
 OK, NONFINITE, MAX_STEPS, STEP_UNDERFLOW = 0, 1, 2, 3
@@ -36,40 +38,23 @@ def _after_step(H, out, k, save_every, save_base, noise_scale, keys):
 
 @jit
 def leaky_run(H, out, k0, nsteps, save_every, save_base, net, inp, decay, gain,
-              noise_scale, keys, dt, stp_exact):
+              noise_scale, keys, dt, exact_linear):
     """h <- decay * h + gain * phi(W s + U x_k + b) (+ noise_scale * z).
 
     decay = 1 - dt/tau, gain = dt/tau is forward Euler (gain = 1: the discrete RNN);
     decay = exp(-dt/tau), gain = 1 - decay is exponential Euler. With STP, u and x take
-    a forward-Euler step of dt (stp_exact False) or the exact step of their linear
-    equations with the rate held over the step (stp_exact True), all from the state at
-    the start of the step.
+    a forward-Euler step of dt (exact_linear False) or the exact step of their linear
+    equations with the rate held over the step (exact_linear True), all from the state at
+    the start of the step (``stp.leaky_step``).
     """
     ws = make_workspace(H, net, inp)
-    P = ws[0]
+    P = ws.P
     B, N = P.shape
-    has_stp = ws[3].shape[0] > 0
-    Us, inv_tf, inv_td, eff, scale = net[4]
+    has_stp = ws.S.shape[0] > 0
     for k in range(k0, k0 + nsteps):
         preactivation_phi(H, k, 0.0, net, inp, ws)
         if has_stp:
-            for r in range(B):
-                for i in range(N):
-                    h = H[r, i]
-                    rate = scale * (h if h > 0 else 0.0)
-                    u = H[r, N + i]
-                    x = H[r, 2 * N + i]
-                    if stp_exact:
-                        a_u = inv_tf[i] + Us[i] * rate
-                        u_inf = Us[i] * (inv_tf[i] + rate) / a_u
-                        a_x = inv_td[i] + u * rate
-                        x_inf = inv_td[i] / a_x
-                        H[r, N + i] = u_inf + (u - u_inf) * math.exp(-a_u * dt)
-                        H[r, 2 * N + i] = x_inf + (x - x_inf) * math.exp(-a_x * dt)
-                    else:
-                        du, dx = stp_derivatives(u, x, rate, Us[i], inv_tf[i], inv_td[i])
-                        H[r, N + i] = u + dt * du
-                        H[r, 2 * N + i] = x + dt * dx
+            _stp.leaky_step(H, net.stp, dt, exact_linear)
         for r in range(B):
             for i in range(N):
                 H[r, i] = decay[i] * H[r, i] + gain[i] * P[r, i]
@@ -139,25 +124,36 @@ def _field_at(Y, t, dt_in, n_steps, net, inp, ws, out):
 
 
 @jit
-def dopri5_run(H, F0, state, counts, dense, out, j0, n_out, save_base, save_dt, t_end, net,
-               inp, dt_in, n_steps, tab, tol, ctrl, max_steps):
-    """Adaptive Dormand-Prince 5(4) with PI step control and dense output, per trial.
+def adaptive_run(H, F0, state, counts, dense, out, j0, n_out, save_base, save_dt, t_end, net,
+                 inp, dt_in, n_steps, tab, tol, ctrl, max_steps):
+    """Adaptive explicit Runge-Kutta with an embedded pair, PI step control and dense
+    output, per trial; the pair is data (``tab``, a ``ctrnn._engine.AdaptiveTableau``).
+
+    tab: A (s, s), b (s,), c (s,), e (s,) error weights, P (s, p) dense output
+    y(t + theta h) = y + h theta sum_m (K^T P)[:, m] theta^m, fsal (the last stage is
+    the derivative at the new state: A[-1] == b, c[-1] == 1) and error_exponent
+    1 / (error order + 1). tol = (rtol, atol); ctrl = (safety, min_factor, max_factor,
+    beta), the step factor being safety * err^-(error_exponent - 0.75 beta) err_old^beta.
 
     Trials are stepped independently (each with its own step sizes), so a batch equals
     its single runs bit for bit. Carried between chunks: H (B, N) the state at time
-    state[b, 0], F0 (B, N) its derivative (FSAL), state[b] = (t, next step, previous
-    error norm; next step 0 means "not started"), counts[b] = (accepted, rejected,
-    evaluations). Saves are at times j * save_dt for j in [j0, j0 + n_out).
-    tab = (A (7, 7), b (7,), c (7,), e (7,), P (7, 4)); tol = (rtol, atol);
-    ctrl = (safety, min_factor, max_factor, beta).
+    state[b, 0], F0 (B, N) its derivative, state[b] = (t, next step, previous error
+    norm, start and size of the last step with saves; next step 0 means "not
+    started"), counts[b] = (accepted, rejected, evaluations), dense[b] (1 + p, N): the
+    state at the start of that step and its dense-output polynomial, so that its saves
+    beyond the end of a chunk are written at the start of the next one exactly as one
+    long run writes them. Saves are at times j * save_dt for j in [j0, j0 + n_out).
     """
-    A, bw, c, e, Pd = tab
+    A, bw, c, e, Pd = tab.A, tab.b, tab.c, tab.e, tab.P
+    s = bw.size
+    n_dense = Pd.shape[1]
+    fsal = tab.fsal
     rtol, atol = tol
     safety, min_factor, max_factor, beta = ctrl
-    expo = 0.2 - 0.75 * beta
+    expo = tab.error_exponent - 0.75 * beta
     B, N = H.shape
-    xs_all, UT, bvec, mode = inp
-    K = np.empty((7, 1, N), H.dtype)
+    xs_all = inp.xs
+    K = np.empty((s, 1, N), H.dtype)
     Y = np.empty((1, N), H.dtype)
     Ynew = np.empty((1, N), H.dtype)
     sc = np.empty(N, H.dtype)
@@ -165,7 +161,7 @@ def dopri5_run(H, F0, state, counts, dense, out, j0, n_out, save_base, save_dt, 
         y0 = dense[r, 0]
         Q = dense[r, 1:]
         xs = xs_all[r:r + 1] if xs_all.shape[0] > 1 else xs_all
-        inp_r = (xs, UT, bvec, mode)
+        inp_r = Inputs(xs, inp.UT, inp.b, inp.interp)
         ws = make_workspace(Y, net, inp_r)
         y = H[r:r + 1]
         f0 = F0[r:r + 1]
@@ -184,7 +180,7 @@ def dopri5_run(H, F0, state, counts, dense, out, j0, n_out, save_base, save_dt, 
                 sc[i] = (K[1, 0, i] - f0[0, i]) / sc[i]
             d2 = _rms(sc, np.ones(N, H.dtype)) / h0
             dmax = max(d1, d2)
-            h1 = max(1e-6, h0 * 1e-3) if dmax <= 1e-15 else (0.01 / dmax) ** 0.2
+            h1 = max(1e-6, h0 * 1e-3) if dmax <= 1e-15 else (0.01 / dmax) ** tab.error_exponent
             hs = min(100.0 * h0, h1)
             err_old = 1e-4
             counts[r, 2] += 2
@@ -194,8 +190,10 @@ def dopri5_run(H, F0, state, counts, dense, out, j0, n_out, save_base, save_dt, 
         while j < j0 + n_out and h_prev > 0.0 and j * save_dt <= t:
             theta = min((j * save_dt - t_prev) / h_prev, 1.0)
             for i in range(N):
-                out[r, j - save_base, i] = y0[i] + h_prev * theta * (Q[0, i] + theta * (
-                    Q[1, i] + theta * (Q[2, i] + theta * Q[3, i])))
+                poly = Q[n_dense - 1, i]  # Horner
+                for m in range(n_dense - 2, -1, -1):
+                    poly = Q[m, i] + theta * poly
+                out[r, j - save_base, i] = y0[i] + h_prev * theta * poly
             j += 1
         last_rejected = False
         while j < j0 + n_out:
@@ -210,23 +208,31 @@ def dopri5_run(H, F0, state, counts, dense, out, j0, n_out, save_base, save_dt, 
             if h <= 10.0 * np.finfo(np.float64).eps * max(abs(t), 1.0):
                 state[r, 0], state[r, 1], state[r, 2] = t, hs, err_old
                 return STEP_UNDERFLOW, counts[r, 0] + counts[r, 1], r, 0
-            K[0] = f0
-            for st in range(1, 7):
+            if fsal:
+                K[0] = f0
+            else:
+                _field_at(y, t, dt_in, n_steps, net, inp_r, ws, K[0])
+            for st in range(1, s):
                 Y[:] = y
                 for m in range(st):
                     if A[st, m] != 0.0:
                         axpy(h * A[st, m], K[m], Y)
-                if st == 6:
+                if fsal and st == s - 1:
                     Ynew[:] = Y
                 _field_at(Y, t + c[st] * h, dt_in, n_steps, net, inp_r, ws, K[st])
-            counts[r, 2] += 6
+            if not fsal:
+                Ynew[:] = y
+                for st in range(s):
+                    if bw[st] != 0.0:
+                        axpy(h * bw[st], K[st], Ynew)
+            counts[r, 2] += s - 1 if fsal else s
             # error estimate and its RMS norm
             for i in range(N):
                 sc[i] = atol + rtol * max(abs(y[0, i]), abs(Ynew[0, i]))
             acc = 0.0
             for i in range(N):
                 ei = 0.0
-                for st in range(7):
+                for st in range(s):
                     ei += e[st] * K[st, 0, i]
                 q = h * ei / sc[i]
                 acc += q * q
@@ -245,10 +251,10 @@ def dopri5_run(H, F0, state, counts, dense, out, j0, n_out, save_base, save_dt, 
             if err <= 1.0:
                 # dense output on every save time in (t, t_new]
                 if j < j0 + n_out and j * save_dt <= t_new:
-                    for m in range(4):  # Q = K^T P, the dense-output polynomial
+                    for m in range(n_dense):  # Q = K^T P, the dense-output polynomial
                         for i in range(N):
                             acc2 = 0.0
-                            for st in range(7):
+                            for st in range(s):
                                 acc2 += K[st, 0, i] * Pd[st, m]
                             Q[m, i] = acc2
                     y0[:] = y[0]
@@ -256,12 +262,15 @@ def dopri5_run(H, F0, state, counts, dense, out, j0, n_out, save_base, save_dt, 
                 while j < j0 + n_out and j * save_dt <= t_new:
                     theta = min((j * save_dt - t) / h, 1.0)
                     for i in range(N):
-                        out[r, j - save_base, i] = y[0, i] + h * theta * (Q[0, i] + theta * (
-                            Q[1, i] + theta * (Q[2, i] + theta * Q[3, i])))
+                        poly = Q[n_dense - 1, i]  # Horner
+                        for m in range(n_dense - 2, -1, -1):
+                            poly = Q[m, i] + theta * poly
+                        out[r, j - save_base, i] = y[0, i] + h * theta * poly
                     j += 1
                 t = t_new
                 y[:] = Ynew
-                f0[:] = K[6]
+                if fsal:
+                    f0[:] = K[s - 1]
                 counts[r, 0] += 1
                 err_c = max(err, 1e-10)
                 factor = safety * err_c ** (-expo) * err_old ** beta

@@ -4,13 +4,12 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from .. import _engine
 from .. import inputs as _inputs
-from .._kernels import lyapunov as _k
 from .._seeding import generator
 from .._validation import as_float_array, positive_int, positive_scalar
 from ..integrators import get_method
 from ..network import RateNetwork
-from ..simulate import pack_without_stp
 
 
 def lyapunov_spectrum(net, k=None, *, duration, dt, method="rk4", transient=0.0, h0=None,
@@ -66,10 +65,10 @@ def lyapunov_spectrum(net, k=None, *, duration, dt, method="rk4", transient=0.0,
     if net.stp is not None:
         raise NotImplementedError("Lyapunov exponents with STP are not implemented: the "
                                   "tangent space would include u and x")
-    m = get_method(method)
-    if m.kind == "adaptive":
-        raise ValueError("use a fixed-step method (rk4, heun, euler, exponential_euler, "
-                         "discrete) for Lyapunov exponents")
+    method = get_method(method)
+    if method.kind not in _engine.TANGENT_KERNELS:
+        raise ValueError(f"method={method.name!r}: use a fixed-step method (rk4, heun, "
+                         "euler, exponential_euler, discrete) for Lyapunov exponents")
     N = net.n_neurons
     K = N if k is None else positive_int("k", k)
     if K > N:
@@ -81,8 +80,9 @@ def lyapunov_spectrum(net, k=None, *, duration, dt, method="rk4", transient=0.0,
         raise ValueError(f"transient must be >= 0; got {transient}")
     ortho_every = positive_int("ortho_every", ortho_every)
     n_records = positive_int("n_records", n_records)
-    if m.name == "discrete" and dt != 1.0:
-        raise ValueError("method='discrete' counts steps: pass dt=1 (exponents per step)")
+    if method.counts_steps and dt != 1.0:
+        raise ValueError(f"method={method.name!r} counts steps: pass dt=1 (exponents per "
+                         "step)")
     if net.has_noise:
         raise ValueError("the network has noise: Lyapunov exponents here are those of the "
                          "deterministic flow; use net.replace(noise=0)")
@@ -101,19 +101,9 @@ def lyapunov_spectrum(net, k=None, *, duration, dt, method="rk4", transient=0.0,
     xs = _inputs.on_grid(inputs, net.n_inputs, steps, dt, input_interp)
     if xs.shape[0] > 1:
         raise ValueError("inputs for a Lyapunov spectrum are one trial: (steps, n_inputs)")
-    net_k, inp_k = pack_without_stp(net, 1 + K, xs, input_interp)  # a sparse W stays CSR
-    if m.kind == "leaky":
-        decay, gain, _ = m.coefficients(dt, net.tau_array)
-        decay, gain = np.ascontiguousarray(decay), np.ascontiguousarray(gain)
-
-        def advance(k0, n, logs):
-            return _k.lyapunov_leaky(Z, k0, n, ortho_every, net_k, inp_k, decay, gain, logs)
-    else:
-        tab = m.tableau
-
-        def advance(k0, n, logs):
-            return _k.lyapunov_rk(Z, k0, n, ortho_every, net_k, inp_k, dt, tab.A, tab.b,
-                                  tab.c, logs)
+    # a sparse W stays CSR
+    advance = _engine.tangent_stepper(method, net, Z, xs, _inputs.interp_code(input_interp),
+                                      dt, ortho_every)
 
     def check(bad):
         if bad >= 0:
@@ -133,14 +123,14 @@ def lyapunov_spectrum(net, k=None, *, duration, dt, method="rk4", transient=0.0,
         times.append(p1 * ortho_every * dt)
         conv.append(total / times[-1])
     ex = conv[-1]
-    unit = "1/steps" if m.name == "discrete" else "1/(time unit of tau)"
+    unit = "1/steps" if method.counts_steps else "1/(time unit of tau)"
     return xr.Dataset(
         {"exponents": ("exponent", ex, {"long_name": "Lyapunov exponents", "units": unit}),
          "convergence": (("time", "exponent"), np.array(conv),
                          {"long_name": "running estimate of the exponents", "units": unit})},
         coords={"exponent": np.arange(K), "time": ("time", np.array(times),
                                                    {"long_name": "averaging time"})},
-        attrs=dict(method=m.name, dt=dt, duration=n_avg * dt, transient=n_trans * dt,
+        attrs=dict(method=method.name, dt=dt, duration=n_avg * dt, transient=n_trans * dt,
                    ortho_every=ortho_every, n_neurons=N, phi=net.phi.name))
 
 

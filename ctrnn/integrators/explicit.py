@@ -1,15 +1,20 @@
-"""The methods ``simulate`` offers: tableaux plus how each one is stepped.
+"""The methods ``simulate`` offers: tableaux plus the formulas of how each one is stepped.
 
-Adding a fixed-step Runge-Kutta method is adding a tableau here; the generic kernel in
-``ctrnn._kernels.rk.rk_run`` runs it.
+Adding a fixed-step Runge-Kutta method is adding a tableau here; adding an adaptive one
+is adding an embedded pair with its error weights and dense output (``BS3`` below). The
+generic kernels in ``ctrnn._kernels.rk`` run them, chosen by ``Method.kind`` in
+``ctrnn._engine``.
 """
 from __future__ import annotations
 
 import difflib
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, field
+from typing import Callable
 
 import numpy as np
 
+from .controllers import PIController
 from .tableau import ButcherTableau
 
 EULER = ButcherTableau("euler", A=[[0.0]], b=[1.0], c=[0.0], order=1)
@@ -57,13 +62,55 @@ DOPRI5 = ButcherTableau(
 )
 
 
+
+# Bogacki & Shampine (1989), a 3(2) pair with first-same-as-last: 4 stages (3 new
+# evaluations a step), error weights and cubic Hermite dense output as in
+# scipy.integrate._ivp.rk.RK23. Added as data only: the adaptive kernel reads it.
+_BS_B = [2 / 9, 1 / 3, 4 / 9, 0]
+BS3 = ButcherTableau(
+    "bs3",
+    A=[[0, 0, 0, 0], [1 / 2, 0, 0, 0], [0, 3 / 4, 0, 0], _BS_B],
+    b=_BS_B,
+    c=[0, 1 / 2, 3 / 4, 1],
+    order=3,
+    error_order=2,
+    e=[5 / 72, -1 / 12, -1 / 9, 1 / 8],
+    P=[[1, -4 / 3, 5 / 9], [0, 1, -2 / 3], [0, 4 / 3, -8 / 9], [0, -1, 1]],
+)
+
+
+def _euler_leak(a):
+    """Forward Euler: h <- (1 - a) h + a phi, a = dt / tau; noise sqrt(2 a)."""
+    return 1.0 - a, a, np.sqrt(2.0 * a)
+
+
+def _exponential_leak(a):
+    """The leak integrated exactly over the step with the drive held: decay e^-a; the
+    Ornstein-Uhlenbeck increment's exact standard deviation sqrt(1 - e^-2a)."""
+    decay = np.exp(-a)
+    return decay, -np.expm1(-a), np.sqrt(-np.expm1(-2.0 * a))
+
+
+def _discrete_map(a):
+    """h[t+1] = phi(...): Euler with dt == tau (time counted in steps)."""
+    one = np.ones_like(a)
+    return 0 * one, one, np.sqrt(2.0) * one
+
+
+ADAPTIVE_OPTIONS = ("rtol", "atol", "max_steps", "controller")
+
+
 @dataclass(frozen=True)
 class Method:
-    """How ``simulate`` steps a method.
+    """A method of ``simulate`` and every per-method formula: its step coefficients, its
+    noise factor, its stability limit, its time grid and the options it takes.
 
     kind: "leaky" (h <- decay h + gain phi(...), one evaluation a step: euler,
-    exponential_euler, discrete), "rk" (the generic tableau loop) or "adaptive"
-    (Dormand-Prince with error control and dense output).
+    exponential_euler, discrete; ``leak`` gives decay, gain and the noise factor from
+    a = dt / tau), "rk" (the generic tableau loop) or "adaptive" (an embedded pair with
+    error control and dense output). ``exact_linear``: the linear decays (the leak, and
+    STP's u and x with the rate held) are integrated exactly, so no step is unstable.
+    ``counts_steps``: the discrete RNN, whose time is counted in steps (dt = 1, no dt).
     """
 
     name: str
@@ -71,41 +118,149 @@ class Method:
     tableau: ButcherTableau | None
     order: int
     summary: str
+    leak: Callable | None = None
+    exact_linear: bool = False
+    counts_steps: bool = False
+    defaults: dict = field(default_factory=dict)
+
+    @property
+    def adaptive(self):
+        """True for error-controlled step sizes (takes rtol, atol, max_steps,
+        controller; the noise-free equation only)."""
+        return self.kind == "adaptive"
+
+    @property
+    def options(self):
+        """The method-specific keyword arguments of ``simulate`` this method takes."""
+        return ADAPTIVE_OPTIONS if self.adaptive else ()
 
     def coefficients(self, dt, tau):
-        """(decay, gain, noise_factor) arrays for a leaky method; noise_factor * noise is
-        the standard deviation of the per-step noise increment."""
+        """(decay, gain, noise_factor) arrays of shape np.shape(tau) for a leaky method:
+        h <- decay h + gain phi(...) + noise_factor * noise * z. Raises ValueError for
+        the other kinds."""
+        if self.leak is None:
+            raise ValueError(f"{self.name} is not a leaky method")
         a = np.broadcast_to(np.asarray(dt / tau, dtype=np.float64), np.shape(tau))
-        if self.name == "discrete":
-            one = np.ones_like(a)
-            return 0 * one, one, np.sqrt(2.0) * one
-        if self.name == "euler":
-            return 1.0 - a, a, np.sqrt(2.0 * a)
-        if self.name == "exponential_euler":
-            decay = np.exp(-a)
-            return decay, -np.expm1(-a), np.sqrt(-np.expm1(-2.0 * a))
-        raise ValueError(f"{self.name} is not a leaky method")
+        return self.leak(a)
 
+    def noise_factor(self, dt, tau):
+        """The standard deviation of one step's noise increment per unit ``noise``: the
+        Euler-Maruyama sqrt(2 dt / tau) for Runge-Kutta stages, the leaky method's own
+        factor otherwise. Raises ValueError for adaptive methods (no noise)."""
+        if self.leak is not None:
+            return self.coefficients(dt, tau)[2]
+        if self.adaptive:
+            raise ValueError(f"{self.name!r} integrates the noise-free equation only")
+        return np.sqrt(2.0 * dt / tau)
+
+    @property
+    def stability_limit(self):
+        """Largest |z| = dt |lambda| on the negative real axis the step is stable for
+        (inf when the linear part is exact or the method is the discrete map)."""
+        if self.exact_linear or self.counts_steps:
+            return math.inf
+        return self.tableau.stability_limit
+
+    def grid(self, duration, dt, steps):
+        """(dt, steps) from a user's duration / dt / steps, with errors naming the
+        argument. The discrete RNN counts steps (dt = 1, no duration)."""
+        from .._validation import positive_int, positive_scalar
+
+        if self.counts_steps:
+            if dt is not None:
+                raise ValueError(f"method={self.name!r} takes no dt: each step is one update "
+                                 "h[t+1] = phi(W h[t] + U x[t] + b); pass steps=T")
+            if duration is not None:
+                raise ValueError(f"method={self.name!r} counts steps, not time: pass "
+                                 "steps=T instead of duration")
+            return 1.0, positive_int("steps", steps)
+        if dt is None:
+            raise TypeError(f"dt is required for method={self.name!r} (a step size in the "
+                            "time unit of tau, e.g. tau / 10)")
+        dt = positive_scalar("dt", dt)
+        if (duration is None) == (steps is None):
+            raise TypeError("give exactly one of duration (a time) or steps (a number of "
+                            "steps)")
+        if steps is not None:
+            return dt, positive_int("steps", steps)
+        duration = positive_scalar("duration", duration)
+        n = round(duration / dt)
+        if n < 1 or abs(n * dt - duration) > 1e-9 * duration:
+            raise ValueError(f"duration={duration} is not a whole number of steps dt={dt} "
+                             f"({duration / dt:.6g} steps): choose dt that divides duration "
+                             "or pass steps=")
+        return dt, n
+
+    def save_times(self, n_save, save_every, dt):
+        """The times of the saved states: multiples of save_every * dt (of save_every
+        steps for the discrete RNN)."""
+        if self.counts_steps:
+            return np.arange(n_save) * save_every
+        return np.arange(n_save) * (save_every * dt)
+
+    def time_unit(self, unit):
+        """The unit of time of a result: ``unit``, or "steps" for the discrete RNN."""
+        return "steps" if self.counts_steps else unit
+
+    def stable_dt(self, dt, tau, radius, tau_min):
+        """None if dt is stable for every linear mode of the network, else the largest
+        stable dt. The Jacobian (-I + D W)/tau has eigenvalues near -1/tau plus a disc of
+        radius ``radius`` (times 1/tau); the leftmost point z = -(1 + radius) dt / tau_min
+        must lie in the stability interval. Forward Euler with dt equal to every tau is
+        the discrete RNN, asked for on purpose, and is not flagged."""
+        limit = self.stability_limit
+        if not self.adaptive and self.leak is _euler_leak and np.all(tau == dt):
+            return None
+        if self.adaptive or limit == math.inf:
+            return None
+        if dt * (1.0 + radius) / tau_min > limit * (1 + 1e-9):
+            return limit * tau_min / (1.0 + radius)
+        return None
+
+    def check_options(self, given):
+        """Raise ValueError naming each option in ``given`` (name -> value, None when not
+        given) that does not apply to this method."""
+        wrong = [k for k, v in given.items() if v is not None and k not in self.options]
+        if wrong:
+            takes = (f"only the adaptive methods ({', '.join(adaptive_names())}) take "
+                     f"{', '.join(ADAPTIVE_OPTIONS)}")
+            raise ValueError(f"{', '.join(wrong)} do(es) not apply to method={self.name!r}: "
+                             f"{takes}; remove {wrong[0]}= or choose an adaptive method")
+
+
+def adaptive_names():
+    return [name for name, m in METHODS.items() if m.adaptive]
+
+
+_ADAPTIVE_DEFAULTS = dict(rtol=1e-6, atol=1e-9, max_steps=1_000_000,
+                          controller=PIController())
 
 METHODS = {
     m.name: m
     for m in (
         Method("euler", "leaky", EULER, 1,
-               "forward Euler; with dt == tau it is the discrete RNN"),
+               "forward Euler; with dt == tau it is the discrete RNN", leak=_euler_leak),
         Method("heun", "rk", HEUN, 2, "Heun's method (explicit trapezoid, RK2)"),
         Method("rk4", "rk", RK4, 4, "classic 4th-order Runge-Kutta"),
         Method("dopri5", "adaptive", DOPRI5, 5,
-               "Dormand-Prince 5(4), adaptive step, dense output on the save grid"),
+               "Dormand-Prince 5(4), adaptive step, dense output on the save grid",
+               defaults=_ADAPTIVE_DEFAULTS),
+        Method("bs3", "adaptive", BS3, 3,
+               "Bogacki-Shampine 3(2), adaptive step, cubic dense output on the save grid",
+               defaults=_ADAPTIVE_DEFAULTS),
         Method("exponential_euler", "leaky", None, 1,
-               "exact decay of the leak with the drive held over the step"),
+               "exact decay of the leak with the drive held over the step",
+               leak=_exponential_leak, exact_linear=True),
         Method("discrete", "leaky", None, 1,
-               "the discrete RNN h[t+1] = phi(W h[t] + U x[t] + b): Euler with dt == tau"),
+               "the discrete RNN h[t+1] = phi(W h[t] + U x[t] + b): Euler with dt == tau",
+               leak=_discrete_map, counts_steps=True),
     )
 }
 ALIASES = {
     "forward_euler": "euler", "rk2": "heun", "rk45": "dopri5", "dopri": "dopri5",
     "dormand_prince": "dopri5", "expeuler": "exponential_euler",
-    "exp_euler": "exponential_euler", "rnn": "discrete",
+    "exp_euler": "exponential_euler", "rnn": "discrete", "rk23": "bs3",
+    "bogacki_shampine": "bs3",
 }
 
 

@@ -26,6 +26,16 @@ class ButcherTableau:
         Error weights: ``h * sum_i e_i k_i`` estimates the local error (sum to 0).
     P : array_like, shape (s, p), optional
         Dense output: y(t + theta h) = y + h * sum_m (K^T P)[:, m] theta^(m + 1).
+    error_order : int, optional
+        Order of the embedded solution b - e (the error estimate is O(h^(error_order +
+        1))); needed with ``e``. It sets the exponents of step-size control.
+
+    Raises
+    ------
+    ValueError
+        If the coefficients break an identity of an explicit method (A strictly lower
+        triangular, rows of A summing to c, sum(b) = 1, sum(e) = 0) or the shapes
+        disagree.
     """
 
     name: str
@@ -60,6 +70,22 @@ class ButcherTableau:
             raise ValueError(f"{self.name}: b must sum to 1")
         if self.e is not None and not np.isclose(self.e.sum(), 0.0, atol=1e-14):
             raise ValueError(f"{self.name}: e must sum to 0")
+        if self.e is not None and (self.e.shape != (s,) or self.error_order is None):
+            raise ValueError(f"{self.name}: e must have shape ({s},) and come with "
+                             "error_order")
+        if self.P is not None and (self.P.ndim != 2 or self.P.shape[0] != s):
+            raise ValueError(f"{self.name}: P must have shape ({s}, p)")
+
+    @property
+    def fsal(self):
+        """First same as last: the last stage is evaluated at the new solution (its last
+        row of A is b and its c is 1), so it is the next step's first stage."""
+        return bool(self.c[-1] == 1.0 and np.array_equal(self.A[-1], self.b))
+
+    @property
+    def embedded(self):
+        """True for a pair with error weights and dense output (an adaptive method)."""
+        return self.e is not None and self.P is not None
 
     @cached_property
     def stability_polynomial(self):

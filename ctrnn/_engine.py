@@ -1,0 +1,403 @@
+"""The one door to the kernels: every run (``simulate``, the echo state network,
+Lyapunov spectra, the trainer) goes through here.
+
+What lives here, and nothing else (no xarray, no option parsing: callers validate first):
+
+- packing validated objects into the named tuples the kernels read by name
+  (``Network``, ``STPParams``, ``Inputs``, ``AdaptiveTableau``; ``_kernels.packed``);
+- the table from a method's kind to its kernels (``STEPPERS``, ``TANGENT_KERNELS``):
+  nobody else branches on a method's name or kind;
+- one chunk driver (``run``) that advances the state chunk by chunk, writes the saved
+  states into a sink (an in-memory array or a Zarr store, ``ctrnn.io``) and reports
+  progress, returning a ``Report`` whose ``Status`` carries the message telling the user
+  what to change (diffrax's RESULTS is the model).
+"""
+from __future__ import annotations
+
+import enum
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._kernels import lyapunov as _lyap
+from ._kernels import rk as _rk
+from ._kernels.packed import CSR, AdaptiveTableau, Inputs, Network, STPParams
+from ._kernels.rhs import HOLD
+
+__all__ = ["Status", "Report", "Network", "STPParams", "Inputs", "AdaptiveTableau",
+           "pack_network", "pack_inputs", "stp_initial_state", "plan", "run",
+           "states", "tangent_stepper", "STEPPERS"]
+
+TARGET_CHUNK_SECONDS = 0.25  # kernel calls last about this long, for progress updates
+
+
+class Status(enum.IntEnum):
+    """How a run ended: the kernels' integer codes, each with the message that tells the
+    user what to change (``Report.message``) and the exception it raises."""
+
+    OK = _rk.OK
+    NONFINITE = _rk.NONFINITE
+    MAX_STEPS = _rk.MAX_STEPS
+    STEP_UNDERFLOW = _rk.STEP_UNDERFLOW
+
+    @property
+    def exception(self):
+        """FloatingPointError for a blow-up, RuntimeError for a stopped solver."""
+        return FloatingPointError if self is Status.NONFINITE else RuntimeError
+
+
+_MESSAGES = {
+    Status.OK: "ok",
+    Status.NONFINITE: (
+        "the state left the finite range {where} in neuron {neuron}{trial}: the network "
+        "diverges (unbounded phi with too strong W, or dt too large for {method!r}); "
+        "reduce dt, the weights' gain, or use a saturating phi (on_blowup='return' keeps "
+        "the partial result)"),
+    Status.MAX_STEPS: ("max_steps={max_steps} reached at t = {t:g}{trial}: raise max_steps "
+                       "or loosen rtol/atol"),
+    Status.STEP_UNDERFLOW: (
+        "{method} step size underflow at t = {t:g}{trial}: the problem is too stiff or "
+        "singular for an explicit method; loosen rtol/atol or use a fixed-step method "
+        "with small dt"),
+}
+
+
+@dataclass(frozen=True)
+class Report:
+    """The end of a run. status; for a failure the step (fixed-step: the global index of
+    the failing step; adaptive: the number of steps taken), the trial, the state column
+    (neuron, or N + i / 2 N + i for STP's u / x of neuron i), the time t reached and
+    ``where`` (words for the place in the run)."""
+
+    status: Status
+    step: int = 0
+    trial: int = 0
+    column: int = 0
+    t: float = 0.0
+    where: str = ""
+
+    @property
+    def ok(self):
+        return self.status is Status.OK
+
+    def message(self, *, method, n_neurons, batched, max_steps=None):
+        """The user's message: what happened, where, and what to change."""
+        N = n_neurons
+        col = self.column
+        neuron = f"{col % N}" + ("" if col < N else f" (STP variable {'ux'[col // N - 1]})")
+        return _MESSAGES[self.status].format(
+            where=self.where, neuron=neuron, trial=f" of trial {self.trial}" if batched else "",
+            method=method, max_steps=max_steps, t=self.t)
+
+
+# --- packing ---------------------------------------------------------------------------
+def _packer(dtype):
+    """a -> a contiguous, writable array of ``dtype`` (Numba's BLAS path copies
+    read-only arrays on every product)."""
+    def arr(a):
+        a = np.ascontiguousarray(a, dtype=dtype)
+        return a if a.flags.writeable else a.copy()
+    return arr
+
+
+def _stp_params(net):
+    """STP parameters as float64 arrays (U, 1/tau_f, 1/tau_d, efficacy) and rate_scale;
+    arrays of size 0 without STP."""
+    if net.stp is None:
+        empty = np.zeros(0)
+        return (empty, empty, empty, empty), 1.0
+    Us, tf, td = net.stp.arrays(net.n_neurons)
+    eff = 1.0 / Us if net.stp.efficacy == "relative" else np.ones(net.n_neurons)
+    return (Us, 1.0 / tf, 1.0 / td, eff), net.stp.rate_scale
+
+
+def pack_network(net, rows, dtype=np.float64):
+    """The kernels' ``Network`` for a state of ``rows`` rows (trials, or the state and
+    its tangent vectors). A sparse W stays CSR; WT is made only when rows > 1."""
+    arr = _packer(np.dtype(dtype))
+    if net.is_sparse:  # CSR arrays; the sparse kernel needs no transpose
+        W = CSR(arr(net._W.data), net._W.indices.astype(np.uint32), net._W.indptr)
+        WT = W
+    else:
+        W = arr(net._W)  # the network's private writable array: no copy in float64
+        WT = arr(net._W.T) if rows > 1 else W
+    arrays, scale = _stp_params(net)
+    stp = STPParams(*(arr(a) for a in arrays), np.dtype(dtype).type(scale))
+    return Network(W, WT, arr(1.0 / net.tau_array), net.phi.code, stp)
+
+
+def pack_inputs(net, xs, interp, dtype=np.float64):
+    """The kernels' ``Inputs`` for xs (Bx, T + 1, n_inputs) on the step grid and an
+    interpolation code (``ctrnn.inputs.interp_code``)."""
+    arr = _packer(np.dtype(dtype))
+    N = net.n_neurons
+    return Inputs(arr(xs), arr(net._U.T if xs.shape[2] else np.zeros((0, N))), arr(net._b),
+                  interp)
+
+
+def stp_initial_state(net, H, u0, x0):
+    """Z (B, V N): H (B, N) with STP's u and x appended (default: at rest, u = U, x = 1);
+    H itself without STP. u0, x0: validated arrays broadcastable to (B, N), or None."""
+    if net.stp is None:
+        return H
+    B, N = H.shape
+    Us = net.stp.arrays(N)[0]
+    u = np.broadcast_to(Us if u0 is None else u0, (B, N))
+    x = np.broadcast_to(1.0 if x0 is None else x0, (B, N))
+    return np.concatenate([H, u, x], axis=1)
+
+
+# --- steppers: the method kind -> kernel table ------------------------------------------
+class _Fixed:
+    """A fixed-step kernel over ``steps`` steps; progress and chunks count steps."""
+
+    def __init__(self, kernel, args, dt, steps, save_every, cost):
+        self.kernel, self.args = kernel, args
+        self.dt, self.steps, self.save_every = dt, steps, save_every
+        self.total = steps
+        self.cost = cost  # work per step, to size the first chunk
+
+    def saves(self, k0, n):
+        """The saves written by steps k0 .. k0 + n - 1."""
+        return k0 // self.save_every + 1, (k0 + n) // self.save_every + 1
+
+    def advance(self, Z, buf, k0, n, base):
+        code, k, r, col = self.kernel(Z, buf, k0, n, self.save_every, base, *self.args)
+        if code == _rk.OK:
+            return Report(Status.OK), None
+        report = Report(Status(code), k, r, col, (k + 1) * self.dt,
+                        f"at t = {(k + 1) * self.dt:g} (step {k + 1} of {self.steps})")
+        return report, k // self.save_every + 1  # the saves before step k are complete
+
+    def mark_missing(self, out, report, chunk):
+        """NaN into the saves of ``out`` (B, n_save, M) that a failed run never wrote."""
+        out[:, report.step // self.save_every + 1:] = np.nan
+
+
+class _Leaky(_Fixed):
+    """h <- decay h + gain phi(...): euler, exponential_euler, discrete."""
+
+    def __init__(self, method, net_k, inp_k, Z, dt, steps, save_every, noise, keys, tau,
+                 dtype, **_):
+        arr = _packer(dtype)
+        decay, gain, nf = method.coefficients(dt, tau)
+        args = (net_k, inp_k, arr(decay), arr(gain), arr(nf * noise), keys, dtype.type(dt),
+                method.exact_linear)
+        B, M = Z.shape
+        N = tau.shape[0]
+        super().__init__(_rk.leaky_run, args, dt, steps, save_every, B * N * (N + M // N))
+
+
+class _RungeKutta(_Fixed):
+    """The generic explicit Runge-Kutta loop over the method's tableau."""
+
+    def __init__(self, method, net_k, inp_k, Z, dt, steps, save_every, noise, keys, tau,
+                 dtype, **_):
+        arr = _packer(dtype)
+        tab = method.tableau
+        nf = method.noise_factor(dt, tau)
+        args = (net_k, inp_k, dtype.type(dt), arr(tab.A), arr(tab.b), arr(tab.c),
+                arr(nf * noise), keys)
+        B, M = Z.shape
+        N = tau.shape[0]
+        super().__init__(_rk.rk_run, args, dt, steps, save_every,
+                         B * N * (N + M // N) * tab.stages)
+
+
+class _Adaptive:
+    """An embedded pair with error control and dense output; chunks and progress count
+    saves. Trials are integrated one after the other within each chunk."""
+
+    def __init__(self, method, net_k, inp_k, Z, dt, steps, save_every, dtype, rtol, atol,
+                 max_steps, controller, **_):
+        tab = method.tableau
+        arr = _packer(dtype)
+        self.tab = AdaptiveTableau(arr(tab.A), arr(tab.b), arr(tab.c), arr(tab.e),
+                                   arr(tab.P), tab.fsal, 1.0 / (tab.error_order + 1))
+        self.net_k, self.inp_k = net_k, inp_k
+        self.dt, self.steps, self.save_every = dt, steps, save_every
+        self.tol, self.ctrl, self.max_steps = (rtol, atol), controller.as_tuple(), max_steps
+        B, N = Z.shape
+        self.F0 = np.zeros_like(Z)
+        self.state = np.zeros((B, 5))
+        self.dense = np.zeros((B, 1 + tab.P.shape[1], N), dtype)
+        self.counts = np.zeros((B, 3), np.int64)
+        self.n_save = steps // save_every + 1
+        self.total = self.n_save - 1
+        self.cost = B * N * N * tab.stages * 5
+
+    def saves(self, j0, n):
+        return j0 + 1, j0 + 1 + n
+
+    def advance(self, Z, buf, j0, n, base):
+        save_dt = self.save_every * self.dt
+        code, k, r, col = _rk.adaptive_run(
+            Z, self.F0, self.state, self.counts, self.dense, buf, j0 + 1, n, base, save_dt,
+            (self.n_save - 1) * save_dt, self.net_k, self.inp_k, self.dt, self.steps,
+            self.tab, self.tol, self.ctrl, self.max_steps)
+        if code == _rk.OK:
+            return Report(Status.OK), None
+        t = float(self.state[r, 0])
+        return Report(Status(code), k, r, col, t, f"after t = {t:g}"), j0 + 1
+
+    def mark_missing(self, out, report, chunk):
+        out[:, int(report.t // (self.save_every * self.dt)) + 1:] = np.nan
+        # trials are stepped one after the other: those after the failing one never ran
+        # the failing chunk, and nothing after it was written
+        out[report.trial + 1:, chunk[0]:] = np.nan
+        out[:, chunk[1]:] = np.nan
+
+    def attrs(self):
+        """Step statistics for the result's attrs."""
+        return dict(rtol=self.tol[0], atol=self.tol[1],
+                    n_accepted=int(self.counts[:, 0].sum()),
+                    n_rejected=int(self.counts[:, 1].sum()),
+                    n_rhs_evals=int(self.counts[:, 2].sum()))
+
+
+STEPPERS = {"leaky": _Leaky, "rk": _RungeKutta, "adaptive": _Adaptive}
+
+
+def plan(method, net, Z, xs, interp, *, dt, steps, save_every=1, keys=None, dtype=np.float64,
+         rtol=None, atol=None, max_steps=None, controller=None):
+    """The stepper of ``method`` for the validated network ``net`` from state Z
+    (B, V N) with inputs xs (Bx, steps + 1, n_inputs) on the grid; ``keys`` the trials'
+    noise keys (``ctrnn._seeding.trial_keys``) when the network has noise. Z is packed in
+    place by ``run``; the returned stepper is handed to ``run``."""
+    dtype = np.dtype(dtype)
+    B = Z.shape[0]
+    stepper = STEPPERS[method.kind]
+    return stepper(method, pack_network(net, B, dtype), pack_inputs(net, xs, interp, dtype),
+                   Z, dt=dt, steps=steps, save_every=save_every, dtype=dtype,
+                   noise=net.noise_array, tau=net.tau_array,
+                   keys=np.zeros(0, np.uint64) if keys is None else keys,
+                   rtol=rtol, atol=atol, max_steps=max_steps, controller=controller)
+
+
+def _chunks(total, chunk, cost, t_chunk=TARGET_CHUNK_SECONDS):
+    """Yield (start, size): the caller's ``chunk`` size, or sizes adapted so that a
+    kernel call lasts about ``t_chunk`` seconds (the first from the work estimate)."""
+    done = 0
+    n = chunk or max(1, min(total, int(2e6 / max(cost, 1))))
+    while done < total:
+        n = min(n, total - done)
+        t0 = time.perf_counter()
+        yield done, n
+        el = time.perf_counter() - t0
+        done += n
+        if chunk is None:
+            n = max(1, int(n * min(4.0, t_chunk / max(el, 1e-6))))
+
+
+def run(stepper, Z, sink, *, chunk=None, progress=None):
+    """Advance Z (B, M) with ``stepper`` (from ``plan``) to its end, chunk by chunk,
+    writing the saves (Z itself as save 0) into ``sink`` (``ctrnn.io.MemorySink`` or
+    ``ZarrSink``) and calling ``progress.update(done)`` after each chunk. Returns
+    (Report, (first, end) saves of the failing chunk or None)."""
+    buf, base = sink.view(0, 1)
+    buf[:, 0 - base] = Z
+    sink.commit(0, 1)
+    for u0, n in _chunks(stepper.total, chunk, stepper.cost):
+        s0, s1 = stepper.saves(u0, n)
+        buf, base = sink.view(s0, s1)
+        report, complete = stepper.advance(Z, buf, u0, n, base)
+        if not report.ok:
+            sink.commit(s0, min(s1, complete))
+            return report, (s0, s1)
+        sink.commit(s0, s1)
+        if progress is not None:
+            progress.update(u0 + n)
+    return Report(Status.OK), None
+
+
+class _Array:
+    """A sink that is one (B, n_save, M) array; the first save (the initial state) is
+    dropped when ``skip_first``."""
+
+    def __init__(self, out, skip_first):
+        self.out, self.skip = out, skip_first
+        self.first = np.empty((out.shape[0], 1, out.shape[2]), out.dtype)
+
+    def view(self, s0, s1):
+        if s0 == 0 and self.skip:
+            return self.first, 0
+        return self.out, int(self.skip)
+
+    def commit(self, s0, s1):
+        pass
+
+
+def states(net, X, H, xs, dt, method):
+    """Run the noise-free leaky ``method`` (euler: the echo state network's update) of
+    ``net`` (no STP) from H (B, N) over the T = X.shape[1] steps of inputs xs
+    (Bx, T[+1], n_inputs) held over each step, writing the state after step k into
+    X[:, k]; H ends as the final state. For callers that validated already and take many
+    short runs. X: (B, T, N) C-contiguous float64.
+
+    Raises
+    ------
+    ValueError
+        If the arrays do not fit the network, or it has noise or STP.
+    FloatingPointError
+        If the state leaves the finite range (the message names the step and neuron).
+    """
+    if net.has_noise or net.stp is not None:
+        raise ValueError("states() runs networks without noise or STP")
+    B, T, N = X.shape
+    if X.dtype != np.float64 or not X.flags.c_contiguous or N != net.n_neurons:
+        raise ValueError(f"X must be a C-contiguous float64 array (B, T, {net.n_neurons})")
+    if xs.ndim != 3 or xs.shape[1] < T or xs.shape[2] != net.n_inputs \
+            or xs.shape[0] not in (1, B):  # the kernel reads xs[r, k] unchecked
+        raise ValueError(f"xs must have shape (1 or {B}, >= {T}, {net.n_inputs}); got "
+                         f"{xs.shape}")
+    stepper = plan(method, net, H, xs, HOLD, dt=dt, steps=T)
+    report, _ = run(stepper, H, _Array(X, skip_first=True), chunk=T)
+    if not report.ok:
+        raise FloatingPointError(
+            f"the state left the finite range at step {report.step + 1} of {T} in neuron "
+            f"{report.column}" + (f" of trial {report.trial}" if B > 1 else "") +
+            ": the network diverges")
+    return H
+
+
+# --- tangent dynamics (Lyapunov exponents) ----------------------------------------------
+def _tangent_leaky(method, net_k, inp_k, Z, dt, tau, ortho_every):
+    decay, gain, _ = method.coefficients(dt, tau)
+    decay, gain = np.ascontiguousarray(decay), np.ascontiguousarray(gain)
+
+    def advance(k0, n, logs):
+        return _lyap.lyapunov_leaky(Z, k0, n, ortho_every, net_k, inp_k, decay, gain, logs)
+    return advance
+
+
+def _tangent_rk(method, net_k, inp_k, Z, dt, tau, ortho_every):
+    tab = method.tableau
+
+    def advance(k0, n, logs):
+        return _lyap.lyapunov_rk(Z, k0, n, ortho_every, net_k, inp_k, dt, tab.A, tab.b,
+                                 tab.c, logs)
+    return advance
+
+
+TANGENT_KERNELS = {"leaky": _tangent_leaky, "rk": _tangent_rk}
+
+
+def tangent_stepper(method, net, Z, xs, interp, dt, ortho_every):
+    """advance(k0, n, logs) -> -1, or the step where Z left the finite range: steps
+    Z = [h; q_1; ...; q_K] (1 + K, N) (float64, in place) by ``n`` steps of ``method``
+    from global step k0, re-orthonormalising the q every ``ortho_every`` global steps and
+    adding the log stretching factors to logs (K,). ``net`` without STP.
+
+    Raises
+    ------
+    ValueError
+        For a method without tangent kernels (the adaptive ones).
+    """
+    if method.kind not in TANGENT_KERNELS:
+        raise ValueError(f"method={method.name!r} has no tangent dynamics; use a fixed-step "
+                         f"method")
+    R = Z.shape[0]
+    net_k, inp_k = pack_network(net, R), pack_inputs(net, xs, interp)
+    return TANGENT_KERNELS[method.kind](method, net_k, inp_k, Z, dt, net.tau_array,
+                                        ortho_every)
