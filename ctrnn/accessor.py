@@ -130,7 +130,7 @@ class _Methods:
                 row += 1
             for k, da in enumerate(das):
                 ax = axes[row, c]
-                self._traces(ax, da.isel(**sel) if sel else da, idx)
+                self._traces(ax, da.isel(**sel) if sel else da, idx, legend=c == cols - 1)
                 if c == 0:
                     ax.set_ylabel(_label(da, da.name))
                 row += 1
@@ -201,7 +201,7 @@ class _Methods:
         ax.set_ylabel("neuron")
 
     @staticmethod
-    def _traces(ax, da, idx):
+    def _traces(ax, da, idx, legend=True):
         t = da["time"].values
         if "trial" in da.dims:  # mean +- sd over trials
             m = da.mean("trial").isel(neuron=idx).transpose("time", "neuron").values
@@ -214,7 +214,7 @@ class _Methods:
             v = da.isel(neuron=idx).transpose("time", "neuron").values
             for j, i in enumerate(idx):
                 ax.plot(t, v[:, j], lw=0.8, label=f"neuron {i}")
-        if len(idx) <= 8:
+        if legend and len(idx) <= 8:
             ax.legend(fontsize="x-small", loc="upper right", ncols=min(len(idx), 4))
 
 

@@ -166,15 +166,16 @@ def run_sweep(cfg, store, scheduler=None, workers=None, progress=True):
         raise ConfigError(str(exc)) from None
 
 
-def run_config(cfg):
-    """Simulate the network a configuration describes; returns the Dataset."""
+def run_config(cfg, progress=None):
+    """Simulate the network a configuration describes; returns the Dataset. ``progress``
+    as in ``ctrnn.simulate`` (None: a bar once the run takes more than a few seconds)."""
     import ctrnn
 
     net_cfg, sim_cfg = cfg["network"], cfg["simulation"]
     net = build_network(net_cfg)
     kwargs = _simulate_kwargs(sim_cfg)
     try:
-        return ctrnn.simulate(net, progress=None, **kwargs)
+        return ctrnn.simulate(net, progress=progress, **kwargs)
     except (TypeError, ValueError, MemoryError, FloatingPointError) as exc:
         raise ConfigError(f"[simulation]: {exc}") from None
 
@@ -197,26 +198,13 @@ def demo(outdir=".", n=500, g=1.5, duration=1.0):
 
 
 def plot_activity(ds, path, title=""):
-    """Heat map of h(t) for all neurons plus a few traces, saved to ``path``."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    """``ds.ctrnn.plot()`` (heat map of h(t) for all neurons plus a few traces) saved to
+    ``path``; the figure is closed. The matplotlib backend is left as the user set it."""
     import matplotlib.pyplot as plt
 
-    h = ds.h if "trial" not in ds.h.dims else ds.h.isel(trial=0)
-    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 6), sharex=True, layout="constrained",
-                                   gridspec_kw=dict(height_ratios=[2, 1]))
-    t = h.time.values
-    im = ax1.imshow(h.values.T, aspect="auto", origin="lower", cmap="RdBu_r", vmin=-1, vmax=1,
-                    extent=[t[0], t[-1], -0.5, h.sizes["neuron"] - 0.5],
-                    interpolation="nearest")
-    fig.colorbar(im, ax=[ax1, ax2], label="h", shrink=0.6, anchor=(0, 1))
-    ax1.set_ylabel("neuron")
-    ax1.set_title(title)
-    for i in range(min(5, h.sizes["neuron"])):
-        ax2.plot(t, h.isel(neuron=i).values, lw=0.8)
-    ax2.set_xlabel(f"time ({h.time.attrs.get('units', '')})")
-    ax2.set_ylabel("h, 5 neurons")
+    fig = ds.ctrnn.plot()
+    if title:
+        fig.suptitle(title)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
@@ -232,6 +220,10 @@ def main(argv=None):
     p_run.add_argument("config", help="TOML file; `ctrnn example-config` prints one")
     p_run.add_argument("-o", "--output", required=True, help="NetCDF file to write")
     p_run.add_argument("--plot", help="also save a PNG of the activity here")
+    p_run.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                       help="progress bar on stderr: auto (runs longer than a few "
+                            "seconds; default), always or never. Redirected to a file, "
+                            "it is redrawn at most every 5%%")
     sub.add_parser("example-config", help="print an example TOML configuration")
     p_sw = sub.add_parser("sweep", help="run a parameter sweep ([sweep] table of lists) on "
                                         "dask, resumable from its store")
@@ -265,7 +257,8 @@ def main(argv=None):
         cfg = load_config(args.config)
         if cfg.get("sweep"):
             raise ConfigError("this file has a [sweep] table: use `ctrnn sweep`")
-        ds = run_config(cfg)
+        ds = run_config(cfg, progress={"auto": None, "always": True,
+                                       "never": False}[args.progress])
     except ConfigError as exc:
         print(f"ctrnn run: error: {exc}", file=sys.stderr)
         return 2

@@ -54,8 +54,9 @@ def _warm(simulate_kwargs):
 
     net = ctrnn.RateNetwork(np.zeros((2, 2)))
     kw = {k: v for k, v in simulate_kwargs.items() if k in ("method", "dtype")}
-    ctrnn.simulate(net, steps=2, **({"dt": 0.1} if kw.get("method") != "discrete" else {}),
-                   progress=False, **kw)
+    counts_steps = ctrnn.integrators.get_method(kw.get("method", "rk4")).counts_steps
+    ctrnn.simulate(net, steps=2, **({} if counts_steps else {"dt": 0.1}), progress=False,
+                   **kw)
     return os.getpid()
 
 

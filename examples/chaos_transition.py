@@ -39,7 +39,7 @@ def run(gs=(0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0), n=2000, n_networks=3, n_l
             h = ds.h.isel(time=slice(100, None)).values.astype(np.float64)  # drop 50 tau
             x = xr.DataArray(h @ W.T, dims=("time", "neuron"),
                              coords={"time": ds.time.values[100:]})  # input current
-            acfs.append(analysis.autocorrelation(x, max_lag, center=False))
+            acfs.append(x.ctrnn.autocorrelation(max_lag, center=False))
         acf = sum(acfs) / n_networks
         var_sim.append(float(acf[0]))
         var_th.append(analysis.current_variance(g))
@@ -63,8 +63,6 @@ def run(gs=(0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0), n=2000, n_networks=3, n_l
 
 
 def plot(res, path):
-    import matplotlib
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(1, 3, figsize=(13, 4), layout="constrained")

@@ -57,8 +57,6 @@ def run(n_e=800, n_i=200, mu_e=1.0, sigma_e=1.0, sigma_i=2.0, seed=0):
 
 
 def plot(res, path):
-    import matplotlib
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(2, 3, figsize=(14, 8), layout="constrained")

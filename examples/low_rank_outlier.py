@@ -52,8 +52,6 @@ def run(n=1000, g=2.0, overlap=4.0, duration=200.0, seed=0):
 
 
 def plot(res, path):
-    import matplotlib
-    matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(2, 2, figsize=(10, 8), layout="constrained")

@@ -73,28 +73,15 @@ def run(dt=DT, duration=DURATION, cue=CUE):
 
 
 def plot(ds, path):
-    import matplotlib
-    matplotlib.use("Agg")
+    """h, u and x of every population (``ds.ctrnn.plot``), the cue and readout marked."""
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(3, 1, figsize=(8, 7), sharex=True, layout="constrained")
-    t = ds.time.values
-    for i in range(ds.sizes["neuron"]):
-        lab = str(ds.population.values[i])
-        style = dict(lw=1.5 if i == 0 else 0.8, color="k" if lab == "I" else None)
-        axes[0].plot(t, ds.h.values[:, i], label=lab, **style)
-        if lab != "I":
-            axes[1].plot(t, ds.u.values[:, i], label=lab, **style)
-            axes[2].plot(t, ds.x.values[:, i], label=lab, **style)
-    for ax in axes:
+    fig = ds.ctrnn.plot(neurons=range(ds.sizes["neuron"]))
+    for ax in fig.axes:
         ax.axvspan(*T_CUE, color="tab:orange", alpha=0.15)
         ax.axvspan(*T_READ, color="tab:green", alpha=0.15)
-    axes[0].set_ylabel("rate (Hz)")
-    axes[0].legend(ncol=5, fontsize=8)
-    axes[0].set_title("cue (orange) loads E0; non-specific readout (green) reactivates it")
-    axes[1].set_ylabel("u (facilitation)")
-    axes[2].set_ylabel("x (resources)")
-    axes[2].set_xlabel("time (s)")
+    fig.axes[0].set_ylabel("rate h (Hz)")
+    fig.axes[0].set_title("cue (orange) loads E0; non-specific readout (green) reactivates it")
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

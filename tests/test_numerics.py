@@ -199,11 +199,12 @@ def test_batch_with_noise_trial_streams_do_not_depend_on_batch_size():
     assert not np.allclose(big.h.values[0], big.h.values[1])
 
 
-@pytest.mark.parametrize("method", ["euler", "heun", "rk4", "exponential_euler", "dopri5"])
+@pytest.mark.parametrize("method", ["euler", "heun", "rk4", "exponential_euler", "dopri5",
+                                    "bs3"])
 def test_chunked_run_equals_one_long_run_bit_for_bit(rng, method):
     n = 40
     W, U, b = random_net_params(n, 1.5, rng, 1)
-    noise = 0.0 if method == "dopri5" else 0.2
+    noise = 0.0 if method in ("dopri5", "bs3") else 0.2
     net = ctrnn.RateNetwork(W, U=U, b=b, tau=1.0, noise=noise)
     xs = rng.normal(size=(300, 1))
     kw = dict(steps=300, dt=0.05, h0="random", inputs=xs, method=method, seed=5,
@@ -214,7 +215,7 @@ def test_chunked_run_equals_one_long_run_bit_for_bit(rng, method):
         np.testing.assert_array_equal(part.h.values, whole.h.values)
 
 
-@pytest.mark.parametrize("method", ["dopri5"])
+@pytest.mark.parametrize("method", ["dopri5", "bs3"])
 def test_adaptive_chunks_end_inside_a_step(method):
     """Smooth dynamics: one adaptive step spans many saves, so chunks end inside steps.
     The saves of such a step beyond the chunk must come from that step's dense output

@@ -224,7 +224,8 @@ class Method:
         if wrong:
             takes = (f"only the adaptive methods ({', '.join(adaptive_names())}) take "
                      f"{', '.join(ADAPTIVE_OPTIONS)}")
-            raise ValueError(f"{', '.join(wrong)} do(es) not apply to method={self.name!r}: "
+            verb = "does" if len(wrong) == 1 else "do"
+            raise ValueError(f"{', '.join(wrong)} {verb} not apply to method={self.name!r}: "
                              f"{takes}; remove {wrong[0]}= or choose an adaptive method")
 
 

@@ -1,0 +1,288 @@
+"""The engine (issue 10): recorded runs stay bit-identical, every option is validated
+before anything is allocated or written, the adaptive kernel runs any embedded pair given
+as data, progress stays short in logs, and the doors go through the engine only."""
+import ast
+import io
+import json
+import re
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.integrate import solve_ivp
+from scipy.linalg import expm
+
+import ctrnn
+from ctrnn import _engine
+from ctrnn._progress import Progress
+from ctrnn.integrators import BS3, DOPRI5, METHODS, ButcherTableau, get_method
+
+from . import engine_reference, naive
+from .conftest import random_net_params
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+# --- bit-identical to the recorded runs ------------------------------------------------
+def test_reference_runs_are_bit_identical_to_the_recording():
+    rec = json.loads(engine_reference.PATH.read_text())
+    env = engine_reference.environment()
+    if env != rec["environment"]:
+        pytest.skip(f"checksums were recorded with {rec['environment']}; this is {env} "
+                    "(floating-point results depend on both): re-record with "
+                    "`python -m tests.engine_reference` on the old code")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", RuntimeWarning)
+        got = {k: engine_reference.checksum(v) for k, v in engine_reference.runs().items()}
+    assert got.keys() == rec["checksums"].keys()
+    differ = [k for k in got if got[k] != rec["checksums"][k]]
+    assert not differ, f"runs no longer bit-identical: {differ}"
+
+
+# --- validation before allocation --------------------------------------------------------
+@pytest.fixture
+def net():
+    return ctrnn.RateNetwork(ctrnn.connectivity.gaussian(10, 1.2, seed=0), tau=1.0)
+
+
+@pytest.mark.parametrize("method", ["euler", "heun", "rk4", "exponential_euler", "discrete"])
+@pytest.mark.parametrize("option, value", [("rtol", 1e-3), ("atol", 1e-6), ("max_steps", 10),
+                                           ("controller", ctrnn.integrators.PIController())])
+def test_adaptive_options_are_refused_by_fixed_step_methods(net, tmp_path, method, option,
+                                                            value):
+    store = tmp_path / "run.zarr"
+    grid = dict(steps=10) if method == "discrete" else dict(steps=10, dt=0.1)
+    with pytest.raises(ValueError, match=rf"{option}.*does? not apply to method='{method}'"):
+        ctrnn.simulate(net, method=method, store=store, **grid, **{option: value})
+    assert not store.exists()
+
+
+def test_the_issue_example_is_refused(net):
+    # used to run and report "ok"
+    with pytest.raises(ValueError, match="rtol, atol, controller"):
+        ctrnn.simulate(net, steps=10, dt=0.1, method="rk4", rtol=-5, atol="x",
+                       controller="nonsense")
+
+
+@pytest.mark.parametrize("kwargs, error, match", [
+    (dict(chunk_steps=0), ValueError, "chunk_steps"),
+    (dict(method="dopri5", rtol=-5), ValueError, "rtol"),
+    (dict(method="dopri5", atol="x"), TypeError, "atol"),
+    (dict(method="bs3", max_steps=0), ValueError, "max_steps"),
+    (dict(method="dopri5", controller="nonsense"), TypeError, "controller"),
+    (dict(save_every=0), ValueError, "save_every"),
+    (dict(h0=np.zeros(3)), ValueError, "h0"),
+    (dict(inputs=np.zeros((10, 1))), ValueError, "inputs"),
+    (dict(input_interp="cubic"), ValueError, "input_interp"),
+    (dict(dtype=np.int32), TypeError, "dtype"),
+    (dict(on_blowup="ignore"), ValueError, "on_blowup"),
+    (dict(u0=np.ones(10)), ValueError, "u0"),
+    (dict(progress="yes"), TypeError, "progress"),
+    (dict(include_params="yes"), TypeError, "include_params"),
+    (dict(time_unit=3), TypeError, "time_unit"),
+    (dict(trials=0), ValueError, "trials"),
+    (dict(max_memory=0), ValueError, "max_memory"),
+    (dict(seed="x"), TypeError, "seed"),
+])
+def test_validation_fails_before_any_file_is_created(net, tmp_path, kwargs, error, match):
+    store = tmp_path / "run.zarr"
+    with pytest.raises(error, match=match):
+        ctrnn.simulate(net, **{"steps": 10, "dt": 0.1, **kwargs}, store=store)
+    assert not store.exists() and list(tmp_path.iterdir()) == []
+
+
+def test_noise_with_an_adaptive_method_and_dt_with_discrete_are_refused(net, tmp_path):
+    store = tmp_path / "run.zarr"
+    for method in ("dopri5", "bs3"):
+        with pytest.raises(ValueError, match="noise > 0 needs a fixed-step method"):
+            ctrnn.simulate(net.replace(noise=0.1), steps=10, dt=0.1, method=method,
+                           store=store)
+    with pytest.raises(ValueError, match="takes no dt"):
+        ctrnn.simulate(net, steps=10, dt=0.1, method="discrete", store=store)
+    assert not store.exists()
+
+
+def test_existing_store_is_refused_before_running(net, tmp_path):
+    store = tmp_path / "run.zarr"
+    store.mkdir()
+    with pytest.raises(FileExistsError, match="exists"):
+        ctrnn.simulate(net, steps=10, dt=0.1, store=store)
+
+
+# --- status ------------------------------------------------------------------------------
+def test_every_status_carries_a_message_and_an_exception():
+    for status in _engine.Status:
+        rep = _engine.Report(status, step=4, trial=1, column=12, t=0.5, where="at t = 0.5")
+        msg = rep.message(method="rk4", n_neurons=10, batched=True, max_steps=7)
+        assert msg and ("{" not in msg)
+        if status is not _engine.Status.OK:
+            assert "trial 1" in msg and issubclass(status.exception, ArithmeticError
+                                                   if status is _engine.Status.NONFINITE
+                                                   else RuntimeError)
+    rep = _engine.Report(_engine.Status.NONFINITE, column=12, where="at t = 1")
+    assert "neuron 2 (STP variable u)" in rep.message(method="rk4", n_neurons=10,
+                                                      batched=False)
+    rep = _engine.Report(_engine.Status.MAX_STEPS, t=2.0)
+    assert "raise max_steps" in rep.message(method="bs3", n_neurons=3, batched=False,
+                                            max_steps=9)
+
+
+# --- methods as data ---------------------------------------------------------------------
+def test_bs3_tableau_identities_and_fsal():
+    assert BS3.fsal and DOPRI5.fsal and BS3.embedded
+    assert not METHODS["rk4"].tableau.fsal
+    np.testing.assert_allclose(BS3.A.sum(axis=1), BS3.c, atol=1e-15)
+    assert abs(BS3.e.sum()) < 1e-15 and abs(BS3.b.sum() - 1) < 1e-15
+    # order conditions of a 3rd-order method: b.c = 1/2, b.c^2 = 1/3, b.A.c = 1/6
+    b, c, A = BS3.b, BS3.c, BS3.A
+    np.testing.assert_allclose([b @ c, b @ c**2, b @ A @ c], [1 / 2, 1 / 3, 1 / 6],
+                               atol=1e-15)
+    # the embedded 2nd-order solution b - e (error = its difference with b) is 2nd order
+    b2 = b - BS3.e
+    np.testing.assert_allclose([b2.sum(), b2 @ c], [1, 1 / 2], atol=1e-15)
+    assert abs(b2 @ c**2 - 1 / 3) > 1e-3  # ... and not 3rd order
+    # dense output: theta = 1 reproduces the step; theta -> 0 starts from y with slope f
+    np.testing.assert_allclose(BS3.P.sum(axis=1), b, atol=1e-15)
+    with pytest.raises(ValueError, match="error_order"):
+        ButcherTableau("x", A=BS3.A, b=BS3.b, c=BS3.c, order=3, e=BS3.e)
+    assert get_method("RK23") is METHODS["bs3"] and METHODS["bs3"].adaptive
+
+
+def _linear(n=20, g=0.5, seed=3):
+    rng = np.random.default_rng(seed)
+    return rng.normal(0, g / np.sqrt(n), (n, n)), rng.normal(size=n)
+
+
+@pytest.mark.parametrize("method, order", [("bs3", 3), ("dopri5", 5)])
+def test_adaptive_pairs_converge_at_their_order(method, order):
+    """Work-precision slope: with steps chosen by the error control, the global error
+    falls as (number of steps)^-order (exact solution of the linear network by expm)."""
+    W, h0 = _linear()
+    net = ctrnn.RateNetwork(W, tau=1.0, phi="linear")
+    T = 4.0
+    exact = expm((W - np.eye(len(h0))) * T) @ h0
+    errs, n_steps = [], []
+    for rtol in (1e-4, 1e-5, 1e-6, 1e-7, 1e-8):
+        ds = ctrnn.simulate(net, duration=T, dt=T / 4, h0=h0, method=method, rtol=rtol,
+                            atol=rtol * 1e-3)
+        errs.append(np.abs(ds.h.values[-1] - exact).max())
+        n_steps.append(ds.attrs["n_accepted"])
+    slope = np.polyfit(np.log(n_steps), np.log(errs), 1)[0]
+    tol = 0.3 if order == 3 else 1.2  # dopri5 takes only 12-63 steps here
+    assert abs(-slope - order) < tol, (slope, n_steps, errs)
+
+
+def test_bs3_dense_output_against_dop853():
+    rng = np.random.default_rng(7)
+    n = 50
+    W, U, b = random_net_params(n, 0.8, rng, n_in=1)
+    h0 = rng.normal(0, 0.5, n)
+    net = ctrnn.RateNetwork(W, U=U, b=b, tau=1.0, phi="tanh")
+    T, dt_in = 5.0, 1e-3
+    grid = np.arange(round(T / dt_in) + 1) * dt_in
+    x = np.sin(2 * np.pi * grid / 2.0)[:, None]
+    sol = solve_ivp(lambda t, h: naive.rhs(h, W, U, b, 1.0, "tanh",
+                                           np.array([np.interp(t, grid, x[:, 0])])),
+                    (0, T), h0, method="DOP853", rtol=1e-12, atol=1e-12, t_eval=grid)
+    errs = []
+    for rtol in (1e-5, 1e-7):
+        ds = ctrnn.simulate(net, duration=T, dt=dt_in, h0=h0, inputs=x, method="bs3",
+                            input_interp="linear", rtol=rtol, atol=rtol * 1e-3)
+        errs.append(np.abs(ds.h.values - sol.y.T).max())
+        assert errs[-1] < 50 * rtol, (rtol, errs[-1])
+        # 3 new evaluations per accepted step (first same as last)
+        a = ds.attrs
+        assert a["n_rhs_evals"] == 2 + 3 * (a["n_accepted"] + a["n_rejected"])
+        if rtol == 1e-5:  # most of the 5001 saves lie inside steps: dense output
+            assert a["n_accepted"] < ds.sizes["time"] / 5
+    assert errs[1] < errs[0]
+
+
+# --- progress ----------------------------------------------------------------------------
+def test_progress_in_a_log_is_a_few_dozen_updates_at_most():
+    log = io.StringIO()  # not a terminal
+    with Progress(100_000, True, stream=log) as bar:
+        for done in range(0, 100_001, 10):
+            bar.update(done)
+    text = log.getvalue()
+    assert "100000/100000" in text
+    assert text.count("\r") + text.count("\n") <= 25, text.count("\r")
+
+
+def test_ctrnn_run_with_stderr_in_a_file_writes_few_progress_lines(tmp_path):
+    cfg = tmp_path / "run.toml"
+    cfg.write_text('[network]\nn = 50\n\n[simulation]\nmethod = "euler"\ndt = 0.0005\n'
+                   'duration = 5.0\nsave_every = 1000\n')
+    err = tmp_path / "stderr.txt"
+    with open(err, "w") as f:
+        proc = subprocess.run([sys.executable, "-m", "ctrnn.cli", "run", str(cfg), "-o",
+                               str(tmp_path / "out.nc"), "--progress", "always"],
+                              stderr=f, stdout=subprocess.PIPE, cwd=tmp_path, timeout=300)
+    assert proc.returncode == 0
+    text = err.read_text()
+    assert "10000/10000" in text  # the bar was drawn ...
+    assert text.count("\r") + text.count("\n") <= 30  # ... without flooding the file
+
+
+# --- architecture ------------------------------------------------------------------------
+def _imports(path):
+    tree = ast.parse(path.read_text())
+    mods = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            mods.add("." * node.level + (node.module or ""))
+        elif isinstance(node, ast.Import):
+            mods.update(a.name for a in node.names)
+    return mods
+
+
+def test_doors_import_the_engine_not_simulate_or_kernels():
+    for rel in ("ctrnn/esn.py", "ctrnn/analysis/lyapunov.py"):
+        mods = _imports(ROOT / rel)
+        assert any(m.endswith("_engine") or m in (".", "..") for m in mods), rel
+        assert not any("simulate" in m or "_kernels" in m for m in mods), (rel, mods)
+    src = (ROOT / "ctrnn/simulate.py").read_text()
+    assert not re.search(r"m\.kind|m\.name|method ==", src)
+    assert "_kernels" not in "".join(_imports(ROOT / "ctrnn/simulate.py"))
+
+
+def test_engine_states_checks_its_arrays_and_reports_a_blow_up():
+    net = ctrnn.RateNetwork(3.0 * np.eye(4), phi="linear")
+    X = np.empty((1, 50, 4))
+    with pytest.raises(FloatingPointError, match="step .* of 50 in neuron"):
+        _engine.states(net.replace(W=1e200 * np.eye(4)), X, np.ones((1, 4)),
+                       np.zeros((1, 50, 0)), 1.0, get_method("euler"))
+    with pytest.raises(ValueError, match="xs must have shape"):
+        _engine.states(net, X, np.ones((1, 4)), np.zeros((1, 10, 0)), 0.1,
+                       get_method("euler"))
+    with pytest.raises(ValueError, match="noise"):
+        _engine.states(net.replace(noise=0.1), X, np.ones((1, 4)), np.zeros((1, 50, 0)),
+                       0.1, get_method("euler"))
+    # and it is forward Euler: against the NumPy loop
+    W, h0 = _linear(n=4)
+    lin = ctrnn.RateNetwork(W, phi="tanh", tau=2.0)
+    H = h0[None].copy()
+    _engine.states(lin, X, H, np.zeros((1, 50, 0)), 0.1, get_method("euler"))
+    ref = naive.euler_loop(h0, W, np.zeros((4, 0)), np.zeros(4), 2.0, "tanh", 0.1,
+                           np.zeros((50, 0)))
+    np.testing.assert_allclose(X[0], ref[1:], rtol=1e-13, atol=1e-14)
+    np.testing.assert_array_equal(H[0], X[0, -1])
+
+
+def test_import_leaves_the_matplotlib_backend_alone(tmp_path):
+    code = ("import matplotlib; import ctrnn, ctrnn.cli; "
+            "print(matplotlib.rcParams._get_backend_or_none()); "
+            "ds = ctrnn.simulate(ctrnn.RateNetwork([[0.5]]), steps=3, dt=0.1); "
+            "ctrnn.cli.plot_activity(ds, 'a.svg'); print(matplotlib.get_backend())")
+    env_auto = {k: v for k, v in __import__("os").environ.items() if k != "MPLBACKEND"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, env=env_auto, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[0] == "None"  # importing ctrnn chose no backend
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=tmp_path, env={**env_auto, "MPLBACKEND": "svg"}, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split()[-1] == "svg"  # the user's backend, also after plotting
