@@ -223,7 +223,7 @@ def test_adaptive_chunks_end_inside_a_step(method):
     chunking (which, left to itself, follows the wall clock)."""
     W = ctrnn.connectivity.gaussian(30, 0.5, seed=3)
     net = ctrnn.RateNetwork(W, tau=1.0)
-    kw = dict(duration=20.0, dt=0.02, h0="random", method=method, seed=1, trials=2)
+    kw = dict(duration=20.0, dt=0.004, h0="random", method=method, seed=1, trials=2)
     whole = ctrnn.simulate(net, chunk_steps=10**6, **kw)
     assert whole.attrs["n_accepted"] < 0.2 * whole.sizes["time"]  # many saves a step
     for chunk in (1, 7, 64, 333):
