@@ -68,7 +68,19 @@ class ConfigError(ValueError):
 
 
 def load_config(path):
-    """Read and check a TOML run configuration; returns {table: {key: value}}."""
+    """Read and check a TOML run configuration; returns {table: {key: value}}.
+
+    Returns
+    -------
+    dict
+        {table: {key: value}} with tables [network], [simulation] and optionally [sweep].
+
+    Raises
+    ------
+    ConfigError
+        (a ValueError) If the file does not exist or is not valid TOML, or has an unknown
+        table or key, a missing table or required key, or a value of the wrong type.
+    """
     try:
         with open(path, "rb") as f:
             cfg = tomllib.load(f)
@@ -106,7 +118,19 @@ def _hint(name, known):
 
 
 def build_network(net_cfg, **point):
-    """The RateNetwork of a [network] table, with ``point`` overriding its keys."""
+    """The RateNetwork of a [network] table, with ``point`` overriding its keys.
+
+    Returns
+    -------
+    RateNetwork
+        n neurons, Gaussian W (gain g), tau in seconds.
+
+    Raises
+    ------
+    ConfigError
+        If network.connectivity is not "gaussian", network.n is missing, or a value is
+        invalid (the TypeError or ValueError of the builders, with its message).
+    """
     import ctrnn
 
     c = {**net_cfg, **point}
@@ -142,7 +166,21 @@ def reduce_variance(ds):
 
 
 def run_sweep(cfg, store, scheduler=None, workers=None, progress=True):
-    """Run the sweep a configuration describes (a [sweep] table of lists)."""
+    """Run the sweep a configuration describes (a [sweep] table of lists).
+
+    Returns
+    -------
+    xarray.Dataset
+        As ``ctrnn.sweep``: dims the swept keys, then those of the result (``h`` with
+        reduce = "none", else ``variance`` of h, dimensionless).
+
+    Raises
+    ------
+    ConfigError
+        If sweep.reduce is not "none" or "variance", the [sweep] table has no list, the
+        first point's [network] values, simulation.h0 or simulation.dtype are invalid,
+        or the store holds another sweep or is not a sweep store.
+    """
     import functools
 
     import ctrnn
@@ -168,7 +206,22 @@ def run_sweep(cfg, store, scheduler=None, workers=None, progress=True):
 
 def run_config(cfg, progress=None):
     """Simulate the network a configuration describes; returns the Dataset. ``progress``
-    as in ``ctrnn.simulate`` (None: a bar once the run takes more than a few seconds)."""
+    as in ``ctrnn.simulate`` (None: a bar once the run takes more than a few seconds).
+
+    Returns
+    -------
+    xarray.Dataset
+        As ``ctrnn.simulate`` returns it: ``h`` with dims ([trial,] time, neuron), time
+        in seconds.
+
+    Raises
+    ------
+    ConfigError
+        If a [network] or [simulation] value is invalid, or ``simulate`` raises
+        TypeError, ValueError, MemoryError or FloatingPointError (the message kept).
+    RuntimeError
+        If an adaptive method reaches max_steps or its step size underflows.
+    """
     import ctrnn
 
     net_cfg, sim_cfg = cfg["network"], cfg["simulation"]
@@ -210,6 +263,19 @@ def plot_activity(ds, path, title=""):
 
 
 def main(argv=None):
+    """The ``ctrnn`` command line (``argv`` defaults to ``sys.argv[1:]``).
+
+    Returns
+    -------
+    int
+        Exit status: 0 on success, 1 if some sweep points failed, 2 for a configuration
+        error (reported on stderr; the ConfigError raised inside is caught).
+
+    Raises
+    ------
+    SystemExit
+        From argparse, for invalid arguments (status 2) or ``--help`` (status 0).
+    """
     parser = argparse.ArgumentParser(prog="ctrnn", description=(
         "Simulate continuous-time rate networks tau dh/dt = -h + phi(W h + U x + b)."))
     sub = parser.add_subparsers(dest="command", required=True)

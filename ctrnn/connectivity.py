@@ -22,6 +22,14 @@ def gaussian(n, g=1.0, seed=None, *, dtype=np.float64):
     Returns
     -------
     W : ndarray, shape (n, n)
+        Dimensionless weights (row i: inputs to neuron i), of type ``dtype``.
+
+    Raises
+    ------
+    TypeError
+        If n is not an integer or seed is of an unsupported type (e.g. a negative int).
+    ValueError
+        If n < 1 or g is negative or not finite.
 
     Examples
     --------
@@ -54,6 +62,14 @@ def low_rank(m, n=None):
     Returns
     -------
     P : ndarray, shape (N, N)
+        float64, dimensionless (add it to the weights W).
+
+    Raises
+    ------
+    TypeError
+        If m or n is not a real numeric array.
+    ValueError
+        If m or n is not 1-D or 2-D, holds NaN or inf, or their shapes differ.
 
     Examples
     --------
@@ -78,6 +94,27 @@ def scale_spectral_radius(W, rho):
 
     A scipy.sparse W stays sparse (CSR); its radius is computed exactly from the dense
     eigenvalues, so this is meant for the sizes of reservoirs (n up to a few thousand).
+
+    Parameters
+    ----------
+    W : array_like or scipy.sparse matrix, shape (n, n)
+    rho : float
+        Target spectral radius (>= 0).
+
+    Returns
+    -------
+    ndarray or scipy.sparse.csr_matrix, shape (n, n)
+        float64 copy of W times rho / (spectral radius of W); sparse (CSR) if W is sparse.
+
+    Raises
+    ------
+    TypeError
+        If W is not a real numeric array.
+    ValueError
+        If W is not 2-D or holds NaN or inf, rho is negative or not finite, or W has
+        spectral radius 0.
+    numpy.linalg.LinAlgError
+        If W is not square.
 
     Examples
     --------
@@ -110,6 +147,28 @@ def sparse(n, p, g=1.0, seed=None):
     N(0, g^2 / (n p)), so that the variance of W_ij is g^2 / n as in ``gaussian`` (the
     eigenvalues fill the disc of radius g). Returns a scipy.sparse CSR matrix, which
     RateNetwork simulates with a sparse kernel.
+
+    Parameters
+    ----------
+    n : int
+        Number of neurons.
+    p : float
+        Connection probability, in (0, 1].
+    g : float
+        Gain (>= 0).
+    seed : int, numpy.random.Generator or None
+
+    Returns
+    -------
+    W : scipy.sparse.csr_matrix, shape (n, n)
+        float64, dimensionless, about p n^2 stored entries (none of them repeated).
+
+    Raises
+    ------
+    TypeError
+        If n is not an integer or seed is of an unsupported type (e.g. a negative int).
+    ValueError
+        If n < 1, p is not in (0, 1], or g is negative or not finite.
 
     Examples
     --------
@@ -169,8 +228,17 @@ def dale(n_e, n_i, *, mu_e=1.0, mu_i=None, sigma_e=0.5, sigma_i=None, balance=Fa
     Returns
     -------
     W : ndarray, shape (N, N)
+        float64, dimensionless; columns 0 .. n_e-1 >= 0, the others <= 0.
     labels : ndarray of str, shape (N,)
         "E" or "I" per neuron: pass as ``RateNetwork(W, dale=labels)``.
+
+    Raises
+    ------
+    TypeError
+        If n_e or n_i is not an integer, or seed is of an unsupported type.
+    ValueError
+        If n_e < 1 or n_i < 1, or any of mu_e, mu_i, sigma_e, sigma_i is not a finite
+        number > 0.
 
     Examples
     --------
@@ -208,6 +276,25 @@ def dale(n_e, n_i, *, mu_e=1.0, mu_i=None, sigma_e=0.5, sigma_i=None, balance=Fa
 def enforce_dale(W, signs):
     """|W| with column j given the sign of presynaptic neuron j (+1/-1 or "E"/"I"):
     W_eff = |W| diag(signs), the convention of Song, Yang & Wang (2016) and PsychRNN.
+
+    Parameters
+    ----------
+    W : array_like, shape (n, n)
+    signs : array_like, shape (n,)
+        +1/-1 or "E"/"I" per presynaptic neuron (column of W).
+
+    Returns
+    -------
+    ndarray, shape (n, n)
+        float64, dimensionless: |W| with column j of the sign of signs[j].
+
+    Raises
+    ------
+    TypeError
+        If W is not a real numeric array.
+    ValueError
+        If W is not 2-D or holds NaN or inf, or signs does not have shape (n,) or holds
+        values other than +1/-1 or "E"/"I".
 
     Examples
     --------

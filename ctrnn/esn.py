@@ -67,6 +67,16 @@ class EchoStateNetwork:
         Include a constant and the input u[t] in the readout.
     seed : int or Generator
 
+    Raises
+    ------
+    TypeError
+        If n (without W) or n_inputs is not an integer, W, U or b is not numeric, phi is
+        not a name or a ``@numba.njit`` function, or seed is of an unsupported type.
+    ValueError
+        If leak is not in (0, 1], n or n_inputs < 1, density <= 0 or
+        spectral_radius < 0, W is not square or holds NaN or inf, U or b has the wrong
+        shape, or phi is an unknown name.
+
     Examples
     --------
     >>> import numpy as np, ctrnn
@@ -195,7 +205,29 @@ class EchoStateNetwork:
 
     # --- public API ------------------------------------------------------------------
     def states(self, u, h0=None, reset=False):
-        """Reservoir states after each input: DataArray (time, neuron), row t = x[t+1]."""
+        """Reservoir states after each input: DataArray (time, neuron), row t = x[t+1].
+
+        Parameters
+        ----------
+        u : array_like, shape (T, n_inputs) or (T,)
+        h0 : array_like, shape (n,), optional
+            Initial state; default the current state (zeros with ``reset``).
+        reset : bool
+            Start from zeros.
+
+        Returns
+        -------
+        xarray.DataArray, dims (time, neuron), shape (T, n)
+            Dimensionless states; ``time`` counts steps 0 .. T-1.
+
+        Raises
+        ------
+        TypeError
+            If u or h0 is not numeric.
+        ValueError
+            If u is not (time, channels), has another number of columns than the
+            reservoir's inputs, or h0 does not have shape (n,); or either holds NaN or inf.
+        """
         u = self._inputs(u)
         X, _ = self._run(u, self._start(h0, reset))
         return xr.DataArray(X, dims=("time", "neuron"),
@@ -221,7 +253,22 @@ class EchoStateNetwork:
 
         Returns
         -------
-        self
+        EchoStateNetwork
+            self, with ``W_out`` of shape (n_features, n_outputs), n_features =
+            readout_bias + n + (n_inputs if readout_input), in units of y (per unit of
+            state).
+
+        Raises
+        ------
+        TypeError
+            If u, y or h0 is not numeric.
+        ValueError
+            If u and y are lists of different lengths, ridge < 0, a y has another number
+            of steps than its u, washout leaves no step of a sequence, u has another
+            number of columns than the reservoir's inputs, or an array has the wrong
+            shape or holds NaN or inf.
+        numpy.linalg.LinAlgError
+            If the normal equations are singular (ridge = 0 with collinear features).
         """
         # several sequences: a list of arrays; a (nested) list of numbers is one sequence
         several = isinstance(u, (list, tuple)) and len(u) > 0 and \
@@ -257,7 +304,23 @@ class EchoStateNetwork:
 
     def predict(self, u, h0=None, reset=False):
         """Readout of the states driven by u: DataArray (time, output). Continues from
-        the current state (e.g. the end of the training data) unless h0 or reset."""
+        the current state (e.g. the end of the training data) unless h0 or reset.
+
+        Returns
+        -------
+        xarray.DataArray, dims (time, output), shape (T, n_outputs)
+            In the units of the training targets y; ``time`` counts steps 0 .. T-1.
+
+        Raises
+        ------
+        RuntimeError
+            If the readout is not trained (``fit`` first).
+        TypeError
+            If u or h0 is not numeric.
+        ValueError
+            If u has the wrong shape or number of columns, h0 does not have shape (n,),
+            or either holds NaN or inf.
+        """
         self._check_fitted()
         u = self._inputs(u)
         X, _ = self._run(u, self._start(h0, reset))
@@ -270,8 +333,32 @@ class EchoStateNetwork:
         """Closed loop: drive the reservoir with ``warmup`` (teacher forcing), then feed
         each output back as the next input for ``n_steps`` steps.
 
-        Returns the generated outputs, DataArray (time, output), time counting from the
-        end of the warm-up."""
+        Parameters
+        ----------
+        n_steps : int
+            Number of generated steps.
+        warmup : array_like, shape (T, n_inputs)
+            Teacher-forcing inputs.
+        h0, reset
+            As in ``predict``.
+
+        Returns
+        -------
+        xarray.DataArray, dims (time, output), shape (n_steps, n_outputs)
+            The generated outputs, in the units of y; ``time`` counts steps from the end
+            of the warm-up.
+
+        Raises
+        ------
+        RuntimeError
+            If the readout is not trained (``fit`` first).
+        TypeError
+            If n_steps is not an integer or warmup or h0 is not numeric.
+        ValueError
+            If the readout has the input term (readout_input=True), n_outputs !=
+            n_inputs, n_steps < 1, or warmup or h0 has the wrong shape or holds NaN or
+            inf.
+        """
         self._check_fitted()
         if self.readout_input:
             raise ValueError("closed-loop generation needs a readout without the direct "
@@ -305,7 +392,21 @@ class EchoStateNetwork:
 
         sigma_max < 1 is sufficient for the echo state property (contraction, for
         phi with |phi'| <= 1 and leak 1); rho < 1 is the customary rule of thumb, neither
-        necessary nor sufficient with input. Returns a dict.
+        necessary nor sufficient with input.
+
+        Returns
+        -------
+        dict
+            ``spectral_radius`` and ``sigma_max`` (float, in the units of W),
+            ``sufficient_condition`` (sigma_max < 1) and ``rule_of_thumb`` (rho < 1)
+            (bool), ``initial_distance`` and ``final_distance`` (float, Euclidean distance
+            of the two states before and after ``n_steps`` steps, dimensionless) and
+            ``converged`` (bool).
+
+        Raises
+        ------
+        TypeError
+            If seed is of an unsupported type.
         """
         rng = generator(seed)
         n_in = self.n_inputs or 1
@@ -326,7 +427,15 @@ class EchoStateNetwork:
 
     def to_dataset(self):
         """The ESN (W, U, b, W_out and settings) as an xarray Dataset. A sparse W is
-        stored as (post, pre, value) triplets along a ``synapse`` dimension."""
+        stored as (post, pre, value) triplets along a ``synapse`` dimension.
+
+        Returns
+        -------
+        xarray.Dataset
+            ``U`` (neuron, input), ``b`` (neuron,), ``W`` (neuron, presynaptic) or
+            ``W_post``, ``W_pre``, ``W_value`` (synapse,), and ``W_out`` (feature, output)
+            once fitted; attrs leak, n_neurons, phi, readout_bias, readout_input.
+        """
         data = {"U": (("neuron", "input"), self._U), "b": ("neuron", self._b)}
         if scipy.sparse.issparse(self.W):
             coo = self.W.tocoo()
@@ -353,7 +462,13 @@ class EchoStateNetwork:
 
     @classmethod
     def load(cls, path):
-        """Read an ESN written by ``save``."""
+        """Read an ESN written by ``save``.
+
+        Returns
+        -------
+        EchoStateNetwork
+            With the saved W, U, b, settings and (if it was fitted) W_out.
+        """
         ds = xr.open_zarr(path) if str(path).endswith(".zarr") else xr.load_dataset(path)
         if "W_value" in ds:  # a sparse W
             n = int(ds.attrs["n_neurons"])
@@ -381,8 +496,32 @@ def memory_capacity(esn, max_delay, *, n_train=5000, n_test=2000, washout=200, r
     readout per delay trained on ``n_train`` steps and scored on ``n_test`` new ones.
 
     Convention (Jaeger 2002): the state after input u[t] reads out u[t - k]; the sum from
-    k = 0 reaches N for a linear reservoir. Returns a DataArray (delay,) with the total in
-    ``attrs["total"]``.
+    k = 0 reaches N for a linear reservoir.
+
+    Parameters
+    ----------
+    esn : EchoStateNetwork
+        With one input channel (or none built yet).
+    max_delay : int
+        Largest delay k, in steps.
+    n_train, n_test, washout : int
+        Steps for training, scoring, and left out first.
+    ridge : float
+        Tikhonov regularisation of the readouts.
+    seed : int, Generator or None
+
+    Returns
+    -------
+    xarray.DataArray, dims (delay,), shape (max_delay + 1,)
+        MC_k, dimensionless in [0, 1]; ``delay`` in steps; the total MC in
+        ``attrs["total"]``.
+
+    Raises
+    ------
+    ValueError
+        If the reservoir takes more than one input channel.
+    TypeError
+        If seed is of an unsupported type.
     """
     max_delay = int(max_delay)
     rng = generator(seed)

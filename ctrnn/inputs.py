@@ -28,6 +28,23 @@ INTERP = {"hold": HOLD, "zoh": HOLD, "previous": HOLD, "linear": LINEAR}
 
 
 def interp_code(interp):
+    """The kernels' code of an input interpolation name (case-insensitive).
+
+    Parameters
+    ----------
+    interp : str
+        "hold" (aliases "zoh", "previous") or "linear".
+
+    Returns
+    -------
+    int
+        ``HOLD`` or ``LINEAR``.
+
+    Raises
+    ------
+    ValueError
+        If interp is not one of these names.
+    """
     try:
         return INTERP[str(interp).lower()]
     except KeyError:
@@ -39,7 +56,43 @@ def on_grid(inputs, n_inputs, steps, dt, interp="hold"):
     """Inputs as an array (Bx, steps + 1, n_inputs) on the grid t_k = k dt.
 
     Bx is 1 when the input is shared by all trials, else the number of trials.
-    Returns an array of shape (1, steps + 1, 0) when there is no input.
+
+    Parameters
+    ----------
+    inputs : array_like, xarray.DataArray or None
+        See the module docstring.
+    n_inputs : int
+        Number of inputs of the network (columns of U).
+    steps : int
+        Number of steps of the run.
+    dt : float
+        Step size, in the unit of the DataArray's time coordinate (timedeltas are taken
+        in seconds).
+    interp : {"hold", "linear"}
+        For a DataArray: how it is sampled at the grid points.
+
+    Returns
+    -------
+    ndarray, shape (Bx, steps + 1, n_inputs)
+        C-contiguous float64, in the units of the inputs; shape (1, steps + 1, 0) when
+        there is no input.
+
+    Raises
+    ------
+    TypeError
+        If inputs (or a DataArray's time coordinate) is not a real numeric array.
+    ValueError
+        If inputs are given to a network without input weights U; an array does not
+        have shape ([trials,] steps or steps + 1, n_inputs); a DataArray has no ``time``
+        dimension, other dims than time, trial and one input dimension, an input
+        dimension of the wrong length, a time coordinate that is empty, not strictly
+        increasing or starts after 0; the values hold NaN or inf; or (for a DataArray)
+        interp is not "hold" or "linear".
+
+    Warns
+    -----
+    UserWarning
+        If a DataArray ends well before the end of the run (its last value is held).
     """
     if inputs is None:
         return np.zeros((1, steps + 1, 0))

@@ -16,6 +16,13 @@ _CHUNK_BYTES = 16 * 2**20  # target size of one Zarr chunk
 
 
 def need_dask():
+    """Check that dask and zarr, which streaming to Zarr needs, can be imported.
+
+    Raises
+    ------
+    ImportError
+        If dask or zarr is not installed (``pip install 'ctrnn[dask]'``).
+    """
     try:
         import dask.array  # noqa: F401
         import zarr  # noqa: F401
@@ -31,7 +38,15 @@ class MemorySink:
         self.out = out
 
     def view(self, s0, s1):
-        """(array to write saves s0..s1-1 into, the global index of its first row)."""
+        """(array to write saves s0..s1-1 into, the global index of its first row).
+
+        Returns
+        -------
+        out : ndarray, shape (B, n_save, n_cols)
+            The whole output array.
+        first : int
+            0: row s of ``out`` is save s.
+        """
         return self.out, 0
 
     def commit(self, s0, s1):
@@ -41,7 +56,15 @@ class MemorySink:
 class ZarrSink:
     """Saved states streamed to a Zarr store, chunk by chunk.
 
-    ``names`` maps variable name -> (column slice of the state, attrs)."""
+    ``names`` maps variable name -> (column slice of the state, attrs).
+
+    Raises
+    ------
+    ImportError
+        If dask or zarr is not installed.
+    FileExistsError
+        If ``path`` exists already.
+    """
 
     def __init__(self, path, template, names, B, n_cols, dtype):
         need_dask()
@@ -70,6 +93,15 @@ class ZarrSink:
         self.buf = None
 
     def view(self, s0, s1):
+        """(buffer to write saves s0..s1-1 into, the global index of its first row).
+
+        Returns
+        -------
+        buf : ndarray, shape (B, >= s1 - s0, n_cols)
+            A reused buffer; ``commit(s0, s1)`` writes its first s1 - s0 rows.
+        first : int
+            s0: row k of ``buf`` is save s0 + k.
+        """
         n = s1 - s0
         if self.buf is None or self.buf.shape[1] < n:
             self.buf = np.empty((self.B, max(n, 1), self.n_cols), self.dtype)
@@ -95,6 +127,24 @@ def open_run(path):
     """Open a run streamed by ``simulate(..., store=path)`` as a dask-backed Dataset with
     its complete time points (all of them once the run has finished).
 
+    Parameters
+    ----------
+    path : str or path
+        The Zarr store given to ``simulate(..., store=path)``.
+
+    Returns
+    -------
+    xarray.Dataset
+        As ``simulate`` returns it (``h`` with dims ([trial,] time, neuron), ``u`` and
+        ``x`` with STP, ``time`` in the run's time unit), dask-backed and cut to the
+        ``n_complete`` time points written; attrs["status"] is "running" while the run
+        goes on.
+
+    Raises
+    ------
+    ImportError
+        If dask or zarr is not installed (``pip install 'ctrnn[dask]'``).
+
     Examples
     --------
     >>> import ctrnn, tempfile, os
@@ -114,6 +164,11 @@ def open_run(path):
 def save_result(ds, outdir, stem, plot, **plot_kwargs):
     """Write ``ds`` to OUTDIR/STEM.nc and ``plot(ds, OUTDIR/STEM.png)``, print where, and
     return the two paths (what ``ctrnn demo`` and every example script end with).
+
+    Returns
+    -------
+    nc, png : pathlib.Path
+        OUTDIR/STEM.nc and OUTDIR/STEM.png.
 
     Examples
     --------

@@ -44,6 +44,18 @@ class RateNetwork:
         Instead of checking, impose the signs: W <- |W| diag(signs) (Song, Yang & Wang
         2016; ``ctrnn.connectivity.enforce_dale``).
 
+    Raises
+    ------
+    TypeError
+        If W, U, b, tau or noise is not a real numeric array, phi is not a name or a
+        ``@numba.njit`` function, or stp is not an STP.
+    ValueError
+        If W is not 2-D and square with n_neurons >= 1; U, b, tau, noise, dale or a
+        per-neuron STP parameter has the wrong shape; an array holds NaN or inf; tau <= 0
+        or noise < 0; phi is an unknown name; dale holds values other than +1/-1 or
+        "E"/"I"; W breaks Dale's law (the columns are named); or enforce_dale=True
+        without dale.
+
     Examples
     --------
     >>> import numpy as np, ctrnn
@@ -158,6 +170,26 @@ class RateNetwork:
     def replace(self, **changes):
         """A copy with some parameters changed, validated again.
 
+        Parameters
+        ----------
+        **changes
+            Any of W, U, b, tau, phi, noise, stp, dale, enforce_dale.
+
+        Returns
+        -------
+        RateNetwork
+            A new network; this one is unchanged.
+
+        Raises
+        ------
+        TypeError
+            If a name is not a parameter of RateNetwork, or as ``RateNetwork`` for the
+            new values.
+        ValueError
+            As ``RateNetwork``, for the new values.
+
+        Examples
+        --------
         >>> import ctrnn
         >>> net = ctrnn.RateNetwork([[0.5]], tau=2.0)
         >>> net.replace(tau=1.0).tau
@@ -177,6 +209,28 @@ class RateNetwork:
     def field(self, h, x=None):
         """dh/dt at state h (n_neurons,) and input x (n_inputs,), noise left out.
 
+        Parameters
+        ----------
+        h : array_like, shape (n_neurons,)
+        x : array_like, shape (n_inputs,), optional
+            Input; default none (no input term).
+
+        Returns
+        -------
+        ndarray, shape (n_neurons,)
+            (-h + phi(W h + U x + b)) / tau, float64, in 1/time (the unit of tau).
+
+        Raises
+        ------
+        NotImplementedError
+            If the network has STP (its state is (h, u, x): use ``simulate``).
+        TypeError
+            If h or x is not a real numeric array.
+        ValueError
+            If h or x has the wrong shape or holds NaN or inf.
+
+        Examples
+        --------
         >>> import ctrnn
         >>> ctrnn.RateNetwork([[0.0]], tau=2.0, phi="linear").field([1.0])
         array([-0.5])

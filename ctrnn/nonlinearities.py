@@ -47,7 +47,13 @@ class Phi:
         return isinstance(self.code, int)
 
     def __call__(self, z):
-        """phi applied to an array (float64 result)."""
+        """phi applied to an array (float64 result).
+
+        Returns
+        -------
+        ndarray, shape np.shape(z) (at least 1-d)
+            phi(z), float64.
+        """
         z = np.array(z, dtype=np.float64, ndmin=1)
         if self.builtin:
             return _k.phi_array(self.code, z)
@@ -55,7 +61,13 @@ class Phi:
                             otypes=[np.float64])(z)
 
     def derivative(self, z):
-        """phi'(z) for an array; built-ins exactly, user functions by central differences."""
+        """phi'(z) for an array; built-ins exactly, user functions by central differences.
+
+        Returns
+        -------
+        ndarray, shape np.shape(z) (at least 1-d)
+            phi'(z), float64.
+        """
         z = np.array(z, dtype=np.float64, ndmin=1)
         if self.builtin:
             return _k.dphi_array(self.code, z)
@@ -89,6 +101,20 @@ def get_phi(phi, *, max_slope=None, nonnegative=False):
         For user functions: sup |phi'| (default 1.0), used only to warn about unstable dt.
     nonnegative : bool
         For user functions: whether phi >= 0 everywhere.
+
+    Returns
+    -------
+    Phi
+        ``phi`` itself if it is a Phi, else the built-in or a new Phi wrapping the
+        function.
+
+    Raises
+    ------
+    ValueError
+        If phi is a string that names no built-in (the message suggests the closest).
+    TypeError
+        If phi is a plain Python callable (not compiled with ``@numba.njit``) or neither
+        a name nor a function.
 
     Examples
     --------

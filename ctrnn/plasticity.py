@@ -56,6 +56,15 @@ class STP:
     Parameters may differ per presynaptic neuron (facilitating excitatory and depressing
     inhibitory synapses in one network); scalars apply to all.
 
+    Raises
+    ------
+    TypeError
+        If U, tau_f, tau_d or rate_scale is not numeric.
+    ValueError
+        If U, tau_f or tau_d is not a scalar or 1-d or holds NaN or inf, U is not in
+        (0, 1], tau_f or tau_d is not > 0, rate_scale is not a scalar > 0, or efficacy is
+        not "absolute" or "relative".
+
     Examples
     --------
     >>> import ctrnn
@@ -99,12 +108,30 @@ class STP:
     efficacy = property(lambda self: self._efficacy, doc='"absolute" or "relative".')
 
     def arrays(self, n):
-        """(U, tau_f, tau_d) as (n,) arrays, checked against the network size n."""
+        """(U, tau_f, tau_d) as (n,) arrays, checked against the network size n.
+
+        Returns
+        -------
+        U, tau_f, tau_d : ndarray, shape (n,)
+            float64; U dimensionless, tau_f and tau_d in the time unit of the run.
+
+        Raises
+        ------
+        ValueError
+            If a per-neuron parameter does not have length n.
+        """
         return tuple(per_neuron(f"STP {name}", getattr(self, name), n)
                      for name in ("U", "tau_f", "tau_d"))
 
     def scalar_attrs(self):
-        """The scalar parameters, for a Dataset's attrs."""
+        """The scalar parameters, for a Dataset's attrs.
+
+        Returns
+        -------
+        dict
+            ``stp_U``, ``stp_tau_f``, ``stp_tau_d`` (those that are scalars),
+            ``stp_rate_scale`` and ``stp_efficacy``.
+        """
         out = {f"stp_{k}": getattr(self, k) for k in ("U", "tau_f", "tau_d")
                if np.ndim(getattr(self, k)) == 0}
         out.update(stp_rate_scale=self._rate_scale, stp_efficacy=self._efficacy)
@@ -132,6 +159,14 @@ def steady_state(stp, rate):
     Returns
     -------
     u_inf, x_inf, efficacy_rate : ndarray
+        Shape: rate broadcast against the per-neuron parameters (0-d for scalars).
+        u_inf and x_inf are dimensionless, in (0, 1]; efficacy_rate = u_inf x_inf r is
+        in 1/time (the unit of tau_d).
+
+    Raises
+    ------
+    ValueError
+        If rate is negative or not finite.
 
     Examples
     --------

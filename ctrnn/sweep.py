@@ -39,7 +39,21 @@ def _as_dataset(obj):
 
 
 def run_point(build, simulate_kwargs, reduce, point):
-    """Build, simulate and reduce one point of a sweep (runs on a worker)."""
+    """Build, simulate and reduce one point of a sweep (runs on a worker).
+
+    Returns
+    -------
+    xarray.Dataset
+        ``reduce(ds)`` (or the whole ``simulate`` Dataset), loaded into memory: a
+        DataArray as a variable of its name (or ``result``), a number or array as the
+        variable ``result``.
+
+    Raises
+    ------
+    TypeError
+        If reduce returns something other than an xarray object, a number or an array.
+        Whatever ``build`` or ``simulate`` raise passes through.
+    """
     from .simulate import simulate
 
     net = build(**point)
@@ -207,9 +221,28 @@ def sweep(build, params, *, simulate=None, reduce=None, client=None, store=None,
     Returns
     -------
     xarray.Dataset
-        The results with the parameter dims first; attrs ``n_points``, ``n_computed``
-        (this call), ``n_failed`` and ``failed_points`` (JSON). Failed points are NaN and
-        are reported in a ``SweepWarning`` with their parameters.
+        The results with the parameter dims first (in the order of ``params``, sizes the
+        numbers of values, coordinates the values), then the dims of each point's result
+        (``reduce(ds)`` as in ``run_point``; units as ``reduce`` or ``simulate`` give
+        them); attrs ``n_points``, ``n_computed`` (this call), ``n_failed`` and
+        ``failed_points`` (JSON). Failed points are NaN and are reported in a
+        ``SweepWarning`` with their parameters.
+
+    Raises
+    ------
+    TypeError
+        If build is not callable or params is not a non-empty dict.
+    ValueError
+        If a parameter has no values, or ``store`` exists but is not a sweep store or
+        holds a different sweep.
+    ImportError
+        If the points do not run in this process (see ``client``) and dask.distributed
+        is not installed.
+
+    Warns
+    -----
+    SweepWarning
+        If some points failed (their exceptions and parameters are listed).
 
     Examples
     --------

@@ -45,6 +45,17 @@ def mackey_glass(n_samples, *, tau=17.0, beta=0.2, gamma=0.1, power=10, dt=0.1,
     Returns
     -------
     ndarray, shape (n_samples, 1)
+        y at times 0, sample_every, 2 sample_every, ... after the transient (float64,
+        dimensionless).
+
+    Raises
+    ------
+    TypeError
+        If n_samples is not an integer, tau, dt or sample_every is not a number, or seed
+        is of an unsupported type.
+    ValueError
+        If n_samples < 1, tau, dt or sample_every is not a finite number > 0, or tau or
+        sample_every is not a whole multiple of dt.
 
     Examples
     --------
@@ -76,6 +87,22 @@ def narma10(n_steps, *, seed=None):
     t - 1 (predict y[t] from inputs u[0..t-1]; with ctrnn's alignment the reservoir state
     after input u[t-1] is the one that predicts y[t]). (ReservoirPy's ``narma`` indexes
     differently: do not compare the two series directly.)
+
+    Returns
+    -------
+    u : ndarray, shape (n_steps, 1)
+        Input, float64 in [0, 0.5].
+    y : ndarray, shape (n_steps, 1)
+        Target, float64 (zeros for the first 10 steps).
+
+    Raises
+    ------
+    TypeError
+        If n_steps is not an integer or seed is of an unsupported type.
+    ValueError
+        If n_steps < 1.
+    FloatingPointError
+        If the sequence diverges (rare; another seed helps).
     """
     n_steps = positive_int("n_steps", n_steps)
     rng = generator(seed)
@@ -97,6 +124,14 @@ def oscillators(n_steps, *, frequencies=(0.2, 0.311), random_phase=False, seed=N
     Returns
     -------
     ndarray, shape (n_steps, 1)
+        float64, dimensionless, in [-len(frequencies), len(frequencies)].
+
+    Raises
+    ------
+    TypeError
+        If n_steps is not an integer or seed is of an unsupported type.
+    ValueError
+        If n_steps < 1.
 
     Examples
     --------
@@ -115,6 +150,22 @@ def nrmse(y_true, y_pred):
     """Root-mean-square error divided by the standard deviation of y_true (per output,
     averaged).
 
+    Parameters
+    ----------
+    y_true, y_pred : array_like, shape (T,) or (T, n_outputs)
+
+    Returns
+    -------
+    float
+        Dimensionless NRMSE (0 is perfect, 1 as good as predicting the mean).
+
+    Raises
+    ------
+    ValueError
+        If y_true and y_pred do not have the same shape.
+
+    Examples
+    --------
     >>> import numpy as np, ctrnn
     >>> round(ctrnn.tasks.nrmse(np.array([0.0, 2.0]), np.array([1.0, 1.0])), 6)
     1.0

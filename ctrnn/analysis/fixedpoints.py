@@ -25,6 +25,28 @@ def _parts(net, x):
 def jacobian(net, h, x=None):
     """The Jacobian of dh/dt at state h (constant input x): (-I + phi'(z) W) / tau.
 
+    Parameters
+    ----------
+    net : RateNetwork
+        Without STP.
+    h : array_like, shape (n_neurons,)
+    x : array_like, shape (n_inputs,), optional
+        Constant input.
+
+    Returns
+    -------
+    ndarray, shape (n_neurons, n_neurons)
+        J_ij = d(dh_i/dt)/dh_j, float64, in 1/time (the unit of tau).
+
+    Raises
+    ------
+    TypeError
+        If net is not a RateNetwork, or h or x is not a real numeric array.
+    NotImplementedError
+        If the network has STP.
+    ValueError
+        If h or x has the wrong shape or holds NaN or inf.
+
     Examples
     --------
     >>> import numpy as np, ctrnn
@@ -68,9 +90,23 @@ def fixed_points(net, *, x=None, n_starts=32, starts=None, seed=None, tol=1e-10,
     Returns
     -------
     xarray.Dataset
-        ``h`` (fixed_point, neuron), ``speed`` q, ``max_real_eigenvalue`` of the Jacobian,
-        ``stable`` (1 if all eigenvalues have negative real part), ``kind``
-        ("fixed"/"slow"), ``eigenvalues`` (fixed_point, mode), in 1/time.
+        Sizes fixed_point = number found, neuron = mode = n_neurons, with
+        ``h`` (fixed_point, neuron) the points (dimensionless, like h), ``speed`` q
+        (fixed_point,) (dimensionless, |F|^2 / 2), ``kind`` (fixed_point,)
+        ("fixed"/"slow"), ``eigenvalues`` (fixed_point, mode) of the Jacobian (complex,
+        in 1/time, the unit of tau, by decreasing real part), ``max_real_eigenvalue``
+        (fixed_point,) in 1/time and ``stable`` (fixed_point,) (1 if all eigenvalues have
+        negative real part, else 0); attrs n_starts, tol.
+
+    Raises
+    ------
+    TypeError
+        If net is not a RateNetwork, n_starts is not an integer, x or starts is not a
+        real numeric array, or seed is of an unsupported type.
+    NotImplementedError
+        If the network has STP.
+    ValueError
+        If n_starts < 1, or x or starts has the wrong shape or holds NaN or inf.
 
     Examples
     --------

@@ -48,8 +48,28 @@ def lyapunov_spectrum(net, k=None, *, duration, dt, method="rk4", transient=0.0,
     Returns
     -------
     xarray.Dataset
-        ``exponents`` (exponent,) sorted as produced (descending up to noise), and
-        ``convergence`` (time, exponent): the running estimate, to judge convergence.
+        ``exponents`` (exponent,), shape (k,), in 1/time (the unit of tau; 1/steps for
+        "discrete"), sorted as produced (descending up to noise), and ``convergence``
+        (time, exponent), shape (n <= n_records, k), in the same unit: the running
+        estimate, to judge convergence, its ``time`` coordinate the averaging time so far
+        (unit of tau); attrs method, dt, duration, transient, ortho_every, n_neurons, phi.
+
+    Raises
+    ------
+    TypeError
+        If net is not a RateNetwork, method is not a string, k, ortho_every or n_records
+        is not an integer, dt or duration is not a number, h0 or inputs is not numeric,
+        or seed is of an unsupported type.
+    NotImplementedError
+        If the network has STP.
+    ValueError
+        If method is unknown or adaptive; k, ortho_every or n_records < 1 or k >
+        n_neurons; dt or duration is not > 0 or transient < 0; dt != 1 with "discrete";
+        the network has noise; duration is shorter than one re-orthonormalisation; h0 or
+        inputs has the wrong shape or holds NaN or inf (inputs must be one trial); or
+        input_interp is not "hold" or "linear".
+    FloatingPointError
+        If the state leaves the finite range.
 
     Examples
     --------
@@ -136,6 +156,22 @@ def lyapunov_spectrum(net, k=None, *, duration, dt, method="rk4", transient=0.0,
 
 def largest_lyapunov(net, *, duration, dt, **kwargs):
     """The largest Lyapunov exponent (one tangent vector): a float in 1/time.
+
+    Parameters
+    ----------
+    net : RateNetwork
+    duration, dt : float
+        As in ``lyapunov_spectrum``, which takes the other keyword arguments.
+
+    Returns
+    -------
+    float
+        The largest exponent, in 1/time (the unit of tau; 1/steps for "discrete").
+
+    Raises
+    ------
+    TypeError, NotImplementedError, ValueError, FloatingPointError
+        As ``lyapunov_spectrum``.
 
     Examples
     --------

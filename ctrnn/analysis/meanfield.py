@@ -38,6 +38,16 @@ def _logcosh(x):
 def current_variance(g):
     """Delta_0: the stationary variance of the input current x = W h (g > 1; 0 else).
 
+    Parameters
+    ----------
+    g : float
+        Gain of the random weights W_ij ~ N(0, g^2 / N).
+
+    Returns
+    -------
+    float
+        Delta_0 >= 0, in units of h^2 (dimensionless); 0.0 for g <= 1.
+
     Examples
     --------
     >>> import ctrnn
@@ -75,9 +85,27 @@ def _C(delta, d0):
 def current_autocorrelation(g, lags):
     """Delta(s) = <x(t) x(t + s)> of the input current at lags s (units of tau).
 
-    Returns an ``xarray.DataArray`` with dim ``lag``. The separatrix solution is unstable
-    to round-off, so it is integrated at tight tolerance and the tail, once Delta has
-    decayed below 1e-4 Delta_0, is continued as the linearised decay.
+    The separatrix solution is unstable to round-off, so it is integrated at tight
+    tolerance and the tail, once Delta has decayed below 1e-4 Delta_0, is continued as the
+    linearised decay.
+
+    Parameters
+    ----------
+    g : float
+        Gain of the random weights W_ij ~ N(0, g^2 / N).
+    lags : array_like, shape (n_lags,)
+        Non-negative, increasing lags, in units of tau.
+
+    Returns
+    -------
+    xarray.DataArray, shape (n_lags,)
+        ``Delta`` with dim ``lag`` (coordinate: the lags, in units of tau), in units of h^2
+        (dimensionless); all zeros for g <= 1. attrs g and Delta_0.
+
+    Raises
+    ------
+    ValueError
+        If lags is not 1-d, or has negative or decreasing entries.
 
     Examples
     --------

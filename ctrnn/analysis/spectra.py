@@ -27,9 +27,21 @@ def _matrix(W):
 def eigenvalues(W):
     """Eigenvalues of W (or of a RateNetwork's W), sorted by decreasing modulus.
 
+    Parameters
+    ----------
+    W : array_like, scipy.sparse matrix or RateNetwork, shape (N, N)
+
     Returns
     -------
-    xarray.DataArray, dims ("eigenvalue",), complex
+    xarray.DataArray, dims ("eigenvalue",), shape (N,), complex
+        In the units of W (dimensionless weights).
+
+    Raises
+    ------
+    TypeError
+        If W is not a real numeric array.
+    ValueError
+        If W is not square and 2-D, holds NaN or inf, or is sparse with N > 20000.
 
     Examples
     --------
@@ -46,6 +58,24 @@ def eigenvalues(W):
 def spectral_radius(W):
     """max |eigenvalue| of W.
 
+    Parameters
+    ----------
+    W : array_like, scipy.sparse matrix or RateNetwork, shape (N, N)
+
+    Returns
+    -------
+    float
+        The spectral radius (>= 0), in the units of W.
+
+    Raises
+    ------
+    TypeError
+        If W is not a real numeric array.
+    ValueError
+        If W is not square and 2-D, holds NaN or inf, or is sparse with N > 20000.
+
+    Examples
+    --------
     >>> import numpy as np, ctrnn
     >>> round(ctrnn.analysis.spectral_radius([[0.0, 1.0], [-4.0, 0.0]]), 12)
     2.0
@@ -62,6 +92,19 @@ def bulk_radius(W=None, *, g=None, n_e=None, n_i=None, sigma_e=None, sigma_i=Non
       r^2 = f sigma_e^2 + (1 - f) sigma_i^2 with f = n_e / N (Rajan & Abbott 2006).
     - ``W`` alone: the empirical estimate sqrt(sum over entries of the column-centred
       variance), exact in expectation for the two cases above.
+
+    Returns
+    -------
+    float
+        The predicted bulk radius (>= 0), in the units of W.
+
+    Raises
+    ------
+    TypeError
+        If neither W, nor g, nor all of n_e, n_i, sigma_e, sigma_i are given, or W is not
+        a real numeric array.
+    ValueError
+        If W is not square and 2-D, holds NaN or inf, or is sparse with N > 20000.
 
     Examples
     --------
@@ -86,6 +129,19 @@ def outliers(W, radius=None, margin=1.05):
 
     ``radius`` defaults to ``bulk_radius(W)``. A rank-R structure added to a random
     matrix produces up to R such outliers (Tao 2013).
+
+    Returns
+    -------
+    xarray.DataArray, dims ("eigenvalue",), shape (n_outliers,), complex
+        The eigenvalues outside the bulk by decreasing modulus, in the units of W; attrs
+        bulk_radius and margin.
+
+    Raises
+    ------
+    TypeError
+        If W is not a real numeric array.
+    ValueError
+        If W is not square and 2-D, holds NaN or inf, or is sparse with N > 20000.
 
     Examples
     --------

@@ -35,7 +35,17 @@ def autocorrelation(da, max_lag=None, *, center=True, normalize=False):
 
     Returns
     -------
-    xarray.DataArray, dim ``lag`` with coordinate in time units
+    xarray.DataArray, dim ``lag``, shape (max_lag + 1,)
+        C(s), in units of h^2 ("1" with ``normalize``); the ``lag`` coordinate is
+        k * (spacing of da's time coordinate), in da's time unit.
+
+    Raises
+    ------
+    TypeError
+        If da is not an xarray.DataArray.
+    ValueError
+        If da lacks a ``time`` or ``neuron`` dimension, or max_lag is not in
+        [0, n_times - 1].
 
     Examples
     --------
@@ -77,6 +87,22 @@ def participation_ratio(da):
     """Participation-ratio dimension (sum lambda)^2 / sum lambda^2 of the covariance
     across neurons: 1 for activity on one axis, N for isotropic activity.
 
+    Parameters
+    ----------
+    da : xarray.DataArray with dims time, neuron (and optionally trial)
+
+    Returns
+    -------
+    float
+        The dimension, between 1 and n_neurons (dimensionless).
+
+    Raises
+    ------
+    TypeError
+        If da is not an xarray.DataArray.
+    ValueError
+        If da lacks a ``time`` or ``neuron`` dimension.
+
     Examples
     --------
     >>> import numpy as np, xarray as xr, ctrnn
@@ -92,12 +118,27 @@ def participation_ratio(da):
 def principal_components(da, n_components=None):
     """Principal components of the activity across neurons.
 
+    Parameters
+    ----------
+    da : xarray.DataArray with dims time, neuron (and optionally trial)
+    n_components : int, optional
+        Number of components kept (default all n_neurons).
+
     Returns
     -------
     xarray.Dataset
-        ``components`` (component, neuron) unit vectors, ``explained_variance``
-        (component,), ``explained_variance_ratio`` (component,) and ``projections``
-        (time, component) (pooled over trials as (sample, component) when batched).
+        ``components`` (component, neuron), shape (n_components, n_neurons), unit
+        vectors; ``explained_variance`` (component,) in units of h^2;
+        ``explained_variance_ratio`` (component,), dimensionless; and ``projections``
+        (time, component) in units of h (pooled over trials as (sample, component) when
+        batched).
+
+    Raises
+    ------
+    TypeError
+        If da is not an xarray.DataArray.
+    ValueError
+        If da lacks a ``time`` or ``neuron`` dimension.
 
     Examples
     --------

@@ -10,7 +10,13 @@ class PIController:
     h * clip(safety * err**-(1/5 - 0.75 beta) * err_old**beta, min_factor, max_factor);
     after a rejection h * max(min_factor, safety * err**-(1/5 - 0.75 beta)), and the step
     does not grow on the step after a rejection. beta = 0 is the plain I controller
-    (scipy's RK45 with its SAFETY = 0.9, MIN_FACTOR = 0.2, MAX_FACTOR = 10)."""
+    (scipy's RK45 with its SAFETY = 0.9, MIN_FACTOR = 0.2, MAX_FACTOR = 10).
+
+    Raises
+    ------
+    ValueError
+        Unless 0 < safety <= 1, 0 < min_factor < 1 < max_factor and 0 <= beta < 0.2.
+    """
 
     safety: float = 0.9
     min_factor: float = 0.2
@@ -23,4 +29,11 @@ class PIController:
             raise ValueError(f"PIController: invalid constants {self}")
 
     def as_tuple(self):
+        """The constants as the kernels take them.
+
+        Returns
+        -------
+        tuple of float
+            (safety, min_factor, max_factor, beta), dimensionless.
+        """
         return (self.safety, self.min_factor, self.max_factor, self.beta)

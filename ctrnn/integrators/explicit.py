@@ -121,7 +121,7 @@ class Method:
     leak: Callable | None = None
     exact_linear: bool = False
     counts_steps: bool = False
-    defaults: dict = field(default_factory=dict)
+    defaults: dict = field(default_factory=dict, hash=False, compare=False)
 
     @property
     def adaptive(self):
@@ -136,8 +136,25 @@ class Method:
 
     def coefficients(self, dt, tau):
         """(decay, gain, noise_factor) arrays of shape np.shape(tau) for a leaky method:
-        h <- decay h + gain phi(...) + noise_factor * noise * z. Raises ValueError for
-        the other kinds."""
+        h <- decay h + gain phi(...) + noise_factor * noise * z.
+
+        Parameters
+        ----------
+        dt : float
+            Step size, in the time unit of tau.
+        tau : float or ndarray, shape (n_neurons,)
+            Time constant(s).
+
+        Returns
+        -------
+        decay, gain, noise_factor : ndarray, shape np.shape(tau)
+            Dimensionless float64 factors.
+
+        Raises
+        ------
+        ValueError
+            If the method is not leaky (kind "rk" or "adaptive").
+        """
         if self.leak is None:
             raise ValueError(f"{self.name} is not a leaky method")
         a = np.broadcast_to(np.asarray(dt / tau, dtype=np.float64), np.shape(tau))
@@ -146,7 +163,25 @@ class Method:
     def noise_factor(self, dt, tau):
         """The standard deviation of one step's noise increment per unit ``noise``: the
         Euler-Maruyama sqrt(2 dt / tau) for Runge-Kutta stages, the leaky method's own
-        factor otherwise. Raises ValueError for adaptive methods (no noise)."""
+        factor otherwise.
+
+        Parameters
+        ----------
+        dt : float
+            Step size, in the time unit of tau.
+        tau : float or ndarray, shape (n_neurons,)
+            Time constant(s).
+
+        Returns
+        -------
+        float or ndarray, shape np.shape(tau)
+            Dimensionless factor (times ``noise`` gives the increment's standard deviation).
+
+        Raises
+        ------
+        ValueError
+            If the method is adaptive.
+        """
         if self.leak is not None:
             return self.coefficients(dt, tau)[2]
         if self.adaptive:
@@ -163,7 +198,24 @@ class Method:
 
     def grid(self, duration, dt, steps):
         """(dt, steps) from a user's duration / dt / steps, with errors naming the
-        argument. The discrete RNN counts steps (dt = 1, no duration)."""
+        argument. The discrete RNN counts steps (dt = 1, no duration).
+
+        Returns
+        -------
+        dt : float
+            Step size, in the time unit of tau (1.0 for the discrete RNN).
+        steps : int
+            Number of steps (>= 1).
+
+        Raises
+        ------
+        TypeError
+            If dt is missing (all but the discrete RNN), not exactly one of duration and
+            steps is given, or dt, duration or steps has the wrong type.
+        ValueError
+            If the discrete RNN is given dt or duration, dt, duration or steps is not
+            > 0, or duration is not a whole number of steps dt.
+        """
         from .._validation import positive_int, positive_scalar
 
         if self.counts_steps:
@@ -193,13 +245,24 @@ class Method:
 
     def save_times(self, n_save, save_every, dt):
         """The times of the saved states: multiples of save_every * dt (of save_every
-        steps for the discrete RNN)."""
+        steps for the discrete RNN).
+
+        Returns
+        -------
+        ndarray, shape (n_save,)
+            In the time unit of dt (in steps for the discrete RNN).
+        """
         if self.counts_steps:
             return np.arange(n_save) * save_every
         return np.arange(n_save) * (save_every * dt)
 
     def time_unit(self, unit):
-        """The unit of time of a result: ``unit``, or "steps" for the discrete RNN."""
+        """The unit of time of a result: ``unit``, or "steps" for the discrete RNN.
+
+        Returns
+        -------
+        str
+        """
         return "steps" if self.counts_steps else unit
 
     def stable_dt(self, dt, tau, radius, tau_min):
@@ -207,7 +270,13 @@ class Method:
         stable dt. The Jacobian (-I + D W)/tau has eigenvalues near -1/tau plus a disc of
         radius ``radius`` (times 1/tau); the leftmost point z = -(1 + radius) dt / tau_min
         must lie in the stability interval. Forward Euler with dt equal to every tau is
-        the discrete RNN, asked for on purpose, and is not flagged."""
+        the discrete RNN, asked for on purpose, and is not flagged.
+
+        Returns
+        -------
+        float or None
+            The largest stable dt, in the time unit of tau, or None if dt is stable.
+        """
         limit = self.stability_limit
         if not self.adaptive and self.leak is _euler_leak and np.all(tau == dt):
             return None
@@ -219,7 +288,14 @@ class Method:
 
     def check_options(self, given):
         """Raise ValueError naming each option in ``given`` (name -> value, None when not
-        given) that does not apply to this method."""
+        given) that does not apply to this method.
+
+        Raises
+        ------
+        ValueError
+            If an option given (not None) is not one this method takes (only the adaptive
+            methods take rtol, atol, max_steps, controller).
+        """
         wrong = [k for k, v in given.items() if v is not None and k not in self.options]
         if wrong:
             takes = (f"only the adaptive methods ({', '.join(adaptive_names())}) take "
@@ -230,6 +306,12 @@ class Method:
 
 
 def adaptive_names():
+    """Names of the adaptive methods.
+
+    Returns
+    -------
+    list of str
+    """
     return [name for name, m in METHODS.items() if m.adaptive]
 
 
@@ -266,7 +348,19 @@ ALIASES = {
 
 
 def get_method(name):
-    """The Method registered under ``name`` (case-insensitive, aliases allowed)."""
+    """The Method registered under ``name`` (case-insensitive, aliases allowed).
+
+    Returns
+    -------
+    Method
+
+    Raises
+    ------
+    TypeError
+        If name is not a string.
+    ValueError
+        If name is neither a method nor an alias (the message suggests the closest).
+    """
     if not isinstance(name, str):
         raise TypeError(f"method must be a string, one of {sorted(METHODS)}; got {name!r}")
     key = name.lower().replace("-", "_")

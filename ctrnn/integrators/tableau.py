@@ -99,7 +99,13 @@ class ButcherTableau:
         return np.array(coef)
 
     def stability(self, z):
-        """R(z), the growth factor of one step of y' = lambda y with z = lambda dt."""
+        """R(z), the growth factor of one step of y' = lambda y with z = lambda dt.
+
+        Returns
+        -------
+        complex or ndarray of complex, shape np.shape(z)
+            Dimensionless.
+        """
         return np.polynomial.polynomial.polyval(np.asarray(z, dtype=complex),
                                                 self.stability_polynomial)
 
