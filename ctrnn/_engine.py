@@ -27,7 +27,7 @@ from ._kernels.rhs import HOLD
 
 __all__ = ["Status", "Report", "Network", "STPParams", "Inputs", "AdaptiveTableau",
            "pack_network", "pack_inputs", "stp_initial_state", "plan", "run",
-           "states", "tangent_stepper", "STEPPERS"]
+           "states", "tangent_stepper", "check_tangent", "STEPPERS", "TANGENT_KERNELS"]
 
 TARGET_CHUNK_SECONDS = 0.25  # kernel calls last about this long, for progress updates
 
@@ -51,9 +51,7 @@ _MESSAGES = {
     Status.OK: "ok",
     Status.NONFINITE: (
         "the state left the finite range {where} in neuron {neuron}{trial}: the network "
-        "diverges (unbounded phi with too strong W, or dt too large for {method!r}); "
-        "reduce dt, the weights' gain, or use a saturating phi (on_blowup='return' keeps "
-        "the partial result)"),
+        "diverges ({advice}) (on_blowup='return' keeps the partial result)"),
     Status.MAX_STEPS: ("max_steps={max_steps} reached at t = {t:g}{trial}: raise max_steps "
                        "or loosen rtol/atol"),
     Status.STEP_UNDERFLOW: (
@@ -76,6 +74,7 @@ class Report:
     column: int = 0
     t: float = 0.0
     where: str = ""
+    advice: str = ""
 
     @property
     def ok(self):
@@ -88,7 +87,7 @@ class Report:
         neuron = f"{col % N}" + ("" if col < N else f" (STP variable {'ux'[col // N - 1]})")
         return _MESSAGES[self.status].format(
             where=self.where, neuron=neuron, trial=f" of trial {self.trial}" if batched else "",
-            method=method, max_steps=max_steps, t=self.t)
+            method=method, max_steps=max_steps, t=self.t, advice=self.advice)
 
 
 # --- packing ---------------------------------------------------------------------------
@@ -152,11 +151,24 @@ def stp_initial_state(net, H, u0, x0):
 class _Fixed:
     """A fixed-step kernel over ``steps`` steps; progress and chunks count steps."""
 
+    unit = "step"
+
+    advice = ("unbounded phi with too strong W, or dt too large for the method; reduce "
+              "dt, the weights' gain, or use a saturating phi")
+
     def __init__(self, kernel, args, dt, steps, save_every, cost):
         self.kernel, self.args = kernel, args
         self.dt, self.steps, self.save_every = dt, steps, save_every
         self.total = steps
         self.cost = cost  # work per step, to size the first chunk
+
+    def chunk_units(self, chunk_steps):
+        """Progress and chunks count steps: a chunk of ``chunk_steps`` steps."""
+        return chunk_steps
+
+    def attrs(self):
+        """Run statistics for the result's attrs (none for fixed steps)."""
+        return {}
 
     def saves(self, k0, n):
         """The saves written by steps k0 .. k0 + n - 1."""
@@ -167,7 +179,8 @@ class _Fixed:
         if code == _rk.OK:
             return Report(Status.OK), None
         report = Report(Status(code), k, r, col, (k + 1) * self.dt,
-                        f"at t = {(k + 1) * self.dt:g} (step {k + 1} of {self.steps})")
+                        f"at t = {(k + 1) * self.dt:g} (step {k + 1} of {self.steps})",
+                        self.advice)
         return report, k // self.save_every + 1  # the saves before step k are complete
 
     def mark_missing(self, out, report, chunk):
@@ -209,6 +222,8 @@ class _Adaptive:
     """An embedded pair with error control and dense output; chunks and progress count
     saves. Trials are integrated one after the other within each chunk."""
 
+    unit = "save"
+
     def __init__(self, method, net_k, inp_k, Z, dt, steps, save_every, dtype, rtol, atol,
                  max_steps, controller, **_):
         tab = method.tableau
@@ -227,6 +242,14 @@ class _Adaptive:
         self.total = self.n_save - 1
         self.cost = B * N * N * tab.stages * 5
 
+    advice = ("unbounded phi with too strong W; the step size is adaptive, so reduce the "
+              "weights' gain or use a saturating phi")
+
+    def chunk_units(self, chunk_steps):
+        """Progress and chunks count saves: ``chunk_steps`` steps of the input grid are
+        chunk_steps // save_every saves (at least one)."""
+        return None if chunk_steps is None else max(1, chunk_steps // self.save_every)
+
     def saves(self, j0, n):
         return j0 + 1, j0 + 1 + n
 
@@ -239,7 +262,7 @@ class _Adaptive:
         if code == _rk.OK:
             return Report(Status.OK), None
         t = float(self.state[r, 0])
-        return Report(Status(code), k, r, col, t, f"after t = {t:g}"), j0 + 1
+        return Report(Status(code), k, r, col, t, f"after t = {t:g}", self.advice), j0 + 1
 
     def mark_missing(self, out, report, chunk):
         out[:, int(report.t // (self.save_every * self.dt)) + 1:] = np.nan
@@ -263,8 +286,8 @@ def plan(method, net, Z, xs, interp, *, dt, steps, save_every=1, keys=None, dtyp
          rtol=None, atol=None, max_steps=None, controller=None):
     """The stepper of ``method`` for the validated network ``net`` from state Z
     (B, V N) with inputs xs (Bx, steps + 1, n_inputs) on the grid; ``keys`` the trials'
-    noise keys (``ctrnn._seeding.trial_keys``) when the network has noise. Z is packed in
-    place by ``run``; the returned stepper is handed to ``run``."""
+    noise keys (``ctrnn._seeding.trial_keys``) when the network has noise. The returned
+    stepper is handed to ``run``, which advances Z in place."""
     dtype = np.dtype(dtype)
     B = Z.shape[0]
     stepper = STEPPERS[method.kind]
@@ -290,15 +313,17 @@ def _chunks(total, chunk, cost, t_chunk=TARGET_CHUNK_SECONDS):
             n = max(1, int(n * min(4.0, t_chunk / max(el, 1e-6))))
 
 
-def run(stepper, Z, sink, *, chunk=None, progress=None):
-    """Advance Z (B, M) with ``stepper`` (from ``plan``) to its end, chunk by chunk,
-    writing the saves (Z itself as save 0) into ``sink`` (``ctrnn.io.MemorySink`` or
-    ``ZarrSink``) and calling ``progress.update(done)`` after each chunk. Returns
-    (Report, (first, end) saves of the failing chunk or None)."""
+def run(stepper, Z, sink, *, chunk_steps=None, progress=None):
+    """Advance Z (B, M) with ``stepper`` (from ``plan``) to its end, chunk by chunk
+    (``chunk_steps`` steps of the grid each, or sizes adapted to ~0.25 s a call), writing
+    the saves (Z itself as save 0) into ``sink`` (``ctrnn.io.MemorySink`` or
+    ``ZarrSink``) and calling ``progress.update(done)`` after each chunk (done in the
+    stepper's units: steps, or saves for adaptive methods). Returns (Report, (first, end)
+    saves of the failing chunk or None)."""
     buf, base = sink.view(0, 1)
     buf[:, 0 - base] = Z
     sink.commit(0, 1)
-    for u0, n in _chunks(stepper.total, chunk, stepper.cost):
+    for u0, n in _chunks(stepper.total, stepper.chunk_units(chunk_steps), stepper.cost):
         s0, s1 = stepper.saves(u0, n)
         buf, base = sink.view(s0, s1)
         report, complete = stepper.advance(Z, buf, u0, n, base)
@@ -344,15 +369,20 @@ def states(net, X, H, xs, dt, method):
     """
     if net.has_noise or net.stp is not None:
         raise ValueError("states() runs networks without noise or STP")
+    if method.kind != "leaky":
+        raise ValueError(f"states() runs the leaky methods; got {method.name!r}")
     B, T, N = X.shape
     if X.dtype != np.float64 or not X.flags.c_contiguous or N != net.n_neurons:
         raise ValueError(f"X must be a C-contiguous float64 array (B, T, {net.n_neurons})")
+    if H.shape != (B, N) or H.dtype != np.float64 or not H.flags.c_contiguous:
+        raise ValueError(f"H must be a C-contiguous float64 array ({B}, {N}); got "
+                         f"{H.dtype} {H.shape}")
     if xs.ndim != 3 or xs.shape[1] < T or xs.shape[2] != net.n_inputs \
             or xs.shape[0] not in (1, B):  # the kernel reads xs[r, k] unchecked
         raise ValueError(f"xs must have shape (1 or {B}, >= {T}, {net.n_inputs}); got "
                          f"{xs.shape}")
     stepper = plan(method, net, H, xs, HOLD, dt=dt, steps=T)
-    report, _ = run(stepper, H, _Array(X, skip_first=True), chunk=T)
+    report, _ = run(stepper, H, _Array(X, skip_first=True), chunk_steps=T)
     if not report.ok:
         raise FloatingPointError(
             f"the state left the finite range at step {report.step + 1} of {T} in neuron "
@@ -383,6 +413,17 @@ def _tangent_rk(method, net_k, inp_k, Z, dt, tau, ortho_every):
 TANGENT_KERNELS = {"leaky": _tangent_leaky, "rk": _tangent_rk}
 
 
+def check_tangent(method):
+    """Raise ValueError, naming the methods that have them, if ``method`` has no
+    tangent kernels (the adaptive ones)."""
+    if method.kind not in TANGENT_KERNELS:
+        from .integrators import METHODS
+
+        ok = [n for n, m in METHODS.items() if m.kind in TANGENT_KERNELS]
+        raise ValueError(f"method={method.name!r} has no tangent dynamics: use a fixed-step "
+                         f"method ({', '.join(ok)})")
+
+
 def tangent_stepper(method, net, Z, xs, interp, dt, ortho_every):
     """advance(k0, n, logs) -> -1, or the step where Z left the finite range: steps
     Z = [h; q_1; ...; q_K] (1 + K, N) (float64, in place) by ``n`` steps of ``method``
@@ -394,9 +435,7 @@ def tangent_stepper(method, net, Z, xs, interp, dt, ortho_every):
     ValueError
         For a method without tangent kernels (the adaptive ones).
     """
-    if method.kind not in TANGENT_KERNELS:
-        raise ValueError(f"method={method.name!r} has no tangent dynamics; use a fixed-step "
-                         f"method")
+    check_tangent(method)
     R = Z.shape[0]
     net_k, inp_k = pack_network(net, R), pack_inputs(net, xs, interp)
     return TANGENT_KERNELS[method.kind](method, net_k, inp_k, Z, dt, net.tau_array,

@@ -28,22 +28,26 @@ class Progress:
     ``tqdm.auto`` draws a widget.
     """
 
-    def __init__(self, total, enabled=None, label="ctrnn", stream=None):
-        self.total, self.enabled, self.label = total, enabled, label
+    def __init__(self, total, enabled=None, label="ctrnn", stream=None, unit="step"):
+        self.total, self.enabled, self.label, self.unit = total, enabled, label, unit
         self.stream = stream or sys.stderr
         self.t0 = time.perf_counter()
         self.first = None  # (time, done) at the first update
         self.bar = None
         self.next = 0
-        self.terminal = _is_terminal(self.stream)
-        self.step = 0 if self.terminal else max(1, int(_LOG_STEP * total))
+        self.step = 0
+        self.live = True
 
     def _open(self, done):
         from tqdm.auto import tqdm
 
+        # a terminal or a notebook widget redraws in place; anything else is a log
+        self.live = _is_terminal(self.stream) or tqdm.__module__.startswith("tqdm.notebook")
+        self.step = 0 if self.live else max(1, int(_LOG_STEP * self.total))
         self.bar = tqdm(total=self.total, initial=done, desc=self.label, file=self.stream,
-                        unit="step", mininterval=0.1 if self.terminal else 0.0,
-                        dynamic_ncols=self.terminal, ascii=None if self.terminal else True)
+                        unit=self.unit, mininterval=0.1 if self.live else 0.0,
+                        miniters=None if self.live else 1, dynamic_ncols=self.live,
+                        ascii=None if self.live else True)
 
     def update(self, done):
         if callable(self.enabled):

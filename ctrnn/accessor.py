@@ -83,7 +83,8 @@ class _Methods:
         """Activity over time: a heat map of all neurons (more than 8) and traces of a
         few, or traces only (8 or fewer, or ``neurons`` given). A batch is shown as small
         multiples (up to 6 trials) or as the mean +- sd over trials of a few neurons.
-        With STP, u and x get a panel each. Axes carry names and units.
+        With STP, u and x get a panel each. Axes carry names and units; traces are
+        labelled with the ``population`` coordinate when there is one.
 
         Parameters
         ----------
@@ -188,32 +189,41 @@ class _Methods:
 
     @staticmethod
     def _heatmap(fig, ax, da, prefix):
-        t = da["time"].values
+        t = da["time"].values.astype(float)
         v = da.transpose("neuron", "time").values
-        lim = float(np.nanmax(np.abs(v))) or 1.0
-        signed = np.nanmin(v) < 0
+        finite = v[np.isfinite(v)]
+        # colour limits from the 99.5th percentile of |h|: a few extreme values (a
+        # near blow-up) do not wash out the rest; NaN (a failed run's tail) stays blank
+        lim = float(np.percentile(np.abs(finite), 99.5)) if finite.size else 1.0
+        lim = lim or 1.0
+        signed = finite.size > 0 and finite.min() < 0
+        half = 0.5 * (t[1] - t[0]) if t.size > 1 else 0.5  # pixels centred on the saves
         im = ax.imshow(v, aspect="auto", origin="lower", interpolation="nearest",
                        cmap="RdBu_r" if signed else "viridis",
                        vmin=-lim if signed else 0.0, vmax=lim,
-                       extent=[t[0], t[-1] if t.size > 1 else t[0] + 1, -0.5,
-                               da.sizes["neuron"] - 0.5])
+                       extent=[t[0] - half, t[-1] + half, -0.5, da.sizes["neuron"] - 0.5])
         fig.colorbar(im, ax=ax, label=prefix + _label(da, da.name), shrink=0.9)
         ax.set_ylabel("neuron")
 
     @staticmethod
     def _traces(ax, da, idx, legend=True):
         t = da["time"].values
+        names = (da["population"].values if "population" in da.coords
+                 and da["population"].dims == ("neuron",) else None)
+
+        def label(i):
+            return f"neuron {i}" if names is None else f"{names[i]} (neuron {i})"
         if "trial" in da.dims:  # mean +- sd over trials
             m = da.mean("trial").isel(neuron=idx).transpose("time", "neuron").values
             s = da.std("trial").isel(neuron=idx).transpose("time", "neuron").values
             for j, i in enumerate(idx):
-                line, = ax.plot(t, m[:, j], lw=0.9, label=f"neuron {i}")
+                line, = ax.plot(t, m[:, j], lw=0.9, label=label(i))
                 ax.fill_between(t, m[:, j] - s[:, j], m[:, j] + s[:, j], alpha=0.2,
                                 color=line.get_color(), lw=0)
         else:
             v = da.isel(neuron=idx).transpose("time", "neuron").values
             for j, i in enumerate(idx):
-                ax.plot(t, v[:, j], lw=0.8, label=f"neuron {i}")
+                ax.plot(t, v[:, j], lw=0.8, label=label(i))
         if legend and len(idx) <= 8:
             ax.legend(fontsize="x-small", loc="upper right", ncols=min(len(idx), 4))
 

@@ -17,7 +17,7 @@ from ._progress import Progress
 from ._seeding import H0, child, seed_sequence, trial_keys
 from ._validation import as_float_array, positive_int, positive_scalar
 from ._version import __version__
-from .integrators import PIController, get_method
+from .integrators import METHODS, PIController, get_method
 from .network import RateNetwork
 
 _MEMORY_FRACTION = 0.8  # refuse outputs larger than this fraction of available memory
@@ -38,7 +38,7 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
     dt : float
         Step size (same unit). For the adaptive methods it is the spacing of the input grid and,
         times ``save_every``, of the output grid; the internal steps are adaptive.
-        Not used by "discrete" (one step per time unit).
+        "discrete" takes no dt (one step per time unit; pass ``steps``).
     steps : int, optional
         Number of steps of length dt (instead of ``duration``).
     h0 : array_like, shape (n_neurons,) or (trials, n_neurons), or "random", optional
@@ -89,9 +89,12 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
     time_unit : str
         Unit of tau, dt and duration, recorded in the time coordinate's attrs.
     max_memory : int, optional
-        Upper limit in bytes for the output (default: 80% of the available memory).
+        Upper limit in bytes for the output (default: 80% of the available memory);
+        not used with ``store``, whose output goes to disk.
     chunk_steps : int, optional
-        Steps per kernel call (for progress); the result does not depend on it.
+        Steps of the dt grid per kernel call (for progress; adaptive methods round it to
+        whole saves, at least one); the result does not depend on it. Default: chunks
+        of about a quarter second.
     controller : PIController, optional
         Step-size controller constants of the adaptive methods.
     store : str or path, optional
@@ -123,6 +126,8 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
         If the output would not fit in ``max_memory`` (default: 80% of available memory).
     FileExistsError
         If ``store`` exists already.
+    ImportError
+        If ``store`` is given but dask or zarr is not installed.
     FloatingPointError
         If the state leaves the finite range and ``on_blowup="raise"``.
     RuntimeError
@@ -192,22 +197,19 @@ def _validate(net, duration, dt, steps, h0, inputs, method, save_every, trials, 
     if on_blowup not in ("raise", "return"):
         raise ValueError(f"on_blowup must be 'raise' or 'return'; got {on_blowup!r}")
     method.check_options(dict(rtol=rtol, atol=atol, max_steps=max_steps, controller=controller))
-    options = {}
-    if method.adaptive:
-        d = method.defaults
-        options = dict(
-            rtol=positive_scalar("rtol", d["rtol"] if rtol is None else rtol),
-            atol=positive_scalar("atol", d["atol"] if atol is None else atol),
-            max_steps=positive_int("max_steps", d["max_steps"] if max_steps is None
-                                   else max_steps),
-            controller=d["controller"] if controller is None else controller)
-        if not isinstance(options["controller"], PIController):
-            raise TypeError("controller must be a ctrnn.integrators.PIController; got "
-                            f"{type(options['controller']).__name__}")
-        if net.has_noise:
-            raise ValueError(f"noise > 0 needs a fixed-step method (euler, "
-                             f"exponential_euler, heun, rk4); {method.name}'s error control "
-                             "assumes a smooth solution")
+    given = dict(rtol=rtol, atol=atol, max_steps=max_steps, controller=controller)
+    options = {k: method.defaults[k] if given[k] is None else given[k] for k in method.options}
+    checks = dict(rtol=positive_scalar, atol=positive_scalar, max_steps=positive_int)
+    for k, check in checks.items():
+        if k in options:
+            options[k] = check(k, options[k])
+    if "controller" in options and not isinstance(options["controller"], PIController):
+        raise TypeError("controller must be a ctrnn.integrators.PIController; got "
+                        f"{type(options['controller']).__name__}")
+    if net.has_noise and not method.takes_noise:
+        noisy = [n for n, m in METHODS.items() if m.takes_noise]
+        raise ValueError(f"noise > 0 needs a fixed-step method ({', '.join(noisy)}); "
+                         f"{method.name}'s error control assumes a smooth solution")
     N = net.n_neurons
     dt, steps = method.grid(duration, dt, steps)
     save_every = positive_int("save_every", save_every)
@@ -232,14 +234,14 @@ def _validate(net, duration, dt, steps, h0, inputs, method, save_every, trials, 
     ss, seed_attr = seed_sequence(seed)
     interp = _inputs.interp_code(input_interp)
     xs = _inputs.on_grid(inputs, net.n_inputs, steps, dt, input_interp)
-    H, batched = _initial_state(h0, trials, xs.shape[0], N, ss)
-    B = H.shape[0]
+    B, batched, h0 = _trials(h0, trials, xs.shape[0], N)
     u0, x0 = _stp_initial_values(net, B, u0, x0)
     n_save = steps // save_every + 1
     V = 1 if net.stp is None else 3
     if store is None:
         _check_memory(B, n_save, V * N, dtype, max_memory)
-    if method.adaptive and rtol is not None and options["rtol"] < 10 * np.finfo(dtype).eps:
+    H = _initial_state(h0, B, N, ss)
+    if "rtol" in options and options["rtol"] < 10 * np.finfo(dtype).eps:
         warnings.warn(f"rtol={options['rtol']} is below 10 x machine epsilon of "
                       f"{dtype.name}; the step size may underflow", RuntimeWarning,
                       stacklevel=3)
@@ -281,10 +283,10 @@ def _run(r):
         if net.dale is not None:
             template = template.assign_coords(population=("neuron", net.population_labels))
         sink = _io.ZarrSink(r.store, template, names, B, M, r.dtype)
-    with Progress(stepper.total, r.progress) as bar:
-        report, chunk = _engine.run(stepper, Z, sink, chunk=r.chunk, progress=bar)
+    with Progress(stepper.total, r.progress, unit=stepper.unit) as bar:
+        report, chunk = _engine.run(stepper, Z, sink, chunk_steps=r.chunk, progress=bar)
 
-    counts = stepper.attrs() if method.adaptive else {}
+    counts = stepper.attrs()
     attrs = dict(method=method.name, dt=None if method.counts_steps else r.dt, steps=r.steps,
                  duration=None if method.counts_steps else r.steps * r.dt,
                  save_every=r.save_every, n_neurons=N, n_inputs=net.n_inputs,
@@ -317,8 +319,8 @@ def _run(r):
     return ds
 
 
-def _initial_state(h0, trials, n_input_trials, N, ss):
-    """(H (B, N) float64, batched) from h0, trials and the number of input trials."""
+def _trials(h0, trials, n_input_trials, N):
+    """(B, batched, h0 validated) from h0, trials and the number of input trials."""
     trials = positive_int("trials", trials, allow_none=True)
     sizes = {}
     if trials is not None:
@@ -337,16 +339,18 @@ def _initial_state(h0, trials, n_input_trials, N, ss):
     if len(set(sizes.values())) > 1:
         raise ValueError("the number of trials disagrees: " + ", ".join(
             f"{k} gives {v}" for k, v in sizes.items()))
-    B = next(iter(sizes.values()), 1)
-    batched = bool(sizes)
+    return next(iter(sizes.values()), 1), bool(sizes), h0
+
+
+def _initial_state(h0, B, N, ss):
+    """H (B, N) float64 from a validated h0 (None: zeros; "random": N(0, 1) per trial
+    from the seed's H0 streams)."""
     if h0 is None:
-        H = np.zeros((B, N))
-    elif isinstance(h0, str):
-        H = np.stack([np.random.default_rng(child(ss, H0, r)).standard_normal(N)
-                      for r in range(B)])
-    else:
-        H = np.broadcast_to(h0, (B, N)).copy()
-    return H, batched
+        return np.zeros((B, N))
+    if isinstance(h0, str):
+        return np.stack([np.random.default_rng(child(ss, H0, r)).standard_normal(N)
+                         for r in range(B)])
+    return np.broadcast_to(h0, (B, N)).copy()
 
 
 def _stp_initial_values(net, B, u0, x0):
@@ -407,7 +411,7 @@ def _warn_if_unstable(method, dt, net):
     tau_min = float(np.min(net.tau_array))
     if net.stp is not None:  # the linear decay of u and x
         tau_min = min(tau_min, float(np.min(net.stp.tau_f)), float(np.min(net.stp.tau_d)))
-    if method.stability_limit == math.inf or method.adaptive:
+    if method.stability_limit == math.inf:
         return
     # einsum, not np.linalg.norm: numpy's BLAS threads would keep spinning for ~0.1 s
     # and steal the cores from the kernel's BLAS (scipy's OpenBLAS) that runs next

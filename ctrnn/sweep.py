@@ -275,7 +275,7 @@ def sweep(build, params, *, simulate=None, reduce=None, client=None, store=None,
         st.clean()
     todo = [i for i in range(len(points)) if i not in done]
     results, failures = {}, {}
-    bar = Progress(len(points), progress, label="ctrnn sweep")
+    bar = Progress(len(points), progress, label="ctrnn sweep", unit="point")
     bar.update(len(done)) if done else None
 
     def finished(i, ds):

@@ -34,6 +34,8 @@ def test_plot_single_run_heat_map_and_traces_with_units(net):
     images = [im for ax in fig.axes for im in ax.get_images()]
     assert len(images) == 1 and images[0].get_array().shape == (30, 201)
     np.testing.assert_array_equal(images[0].get_array(), ds.h.values.T)
+    # pixel k is centred on save k: the extent reaches half a save beyond each end
+    np.testing.assert_allclose(images[0].get_extent()[:2], [-0.0005, 0.2005])
     traces = [ln for ax in fig.axes for ln in ax.get_lines()]
     assert len(traces) == 5
     np.testing.assert_array_equal(traces[2].get_ydata(), ds.h.values[:, 2])
@@ -61,6 +63,19 @@ def test_plot_batch_small_multiples_and_mean_sd(net):
     sd = many.h.values[:, :, 0].std(axis=0)
     m = many.h.values[:, :, 0].mean(axis=0)
     assert np.isclose(band.max(), (m + sd).max()) and np.isclose(band.min(), (m - sd).min())
+
+
+def test_traces_named_by_population_and_nan_tail_is_drawn():
+    W, labels = ctrnn.connectivity.dale(8, 2, seed=0)
+    ds = ctrnn.simulate(ctrnn.RateNetwork(0.1 * W, dale=labels, tau=1.0), steps=20, dt=0.1,
+                        h0=np.ones(10))
+    legend = [t.get_text() for t in ds.ctrnn.plot(neurons=[0, 9]).axes[0].get_legend().get_texts()]
+    assert legend == ["E (neuron 0)", "I (neuron 9)"]
+    blown = ctrnn.simulate(ctrnn.RateNetwork(3 * np.eye(12), phi="linear"), steps=2000,
+                           dt=0.5, method="euler", h0=np.ones(12), on_blowup="return")
+    assert np.isnan(blown.h.values[-1]).all()
+    im = blown.ctrnn.plot().axes[0].get_images()[0]
+    assert np.isfinite(im.get_clim()).all()
 
 
 def test_plot_stp_run_has_u_and_x_panels_and_discrete_counts_steps():

@@ -131,7 +131,8 @@ def adaptive_run(H, F0, state, counts, dense, out, j0, n_out, save_base, save_dt
 
     tab: A (s, s), b (s,), c (s,), e (s,) error weights, P (s, p) dense output
     y(t + theta h) = y + h theta sum_m (K^T P)[:, m] theta^m, fsal (the last stage is
-    the derivative at the new state: A[-1] == b, c[-1] == 1) and error_exponent
+    the derivative at the new state: A[-1] == b, c[-1] == 1; otherwise that derivative
+    is evaluated once per accepted step, so a rejected step costs s - 1) and error_exponent
     1 / (error order + 1). tol = (rtol, atol); ctrl = (safety, min_factor, max_factor,
     beta), the step factor being safety * err^-(error_exponent - 0.75 beta) err_old^beta.
 
@@ -208,10 +209,7 @@ def adaptive_run(H, F0, state, counts, dense, out, j0, n_out, save_base, save_dt
             if h <= 10.0 * np.finfo(np.float64).eps * max(abs(t), 1.0):
                 state[r, 0], state[r, 1], state[r, 2] = t, hs, err_old
                 return STEP_UNDERFLOW, counts[r, 0] + counts[r, 1], r, 0
-            if fsal:
-                K[0] = f0
-            else:
-                _field_at(y, t, dt_in, n_steps, net, inp_r, ws, K[0])
+            K[0] = f0
             for st in range(1, s):
                 Y[:] = y
                 for m in range(st):
@@ -225,7 +223,7 @@ def adaptive_run(H, F0, state, counts, dense, out, j0, n_out, save_base, save_dt
                 for st in range(s):
                     if bw[st] != 0.0:
                         axpy(h * bw[st], K[st], Ynew)
-            counts[r, 2] += s - 1 if fsal else s
+            counts[r, 2] += s - 1
             # error estimate and its RMS norm
             for i in range(N):
                 sc[i] = atol + rtol * max(abs(y[0, i]), abs(Ynew[0, i]))
@@ -271,6 +269,9 @@ def adaptive_run(H, F0, state, counts, dense, out, j0, n_out, save_base, save_dt
                 y[:] = Ynew
                 if fsal:
                     f0[:] = K[s - 1]
+                else:  # the derivative at the new state, once per accepted step
+                    _field_at(y, t, dt_in, n_steps, net, inp_r, ws, f0)
+                    counts[r, 2] += 1
                 counts[r, 0] += 1
                 err_c = max(err, 1e-10)
                 factor = safety * err_c ** (-expo) * err_old ** beta

@@ -86,9 +86,7 @@ def lyapunov_spectrum(net, k=None, *, duration, dt, method="rk4", transient=0.0,
         raise NotImplementedError("Lyapunov exponents with STP are not implemented: the "
                                   "tangent space would include u and x")
     method = get_method(method)
-    if method.kind not in _engine.TANGENT_KERNELS:
-        raise ValueError(f"method={method.name!r}: use a fixed-step method (rk4, heun, "
-                         "euler, exponential_euler, discrete) for Lyapunov exponents")
+    _engine.check_tangent(method)
     N = net.n_neurons
     K = N if k is None else positive_int("k", k)
     if K > N:

@@ -7,9 +7,10 @@ class PIController:
     """The PI step-size controller of Hairer's DOPRI5 code (Hairer, Norsett & Wanner,
     Solving ODEs I, section II.4): after an accepted step with error norm err (previous
     accepted err_old) the next step is
-    h * clip(safety * err**-(1/5 - 0.75 beta) * err_old**beta, min_factor, max_factor);
-    after a rejection h * max(min_factor, safety * err**-(1/5 - 0.75 beta)), and the step
-    does not grow on the step after a rejection. beta = 0 is the plain I controller
+    h * clip(safety * err**-(1/k - 0.75 beta) * err_old**beta, min_factor, max_factor);
+    after a rejection h * max(min_factor, safety * err**-(1/k - 0.75 beta)), and the step
+    does not grow on the step after a rejection. k = error order + 1 of the pair (5 for
+    dopri5, 3 for bs3). beta = 0 is the plain I controller
     (scipy's RK45 with its SAFETY = 0.9, MIN_FACTOR = 0.2, MAX_FACTOR = 10).
 
     Raises

@@ -130,6 +130,12 @@ class Method:
         return self.kind == "adaptive"
 
     @property
+    def takes_noise(self):
+        """False for the adaptive methods: their error control assumes a smooth
+        solution."""
+        return not self.adaptive
+
+    @property
     def options(self):
         """The method-specific keyword arguments of ``simulate`` this method takes."""
         return ADAPTIVE_OPTIONS if self.adaptive else ()
@@ -191,8 +197,9 @@ class Method:
     @property
     def stability_limit(self):
         """Largest |z| = dt |lambda| on the negative real axis the step is stable for
-        (inf when the linear part is exact or the method is the discrete map)."""
-        if self.exact_linear or self.counts_steps:
+        (inf when the linear part is exact, the method is the discrete map, or the step
+        size is adaptive, i.e. chosen for stability and accuracy by the error control)."""
+        if self.exact_linear or self.counts_steps or self.adaptive:
             return math.inf
         return self.tableau.stability_limit
 
@@ -278,9 +285,9 @@ class Method:
             The largest stable dt, in the time unit of tau, or None if dt is stable.
         """
         limit = self.stability_limit
-        if not self.adaptive and self.leak is _euler_leak and np.all(tau == dt):
+        if self.leak is _euler_leak and np.all(tau == dt):
             return None
-        if self.adaptive or limit == math.inf:
+        if limit == math.inf:
             return None
         if dt * (1.0 + radius) / tau_min > limit * (1 + 1e-9):
             return limit * tau_min / (1.0 + radius)
