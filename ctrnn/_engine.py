@@ -111,10 +111,12 @@ def _stp_params(net):
     return (Us, 1.0 / tf, 1.0 / td, eff), net.stp.rate_scale
 
 
-def pack_network(net, rows, dtype=np.float64):
+def pack_network(net, rows, dtype=np.float64, tau=None):
     """The kernels' ``Network`` for a state of ``rows`` rows (trials, or the state and
-    its tangent vectors). A sparse W stays CSR; WT is made only when rows > 1."""
+    its tangent vectors). A sparse W stays CSR; WT is made only when rows > 1. ``tau``:
+    net.tau_array, when the caller has it already."""
     arr = _packer(np.dtype(dtype))
+    tau = net.tau_array if tau is None else tau
     if net.is_sparse:  # CSR arrays; the sparse kernel needs no transpose
         W = CSR(arr(net._W.data), net._W.indices.astype(np.uint32), net._W.indptr)
         WT = W
@@ -123,7 +125,7 @@ def pack_network(net, rows, dtype=np.float64):
         WT = arr(net._W.T) if rows > 1 else W
     arrays, scale = _stp_params(net)
     stp = STPParams(*(arr(a) for a in arrays), np.dtype(dtype).type(scale))
-    return Network(W, WT, arr(1.0 / net.tau_array), net.phi.code, stp)
+    return Network(W, WT, arr(1.0 / tau), net.phi.code, stp)
 
 
 def pack_inputs(net, xs, interp, dtype=np.float64):
@@ -195,7 +197,8 @@ class _Leaky(_Fixed):
                  dtype, **_):
         arr = _packer(dtype)
         decay, gain, nf = method.coefficients(dt, tau)
-        args = (net_k, inp_k, arr(decay), arr(gain), arr(nf * noise), keys, dtype.type(dt),
+        scale = arr(nf * noise) if keys.size else np.zeros(0, dtype)  # noise: keys only
+        args = (net_k, inp_k, arr(decay), arr(gain), scale, keys, dtype.type(dt),
                 method.exact_linear)
         B, M = Z.shape
         N = tau.shape[0]
@@ -209,9 +212,8 @@ class _RungeKutta(_Fixed):
                  dtype, **_):
         arr = _packer(dtype)
         tab = method.tableau
-        nf = method.noise_factor(dt, tau)
-        args = (net_k, inp_k, dtype.type(dt), arr(tab.A), arr(tab.b), arr(tab.c),
-                arr(nf * noise), keys)
+        scale = arr(method.noise_factor(dt, tau) * noise) if keys.size else np.zeros(0, dtype)
+        args = (net_k, inp_k, dtype.type(dt), arr(tab.A), arr(tab.b), arr(tab.c), scale, keys)
         B, M = Z.shape
         N = tau.shape[0]
         super().__init__(_rk.rk_run, args, dt, steps, save_every,
@@ -291,10 +293,12 @@ def plan(method, net, Z, xs, interp, *, dt, steps, save_every=1, keys=None, dtyp
     dtype = np.dtype(dtype)
     B = Z.shape[0]
     stepper = STEPPERS[method.kind]
-    return stepper(method, pack_network(net, B, dtype), pack_inputs(net, xs, interp, dtype),
-                   Z, dt=dt, steps=steps, save_every=save_every, dtype=dtype,
-                   noise=net.noise_array, tau=net.tau_array,
-                   keys=np.zeros(0, np.uint64) if keys is None else keys,
+    tau = net.tau_array
+    keys = np.zeros(0, np.uint64) if keys is None else keys
+    return stepper(method, pack_network(net, B, dtype, tau),
+                   pack_inputs(net, xs, interp, dtype), Z, dt=dt, steps=steps,
+                   save_every=save_every, dtype=dtype,
+                   noise=net.noise_array if keys.size else None, tau=tau, keys=keys,
                    rtol=rtol, atol=atol, max_steps=max_steps, controller=controller)
 
 
