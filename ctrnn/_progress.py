@@ -21,7 +21,7 @@ class Progress:
     """Report progress of ``total`` units; use as a context manager.
 
     enabled: True (always), False (never), None (only once the run has taken 2 s and is
-    expected to take 1 s more, the speed measured after the first chunk, which includes
+    expected to take 1 s more, both counted after the first chunk, which includes
     compilation), or a callable ``f(done, total)`` called after each chunk. When the
     stream is not a terminal (a file, a CI log) the bar is redrawn at most every 5% of the
     run, so a long run writes a few dozen updates, not thousands; in notebooks
@@ -62,7 +62,7 @@ class Progress:
             if self.enabled is None:
                 t1, d1 = self.first
                 left = (now - t1) * (self.total - done) / (done - d1) if done > d1 else 0.0
-                if done == d1 or now - self.t0 < _DELAY or left < _MIN_LEFT:
+                if done == d1 or now - t1 < _DELAY or left < _MIN_LEFT:
                     return
             self._open(done)
             self.next = done + self.step
@@ -70,6 +70,9 @@ class Progress:
         if done < self.next and done < self.total:
             return
         self.next = done + self.step
+        if done >= self.total and not self.live:
+            self.bar.n = done  # close() draws the final state once, with its newline
+            return
         self.bar.update(done - self.bar.n)
 
     def close(self):

@@ -68,6 +68,16 @@ def positive_scalar(name, value, *, allow_none=False):
     return value
 
 
+def nonnegative_scalar(name, value):
+    """A finite float >= 0 (TypeError for non-numbers, ValueError otherwise)."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a number >= 0; got {value!r}")
+    value = float(value)
+    if not np.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0; got {value}")
+    return value
+
+
 def positive_int(name, value, *, allow_none=False):
     if value is None and allow_none:
         return None

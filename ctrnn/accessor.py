@@ -22,8 +22,12 @@ _HEATMAP_ABOVE = 8  # more neurons than this: a heat map (plus a few traces)
 _SMALL_MULTIPLES_UP_TO = 6  # more trials than this: mean +- sd over trials
 
 
-def _label(da, default):
+def _label(da, default, short=False):
+    """"long name (units)"; ``short``: the variable's own name when the long name would
+    not fit beside an axis."""
     name = da.attrs.get("long_name", default)
+    if short and len(name) > 20:
+        name = da.name or default
     units = da.attrs.get("units")
     return f"{name} ({units})" if units else name
 
@@ -44,6 +48,19 @@ def _check(da):
         raise ValueError(f"unexpected dimension(s) {extra}: select one value of each "
                          f"first, e.g. da.isel({extra[0]}=0)")
     return da
+
+
+def _color_scale(da):
+    """(signed, limit) of a heat map: a diverging map around 0 when the data are
+    meaningfully negative, else 0 .. limit; the limit is the 99.5th percentile of |data|,
+    so a few extreme values (a near blow-up) do not wash out the rest, and NaN (a failed
+    run's tail) is left out."""
+    v = np.asarray(da.values)
+    finite = v[np.isfinite(v)]
+    if not finite.size:
+        return True, 1.0
+    lim = float(np.percentile(np.abs(finite), 99.5)) or 1.0
+    return bool(finite.min() < -0.05 * lim), lim
 
 
 class _Methods:
@@ -91,7 +108,8 @@ class _Methods:
         var : str, optional
             The variable to show (Dataset: default "h" plus "u", "x" when present).
         neurons : sequence of int, optional
-            Neurons to trace (default the first ``max_traces``).
+            Neurons to trace (default: all of 8 or fewer, else the first
+            ``max_traces``).
         figure : matplotlib.figure.Figure, optional
             Draw into this figure (default: a new pyplot figure).
 
@@ -102,7 +120,8 @@ class _Methods:
         Raises
         ------
         ValueError
-            If the variable lacks the time and neuron dimensions.
+            If the variable lacks the time and neuron dimensions, or ``neurons`` names
+            a neuron that is not there.
         """
         import matplotlib.pyplot as plt
 
@@ -119,27 +138,42 @@ class _Methods:
         axes = np.array(fig.subplots(rows, cols, sharex=True, squeeze=False,
                                      gridspec_kw=dict(height_ratios=[2] + [1] * (rows - 1))
                                      if heat else None))
-        idx = list(range(min(max_traces, h.sizes["neuron"]))) if neurons is None \
-            else [int(i) for i in neurons]
+        N = h.sizes["neuron"]
+        if neurons is None:
+            idx = list(range(min(max_traces, N) if heat else N))
+        else:
+            idx = [int(i) for i in neurons]
+            bad = [i for i in idx if not 0 <= i < N]
+            if bad:
+                raise ValueError(f"neurons={bad} are not in this result, which has neurons "
+                                 f"0 .. {N - 1}")
+        # one colour scale and one y range for all small multiples, so trials compare
+        scale = _color_scale(h)
         for c in range(cols):
             sel = {"trial": c} if small_multiples else {}
             row = 0
             if heat:
                 one = h.isel(**sel) if sel else (h.mean("trial") if "trial" in h.dims else h)
                 self._heatmap(fig, axes[row, c], one,
-                              "" if sel or "trial" not in h.dims else "mean over trials, ")
+                              "" if sel or "trial" not in h.dims else "mean over trials, ",
+                              scale if sel else _color_scale(one), colorbar=c == cols - 1)
                 row += 1
             for k, da in enumerate(das):
                 ax = axes[row, c]
                 self._traces(ax, da.isel(**sel) if sel else da, idx, legend=c == cols - 1)
                 if c == 0:
-                    ax.set_ylabel(_label(da, da.name))
+                    ax.set_ylabel(_label(da, da.name, short=True))
+                if c == 0 and len(das) > 1:  # several variables: say which in full
+                    ax.set_title(da.attrs.get("long_name", da.name), fontsize="small",
+                                 loc="left")
+                if small_multiples and c > 0:
+                    ax.sharey(axes[row, 0])
                 row += 1
             if small_multiples:
                 axes[0, c].set_title(f"trial {c}")
             axes[-1, c].set_xlabel(_time_label(h))
         if "trial" in h.dims and not small_multiples:
-            fig.suptitle(f"{n_trials} trials: mean +- sd over trials")
+            fig.suptitle(f"{n_trials} trials: mean \u00b1 sd over trials")
         return fig
 
     def plot_trajectory(self, n_components=2, *, var=None, figure=None):
@@ -188,21 +222,17 @@ class _Methods:
         return [var]
 
     @staticmethod
-    def _heatmap(fig, ax, da, prefix):
+    def _heatmap(fig, ax, da, prefix, scale, colorbar=True):
         t = da["time"].values.astype(float)
         v = da.transpose("neuron", "time").values
-        finite = v[np.isfinite(v)]
-        # colour limits from the 99.5th percentile of |h|: a few extreme values (a
-        # near blow-up) do not wash out the rest; NaN (a failed run's tail) stays blank
-        lim = float(np.percentile(np.abs(finite), 99.5)) if finite.size else 1.0
-        lim = lim or 1.0
-        signed = finite.size > 0 and finite.min() < 0
+        signed, lim = scale
         half = 0.5 * (t[1] - t[0]) if t.size > 1 else 0.5  # pixels centred on the saves
         im = ax.imshow(v, aspect="auto", origin="lower", interpolation="nearest",
                        cmap="RdBu_r" if signed else "viridis",
                        vmin=-lim if signed else 0.0, vmax=lim,
                        extent=[t[0] - half, t[-1] + half, -0.5, da.sizes["neuron"] - 0.5])
-        fig.colorbar(im, ax=ax, label=prefix + _label(da, da.name), shrink=0.9)
+        if colorbar:
+            fig.colorbar(im, ax=ax, label=prefix + _label(da, da.name), shrink=0.9)
         ax.set_ylabel("neuron")
 
     @staticmethod
@@ -224,8 +254,9 @@ class _Methods:
             v = da.isel(neuron=idx).transpose("time", "neuron").values
             for j, i in enumerate(idx):
                 ax.plot(t, v[:, j], lw=0.8, label=label(i))
-        if legend and len(idx) <= 8:
-            ax.legend(fontsize="x-small", loc="upper right", ncols=min(len(idx), 4))
+        if legend and len(idx) <= 8:  # outside the axes, not over the traces
+            ax.legend(fontsize="x-small", loc="upper left", bbox_to_anchor=(1.01, 1.0),
+                      borderaxespad=0.0)
 
 
 @xr.register_dataset_accessor("ctrnn")

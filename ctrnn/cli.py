@@ -26,7 +26,12 @@ SCHEMA = {
     "simulation": {
         "method": (str, False, 'integrator (default "rk4")'),
         "dt": ((int, float), True, "step size in seconds"),
-        "duration": ((int, float), True, "length of the run in seconds"),
+        "duration": ((int, float), False, "length of the run in seconds (or give steps)"),
+        "steps": (int, False, "number of steps of dt (instead of duration)"),
+        "rtol": ((int, float), False, "relative tolerance of the adaptive methods "
+                                      "(dopri5, bs3; default 1e-6)"),
+        "atol": ((int, float), False, "absolute tolerance of the adaptive methods "
+                                      "(default 1e-9)"),
         "save_every": (int, False, "save every k-th step (default 1)"),
         "seed": (int, False, "seed of h0 and noise (default 1)"),
         "h0": (str, False, '"random" (N(0, 1), default) or "zeros"'),
@@ -54,12 +59,20 @@ tau = 0.01      # seconds
 phi = "tanh"
 seed = 0
 
+# noise = 0.0   # sigma of the additive white noise (stationary sd for W = 0)
+# bias = 0.0    # b for every neuron
+
 [simulation]
-method = "rk4"
+method = "rk4"  # euler, heun, rk4, exponential_euler, dopri5, bs3 (adaptive)
 dt = 0.0005     # seconds
-duration = 1.0  # seconds
+duration = 1.0  # seconds (or: steps = 2000)
 save_every = 2
-seed = 1
+seed = 1        # seed of h0 and of the noise
+# h0 = "random" # or "zeros"
+# trials = 8    # a batch of trials
+# dtype = "float32"
+# rtol = 1e-6   # adaptive methods only
+# atol = 1e-9
 """
 
 
@@ -154,10 +167,14 @@ def _simulate_kwargs(sim_cfg):
     dtype = sim_cfg.get("dtype", "float64")
     if dtype not in ("float64", "float32"):
         raise ConfigError(f'simulation.dtype = {dtype!r}: use "float64" or "float32"')
-    return dict(duration=sim_cfg["duration"], dt=sim_cfg["dt"],
-                method=sim_cfg.get("method", "rk4"), save_every=sim_cfg.get("save_every", 1),
-                seed=sim_cfg.get("seed", 1), trials=sim_cfg.get("trials"),
-                h0="random" if h0 == "random" else None, dtype=np.dtype(dtype))
+    if ("duration" in sim_cfg) == ("steps" in sim_cfg):
+        raise ConfigError("give exactly one of simulation.duration (seconds) or "
+                          "simulation.steps (a number of steps of dt)")
+    extra = {k: sim_cfg[k] for k in ("rtol", "atol", "duration", "steps") if k in sim_cfg}
+    return dict(dt=sim_cfg["dt"], method=sim_cfg.get("method", "rk4"),
+                save_every=sim_cfg.get("save_every", 1), seed=sim_cfg.get("seed", 1),
+                trials=sim_cfg.get("trials"), h0="random" if h0 == "random" else None,
+                dtype=np.dtype(dtype), **extra)
 
 
 def reduce_variance(ds):
@@ -331,7 +348,9 @@ def main(argv=None):
     ds.to_netcdf(args.output)
     print(f"wrote {Path(args.output).resolve()}")
     if args.plot:
-        plot_activity(ds, args.plot)
+        net = cfg["network"]
+        plot_activity(ds, args.plot, title=f"{Path(args.config).name}: N = {net['n']}, g = "
+                      f"{net.get('g', 1.5)}, {ds.attrs['method']}, dt = {ds.attrs.get('dt')}")
         print(f"wrote {Path(args.plot).resolve()}")
     return 0
 

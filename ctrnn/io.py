@@ -91,6 +91,7 @@ class ZarrSink:
         self.dims = template["h"].dims
         self.batched = "trial" in self.dims
         self.buf = None
+        self.n_complete = 0
 
     def view(self, s0, s1):
         """(buffer to write saves s0..s1-1 into, the global index of its first row).
@@ -116,6 +117,7 @@ class ZarrSink:
             data[name] = (self.dims, block if self.batched else block[0])
         xr.Dataset(data).to_zarr(self.path, region={"time": slice(s0, s1)}, consolidated=False)
         self.set_attrs(n_complete=int(s1))
+        self.n_complete = int(s1)
 
     def set_attrs(self, **attrs):
         import zarr

@@ -2,6 +2,7 @@
 engine, ``ctrnn._engine``) and wraps the result as an xarray Dataset."""
 from __future__ import annotations
 
+import difflib
 import math
 import os
 import warnings
@@ -15,7 +16,7 @@ from . import io as _io
 from ._output import attr_value, run_dataset
 from ._progress import Progress
 from ._seeding import H0, child, seed_sequence, trial_keys
-from ._validation import as_float_array, positive_int, positive_scalar
+from ._validation import as_float_array, nonnegative_scalar, positive_int
 from ._version import __version__
 from .integrators import METHODS, PIController, get_method
 from .network import RateNetwork
@@ -41,7 +42,7 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
         "discrete" takes no dt (one step per time unit; pass ``steps``).
     steps : int, optional
         Number of steps of length dt (instead of ``duration``).
-    h0 : array_like, shape (n_neurons,) or (trials, n_neurons), or "random", optional
+    h0 : array_like, shape (n_neurons,) or (trials, n_neurons), "zeros" or "random", optional
         Initial state; default zeros. "random" draws N(0, 1) per trial and neuron from
         ``seed``.
     inputs : array_like or xarray.DataArray, optional
@@ -69,7 +70,7 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
         Precision of the whole computation and of the result.
     rtol, atol : float, optional
         Tolerances of the adaptive methods (RMS norm, scale atol + rtol * max(|h|,
-        |h_new|)); default 1e-6 and 1e-9. Fixed-step methods take none of rtol, atol,
+        |h_new|)); default 1e-6 and 1e-9; either may be 0, not both. Fixed-step methods take none of rtol, atol,
         max_steps, controller.
     max_steps : int, optional
         Adaptive methods: maximal number of internal steps per trial (default 10^6).
@@ -199,17 +200,23 @@ def _validate(net, duration, dt, steps, h0, inputs, method, save_every, trials, 
     method.check_options(dict(rtol=rtol, atol=atol, max_steps=max_steps, controller=controller))
     given = dict(rtol=rtol, atol=atol, max_steps=max_steps, controller=controller)
     options = {k: method.defaults[k] if given[k] is None else given[k] for k in method.options}
-    checks = dict(rtol=positive_scalar, atol=positive_scalar, max_steps=positive_int)
-    for k, check in checks.items():
+    if "max_steps" in options:
+        options["max_steps"] = positive_int("max_steps", options["max_steps"])
+    for k in ("rtol", "atol"):  # >= 0: a pure absolute (or relative) tolerance is fine
         if k in options:
-            options[k] = check(k, options[k])
+            options[k] = nonnegative_scalar(k, options[k])
+    if options.get("rtol") == 0 and options.get("atol") == 0:
+        raise ValueError("rtol and atol are both 0: the error could never be small enough; "
+                         "give rtol > 0 or atol > 0")
     if "controller" in options and not isinstance(options["controller"], PIController):
         raise TypeError("controller must be a ctrnn.integrators.PIController; got "
                         f"{type(options['controller']).__name__}")
     if net.has_noise and not method.takes_noise:
         noisy = [n for n, m in METHODS.items() if m.takes_noise]
-        raise ValueError(f"noise > 0 needs a fixed-step method ({', '.join(noisy)}); "
-                         f"{method.name}'s error control assumes a smooth solution")
+        raise ValueError(f"the network has noise (noise={net.noise}) but method="
+                         f"{method.name!r} controls its step size by an error estimate that "
+                         f"assumes a smooth solution: use a fixed-step method "
+                         f"({', '.join(noisy)}), e.g. method='rk4', or net.replace(noise=0)")
     N = net.n_neurons
     dt, steps = method.grid(duration, dt, steps)
     save_every = positive_int("save_every", save_every)
@@ -241,7 +248,7 @@ def _validate(net, duration, dt, steps, h0, inputs, method, save_every, trials, 
     if store is None:
         _check_memory(B, n_save, V * N, dtype, max_memory)
     H = _initial_state(h0, B, N, ss)
-    if "rtol" in options and options["rtol"] < 10 * np.finfo(dtype).eps:
+    if "rtol" in options and 0 < options["rtol"] < 10 * np.finfo(dtype).eps:
         warnings.warn(f"rtol={options['rtol']} is below 10 x machine epsilon of "
                       f"{dtype.name}; the step size may underflow", RuntimeWarning,
                       stacklevel=3)
@@ -303,6 +310,8 @@ def _run(r):
         if r.on_blowup == "raise" or report.status is not _engine.Status.NONFINITE:
             if r.store is not None:
                 sink.set_attrs(status=msg)
+                msg += (f" ({r.store} keeps the {sink.n_complete} time point(s) completed "
+                        "before; ctrnn.open_run opens them)")
             raise report.status.exception(msg)
         attrs["status"] = msg
         if r.store is None:  # saves after the failure were never written: mark them
@@ -328,8 +337,13 @@ def _trials(h0, trials, n_input_trials, N):
     if n_input_trials > 1:
         sizes["inputs"] = n_input_trials
     if isinstance(h0, str):
-        if h0 != "random":
-            raise ValueError(f"h0 must be an array, None (zeros) or 'random'; got {h0!r}")
+        if h0 == "zeros":
+            h0 = None
+        elif h0 != "random":
+            close = difflib.get_close_matches(h0, ["random", "zeros"], n=1)
+            hint = f" Did you mean {close[0]!r}?" if close else ""
+            raise ValueError(f"h0 must be an array, None or 'zeros', or 'random'; got "
+                             f"{h0!r}.{hint}")
     elif h0 is not None:
         h0 = as_float_array("h0", h0, ndim=(1, 2))
         if h0.shape[-1] != N:

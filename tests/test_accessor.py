@@ -21,7 +21,7 @@ def _close_figures():
 def _labels(fig):
     out = []
     for ax in fig.axes:
-        out += [ax.get_xlabel(), ax.get_ylabel(), ax.get_title()]
+        out += [ax.get_xlabel(), ax.get_ylabel(), ax.get_title(), ax.get_title(loc="left")]
     return [s for s in out if s]
 
 
@@ -52,9 +52,14 @@ def test_plot_batch_small_multiples_and_mean_sd(net):
     fig = few.ctrnn.plot()
     titles = [ax.get_title() for ax in fig.axes]
     assert {"trial 0", "trial 1", "trial 2"} <= set(titles)
+    # one colour scale and one y range for all trials, so they compare
+    images = [im for ax in fig.axes for im in ax.get_images()]
+    assert len(images) == 3 and len({im.get_clim() for im in images}) == 1
+    trace_axes = [ax for ax in fig.axes if ax.get_lines()]
+    assert len({ax.get_ylim() for ax in trace_axes}) == 1
     many = ctrnn.simulate(net, duration=0.1, dt=1e-3, h0="random", seed=1, trials=10)
     fig = many.ctrnn.plot(neurons=[0, 1])
-    assert "10 trials: mean +- sd" in fig.get_suptitle()
+    assert "10 trials: mean \u00b1 sd" in fig.get_suptitle()
     ax = fig.axes[0]
     np.testing.assert_allclose(ax.get_lines()[0].get_ydata(),
                                many.h.values[:, :, 0].mean(axis=0))
@@ -84,8 +89,9 @@ def test_plot_stp_run_has_u_and_x_panels_and_discrete_counts_steps():
     ds = ctrnn.simulate(ctrnn.RateNetwork(W, phi="relu", stp=stp, b=0.5, tau=0.05),
                         duration=0.5, dt=1e-3, h0=np.ones(12))
     labels = _labels(ds.ctrnn.plot())
-    assert "STP utilisation u (facilitation) (1)" in labels
-    assert "STP available resources x (depression) (1)" in labels
+    assert {"u (1)", "x (1)"} <= set(labels)  # short axis labels, the full names above
+    assert "STP utilisation u (facilitation)" in labels
+    assert "STP available resources x (depression)" in labels
     assert "time (s)" in labels
     rnn = ctrnn.simulate(ctrnn.RateNetwork(W, phi="tanh"), steps=20, method="discrete",
                          h0=np.ones(12))
@@ -125,6 +131,21 @@ def test_analyses_against_numpy(net):
            for k in range(21)]
     np.testing.assert_allclose(acf.values, ref, rtol=1e-10)
     np.testing.assert_allclose(acf.lag.values, np.arange(21) * 1e-3)
+
+
+def test_small_networks_show_every_neuron_and_bad_indices_are_named(net):
+    small = ctrnn.simulate(ctrnn.RateNetwork(0.5 * np.eye(6)), steps=10, dt=0.1,
+                           h0=np.ones(6))
+    assert len(small.ctrnn.plot().axes[0].get_lines()) == 6
+    with pytest.raises(ValueError, match=r"neurons=\[100\] are not in this result.*0 .. 5"):
+        small.ctrnn.plot(neurons=[0, 100])
+
+
+def test_autocorrelation_carries_units():
+    ds = ctrnn.simulate(ctrnn.RateNetwork(0.5 * np.eye(3)), steps=20, dt=0.1,
+                        h0=np.ones(3), time_unit="ms")
+    acf = ds.ctrnn.autocorrelation(5)
+    assert acf.lag.attrs["units"] == "ms" and acf.attrs["units"] == "1"
 
 
 def test_accessor_errors_name_the_problem(net):

@@ -41,10 +41,22 @@ def test_run_config_matches_python_api(tmp_path):
     np.testing.assert_array_equal(ds.h.values, ref.h.values)
 
 
+def test_config_with_steps_and_adaptive_tolerances(tmp_path):
+    cfg = tmp_path / "net.toml"
+    cfg.write_text('[network]\nn = 20\ng = 0.5\n[simulation]\nmethod = "bs3"\n'
+                   'dt = 0.001\nsteps = 200\nrtol = 1e-8\natol = 1e-10\n')
+    ds = cli.run_config(cli.load_config(cfg))
+    assert ds.attrs["method"] == "bs3" and ds.attrs["rtol"] == 1e-8
+    assert ds.attrs["steps"] == 200 and ds.sizes["time"] == 201
+
+
 @pytest.mark.parametrize("text, match", [
     ('[network]\nn = 10\n[simulation]\ndt = 0.1\nduraton = 1.0\n',
      r"unknown key simulation.duraton \(did you mean 'duration'\?\)"),
-    ('[network]\nn = 10\n[simulation]\ndt = 0.1\n', "missing key simulation.duration"),
+    ('[network]\nn = 10\n[simulation]\ndt = 0.1\n',
+     "give exactly one of simulation.duration .* or simulation.steps"),
+    ('[network]\nn = 10\n[simulation]\ndt = 0.1\nsteps = 10\nrtol = 1e-3\n',
+     r"\[simulation\]: rtol does not apply to method='rk4'"),
     ('[network]\nn = "ten"\n[simulation]\ndt = 0.1\nduration = 1.0\n',
      "network.n = 'ten' has the wrong type"),
     ('[network]\nn = 10\ntau = -1\n[simulation]\ndt = 0.1\nduration = 1.0\n',

@@ -111,12 +111,37 @@ def test_validation_fails_before_any_file_is_created(net, tmp_path, kwargs, erro
 def test_noise_with_an_adaptive_method_and_dt_with_discrete_are_refused(net, tmp_path):
     store = tmp_path / "run.zarr"
     for method in ("dopri5", "bs3"):
-        with pytest.raises(ValueError, match="noise > 0 needs a fixed-step method"):
+        with pytest.raises(ValueError, match=r"has noise \(noise=0.1\).*method=.rk4."):
             ctrnn.simulate(net.replace(noise=0.1), steps=10, dt=0.1, method=method,
                            store=store)
     with pytest.raises(ValueError, match="takes no dt"):
         ctrnn.simulate(net, steps=10, dt=0.1, method="discrete", store=store)
     assert not store.exists()
+
+
+def test_friendlier_arguments(net, tmp_path):
+    zeros = ctrnn.simulate(net, steps=3, dt=0.1, h0="zeros")
+    assert not zeros.h.values.any()
+    with pytest.raises(ValueError, match="Did you mean 'random'"):
+        ctrnn.simulate(net, steps=3, dt=0.1, h0="randon")
+    with pytest.raises(TypeError, match="method='discrete' needs steps=T"):
+        ctrnn.simulate(net, method="discrete")
+    with pytest.raises(ValueError, match=r"Known methods: .*\(aliases: .*rk45 = dopri5"):
+        ctrnn.simulate(net, steps=3, dt=0.1, method="rk5")
+    # a pure absolute tolerance is a legitimate request; both zero is not
+    W, h0 = _linear(n=5)
+    lin = ctrnn.RateNetwork(W, phi="linear")
+    ds = ctrnn.simulate(lin, duration=2.0, dt=0.5, h0=h0, method="bs3", rtol=0, atol=1e-9)
+    exact = expm((W - np.eye(5)) * 2.0) @ h0
+    assert np.abs(ds.h.values[-1] - exact).max() < 1e-7
+    with pytest.raises(ValueError, match="rtol and atol are both 0"):
+        ctrnn.simulate(lin, steps=3, dt=0.5, method="bs3", rtol=0, atol=0)
+    # a stopped adaptive run says what its store keeps
+    store = tmp_path / "stop.zarr"
+    with pytest.raises(RuntimeError, match=r"max_steps=3 .*keeps the 1 time point"):
+        ctrnn.simulate(lin, duration=2.0, dt=0.01, h0=h0, method="bs3", max_steps=3,
+                       store=store)
+    assert ctrnn.open_run(store).sizes["time"] == 1
 
 
 def test_existing_store_is_refused_before_running(net, tmp_path):
@@ -222,7 +247,7 @@ def test_progress_in_a_log_is_a_few_dozen_updates_at_most():
         for done in range(0, 100_001, 10):
             bar.update(done)
     text = log.getvalue()
-    assert "100000/100000" in text
+    assert text.count("100000/100000") == 1  # the final state, drawn once
     assert text.count("\r") + text.count("\n") <= 25, text.count("\r")
 
 

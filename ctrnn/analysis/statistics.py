@@ -71,10 +71,15 @@ def autocorrelation(da, max_lag=None, *, center=True, normalize=False):
         acf = acf / acf[0]
     t = da["time"].values
     dt = float(t[1] - t[0]) if t.size > 1 else 1.0
-    return xr.DataArray(acf, dims="lag", coords={"lag": np.arange(max_lag + 1) * dt},
-                        name="autocorrelation",
-                        attrs={"long_name": "population-averaged autocorrelation",
-                               "units": "1" if normalize else "h^2"})
+    t_units = da["time"].attrs.get("units", "1") if "time" in da.coords else "1"
+    units = da.attrs.get("units", "1")
+    return xr.DataArray(
+        acf, dims="lag",
+        coords={"lag": ("lag", np.arange(max_lag + 1) * dt,
+                        {"long_name": "lag", "units": t_units})},
+        name="autocorrelation",
+        attrs={"long_name": "population-averaged autocorrelation",
+               "units": "1" if normalize or units == "1" else f"({units})^2"})
 
 
 def _covariance(da):

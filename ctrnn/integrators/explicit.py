@@ -226,6 +226,9 @@ class Method:
         from .._validation import positive_int, positive_scalar
 
         if self.counts_steps:
+            if steps is None and duration is None:
+                raise TypeError(f"method={self.name!r} needs steps=T, the number of updates "
+                                "h[t+1] = phi(W h[t] + U x[t] + b)")
             if dt is not None:
                 raise ValueError(f"method={self.name!r} takes no dt: each step is one update "
                                  "h[t+1] = phi(W h[t] + U x[t] + b); pass steps=T")
@@ -377,4 +380,6 @@ def get_method(name):
     known = sorted(METHODS) + sorted(ALIASES)
     close = difflib.get_close_matches(key, known, n=1)
     hint = f" Did you mean {close[0]!r}?" if close else ""
-    raise ValueError(f"unknown method {name!r}.{hint} Known methods: {', '.join(sorted(METHODS))}")
+    aliases = ", ".join(f"{a} = {m}" for a, m in sorted(ALIASES.items()))
+    raise ValueError(f"unknown method {name!r}.{hint} Known methods: "
+                     f"{', '.join(sorted(METHODS))} (aliases: {aliases})")
