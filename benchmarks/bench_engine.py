@@ -1,7 +1,7 @@
 """The core rows of two checkouts side by side: is this tree slower than another one?
 
 Each row is timed in a fresh process per checkout, the two checkouts alternating
-(A B A B ...), best of 5 calls per process, best over the rounds. Used for issue 10 (the
+(A B, B A, A B, ...), best of 5 calls per process, best over the rounds. Used for issue 10 (the
 engine refactor must not slow the core rows). Run:
 
     git worktree add /tmp/before <commit>       # the tree to compare against
@@ -99,9 +99,9 @@ def main(argv=None):
     for t in trees.values():  # compile both once (warm Numba caches) before timing
         _measure(t)
     best = {k: {} for k in trees}
-    for _ in range(args.rounds):
-        for k, t in trees.items():
-            for row, v in _measure(t).items():
+    for i in range(args.rounds):  # A B, B A, A B, ...: neither tree always goes first
+        for k in (list(trees) if i % 2 == 0 else list(trees)[::-1]):
+            for row, v in _measure(trees[k]).items():
                 best[k][row] = min(v, best[k].get(row, np.inf))
     print(f"{'row':48s} {'this':>10s} {'against':>10s} {'this/against':>12s}")
     for row in best["this"]:
