@@ -91,3 +91,84 @@ def positive_int(name, value, *, allow_none=False):
 def readonly(arr):
     arr.setflags(write=False)
     return arr
+
+
+def _same(a, b):
+    """Value equality of the fields of immutable objects: arrays by shape and content,
+    sparse matrices by their CSR arrays, anything else by ==."""
+    import scipy.sparse
+
+    if scipy.sparse.issparse(a) or scipy.sparse.issparse(b):
+        if not (scipy.sparse.issparse(a) and scipy.sparse.issparse(b)) or a.shape != b.shape:
+            return False
+        a, b = a.tocsr(), b.tocsr()
+        a.sort_indices()
+        b.sort_indices()
+        return all(np.array_equal(x, y) for x, y in ((a.data, b.data), (a.indices, b.indices),
+                                                     (a.indptr, b.indptr)))
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.shape(a) == np.shape(b) and np.array_equal(a, b)
+    return a == b
+
+
+class Immutable:
+    """Base of the validated, immutable parameter objects (RateNetwork, STP): attributes
+    are set once in __init__ through object.__setattr__; the objects pickle (for dask
+    workers), copy and deep-copy to equal objects, compare by value and hash by content.
+    Read-only arrays stay read-only through pickling."""
+
+    __slots__ = ()
+
+    def __setattr__(self, name, value):
+        raise AttributeError(f"{type(self).__name__} is immutable; "
+                             f"{self._IMMUTABLE_HINT}")
+
+    _IMMUTABLE_HINT = "build a new one"
+
+    def _fields(self):
+        return {k: getattr(self, k) for k in self.__slots__}
+
+    def __getstate__(self):
+        fields = self._fields()
+        readonly_names = [k for k, v in fields.items()
+                          if isinstance(v, np.ndarray) and not v.flags.writeable]
+        return fields, readonly_names
+
+    def __setstate__(self, state):
+        fields, readonly_names = state
+        for k, v in fields.items():
+            if k in readonly_names:
+                v = readonly(np.array(v))
+            object.__setattr__(self, k, v)
+
+    def __copy__(self):
+        return self  # immutable: a copy may be the object itself, as for tuples
+
+    def __deepcopy__(self, memo):
+        import copy
+
+        new = object.__new__(type(self))
+        new.__setstate__(copy.deepcopy(self.__getstate__(), memo))
+        return new
+
+    def __eq__(self, other):
+        if type(other) is not type(self):
+            return NotImplemented
+        a, b = self._fields(), other._fields()
+        return all(_same(a[k], b[k]) for k in a)
+
+    def __hash__(self):
+        import hashlib
+
+        h = hashlib.sha256(type(self).__name__.encode())
+        for k, v in self._fields().items():
+            h.update(k.encode())
+            if isinstance(v, np.ndarray):
+                h.update(str((v.dtype, v.shape)).encode() + np.ascontiguousarray(v).tobytes())
+            elif hasattr(v, "tocsr"):
+                c = v.tocsr()
+                for arr in (c.data, c.indices, c.indptr):
+                    h.update(np.ascontiguousarray(arr).tobytes())
+            else:
+                h.update(repr(hash(v)).encode())
+        return int.from_bytes(h.digest()[:8], "little")

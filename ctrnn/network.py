@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_float_array, check_finite, per_neuron, readonly
+from ._validation import Immutable, as_float_array, check_finite, per_neuron, readonly
 from .nonlinearities import Phi, get_phi
 from .plasticity import STP
 
 
-class RateNetwork:
+class RateNetwork(Immutable):
     """A rate network, validated once and immutable.
 
     tau dh_i/dt = -h_i + phi(sum_j W_ij h_j + sum_k U_ik x_k(t) + b_i) + noise_i * sqrt(2 tau_i) xi_i(t)
@@ -111,8 +111,7 @@ class RateNetwork:
         object.__setattr__(self, "_stp", stp)
         object.__setattr__(self, "_dale", None if dale is None else _check_dale(W, dale))
 
-    def __setattr__(self, name, value):
-        raise AttributeError("RateNetwork is immutable; use net.replace(...) for a changed copy")
+    _IMMUTABLE_HINT = "use net.replace(...) for a changed copy"
 
     @property
     def W(self):

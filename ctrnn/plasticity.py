@@ -29,12 +29,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._validation import as_float_array, per_neuron, readonly
+from ._validation import Immutable, as_float_array, per_neuron, readonly
 
 EFFICACY = ("absolute", "relative")
 
 
-class STP:
+class STP(Immutable):
     """Tsodyks-Markram short-term plasticity parameters of the presynaptic neurons.
 
     Parameters
@@ -98,8 +98,6 @@ class STP:
         object.__setattr__(self, "_rate_scale", float(rs))
         object.__setattr__(self, "_efficacy", efficacy)
 
-    def __setattr__(self, name, value):
-        raise AttributeError("STP is immutable; build a new one")
 
     U = property(lambda self: self._U, doc="Baseline utilisation: float or (n,).")
     tau_f = property(lambda self: self._tau_f, doc="Facilitation time constant.")

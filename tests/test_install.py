@@ -42,17 +42,20 @@ def test_a_change_to_any_kernel_source_changes_every_kernels_stamp(tmp_path, mon
 
 
 @pytest.mark.slow
-def test_readme_commands_in_either_order_then_import_elsewhere(tmp_path):
-    """The README's two set-up commands on a fresh clone, the main job first, then the
-    test install; `import ctrnn` then works from another folder (it used to find a
-    leftover ctrnn/_kernels/__pycache__ as a namespace package)."""
+@pytest.mark.parametrize("demo_first", [True, False])
+def test_readme_commands_in_either_order_then_import_elsewhere(tmp_path, demo_first):
+    """The README's two set-up commands on a fresh clone, in either order; `import
+    ctrnn` then works from another folder (it used to find a leftover
+    ctrnn/_kernels/__pycache__ as a namespace package)."""
     clone = tmp_path / "clone"
     subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
     py = clone / ".venv" / "bin" / "python"
     env = {**os.environ, "CTRNN_CACHE_DIR": str(tmp_path / "cache")}
     steps = [f"{sys.executable} -m venv .venv && .venv/bin/pip install -q . && "
              ".venv/bin/ctrnn demo -n 50",
-             '.venv/bin/pip install -q -e ".[test]"']
+             f'{sys.executable} -m venv .venv && .venv/bin/pip install -q -e ".[test]"']
+    if not demo_first:
+        steps = steps[::-1]
     for cmd in steps:
         res = subprocess.run(cmd, shell=True, cwd=clone, env=env, capture_output=True,
                              text=True, timeout=1200)

@@ -47,6 +47,21 @@ def test_sweep_on_local_cluster_equals_serial(client):
     assert full.h.dims == ("g", "seed", "time", "neuron")
 
 
+def test_sweep_over_an_existing_network_ships_it_to_the_workers(client):
+    """build uses a network made beforehand: the workers receive it pickled (it used to
+    fail on every point with a misleading deserialisation error)."""
+    base = ctrnn.RateNetwork(ctrnn.connectivity.gaussian(20, 1.5, seed=0), tau=1.0)
+
+    def build(noise):
+        return base.replace(noise=noise)
+    kw = dict(simulate=dict(duration=2.0, dt=0.1, method="euler", h0="random", seed=0),
+              reduce=reduce)
+    dist = ctrnn.sweep(build, {"noise": [0.0, 0.3]}, client=client, **kw)
+    serial = ctrnn.sweep(build, {"noise": [0.0, 0.3]}, client="serial", **kw)
+    assert dist.attrs["n_failed"] == 0
+    np.testing.assert_array_equal(dist.h.values, serial.h.values)
+
+
 def test_sweep_survives_a_killed_worker(client, tmp_path):
     marker = tmp_path / "kill-once"
     marker.write_text("x")
