@@ -20,6 +20,8 @@ predicted without a new transient.
 """
 from __future__ import annotations
 
+import copy
+
 import numpy as np
 import scipy.linalg
 import scipy.linalg.blas
@@ -129,6 +131,7 @@ class EchoStateNetwork:
         if not scipy.sparse.issparse(W) and np.count_nonzero(W) <= _SPARSE_BELOW * W.size:
             W = scipy.sparse.csr_matrix(W)  # the same reservoir on the faster kernel
         self.net = RateNetwork(W, U=self._U, b=self._b, tau=1.0, phi=self.phi)
+        return self.net
 
     @property
     def W_dense(self):
@@ -410,12 +413,13 @@ class EchoStateNetwork:
         """
         rng = generator(seed)
         n_in = self.n_inputs or 1
-        if not hasattr(self, "net"):
-            self._build(n_in)
+        # a diagnosis leaves the ESN as it was: an unbuilt reservoir is built on a copy
+        # (its input size stays open for fit), and the state is not moved
+        net = self.net if hasattr(self, "net") else copy.deepcopy(self)._build(n_in)
         u = rng.uniform(-1, 1, (n_steps, n_in))
         H0 = rng.standard_normal((2, self.n))
         X = np.empty((2, n_steps, self.n))
-        _engine.states(self.net, X, H0.copy(), u[None], self.leak, _EULER)
+        _engine.states(net, X, H0.copy(), u[None], self.leak, _EULER)
         X = np.concatenate([H0[:, None], X], axis=1)
         d = np.linalg.norm(X[0] - X[1], axis=1)
         rho = float(np.abs(np.linalg.eigvals(self.W_dense)).max())
@@ -527,6 +531,7 @@ def memory_capacity(esn, max_delay, *, n_train=5000, n_test=2000, washout=200, r
     rng = generator(seed)
     T = washout + n_train + n_test + max_delay
     u = rng.uniform(-1, 1, (T, 1))
+    esn = copy.deepcopy(esn)  # an analysis leaves its argument (state, input size) alone
     if esn.n_inputs not in (None, 1):
         raise ValueError("memory_capacity drives one input channel")
     X, _ = esn._run(esn._inputs(u), np.zeros(esn.n))

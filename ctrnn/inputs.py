@@ -13,7 +13,9 @@ An ndarray is taken as already on the grid: shape (steps, n_in) (the last value 
 through the end) or (steps + 1, n_in), or with a leading trial axis. A DataArray with a
 ``time`` coordinate may have any sampling: its value at t_k is the last sample at or
 before t_k (hold) or the linear interpolation (linear); it must start at or before
-t = 0 and is held after its last sample.
+t = 0 and is held after its last sample. "At or before" tolerates rounding of 0.1% of dt
+(``ROUNDING``), so times stored as float32 land on the right step. A DataArray without
+a time coordinate is refused: its sampling would be a guess.
 """
 from __future__ import annotations
 
@@ -25,6 +27,7 @@ from ._kernels.rhs import HOLD, LINEAR
 from ._validation import as_float_array, check_finite
 
 INTERP = {"hold": HOLD, "zoh": HOLD, "previous": HOLD, "linear": LINEAR}
+ROUNDING = 1e-3  # a sample this fraction of dt from a grid point is at that point
 
 
 def interp_code(interp):
@@ -125,6 +128,11 @@ def _is_dataarray(obj):
 def _resample(da, n_inputs, steps, dt, interp):
     if "time" not in da.dims:
         raise ValueError(f"inputs DataArray needs a 'time' dimension; got dims {da.dims}")
+    if "time" not in da.coords:
+        raise ValueError("inputs DataArray has a 'time' dimension without a time coordinate, "
+                         "so its sampling is unknown: assign one, e.g. "
+                         "da.assign_coords(time=np.arange(da.sizes['time']) * dt), or pass a "
+                         "NumPy array on the step grid")
     others = [d for d in da.dims if d not in ("time", "trial")]
     if len(others) > 1:
         raise ValueError(f"inputs DataArray may have dims time, trial and one input "
@@ -151,14 +159,18 @@ def _resample(da, n_inputs, steps, dt, interp):
     if vals.ndim == 2:
         vals = vals[None]
     grid = np.arange(steps + 1) * dt
-    if t[0] > grid[0] + 1e-12 * max(1.0, abs(grid[-1])):
+    # a sample within ROUNDING * dt of a grid point is at that point: times that went
+    # through float32 (or NetCDF as float32) are off by up to ~1e-7 t, which matters
+    # relative to dt, not to t
+    tol = ROUNDING * dt
+    if t[0] > grid[0] + tol:
         raise ValueError(f"inputs start at time {t[0]} but the run starts at 0: give inputs "
                          "from time 0 on")
-    if t[-1] < grid[-1] - dt * 1e-9 and t.size > 1 and grid[-1] - t[-1] > (t[-1] - t[-2]):
+    if t[-1] < grid[-1] - tol and t.size > 1 and grid[-1] - t[-1] > (t[-1] - t[-2]) + tol:
         warnings.warn(f"inputs end at time {t[-1]}, before the end of the run "
                       f"({grid[-1]}); the last value is held", stacklevel=4)
     if interp_code(interp) == HOLD:
-        idx = np.searchsorted(t, grid * (1 + 1e-12) + 1e-300, side="right") - 1
+        idx = np.searchsorted(t, grid + tol, side="right") - 1
         xs = vals[:, np.clip(idx, 0, t.size - 1), :]
     else:
         xs = np.empty((vals.shape[0], steps + 1, n_inputs))

@@ -57,3 +57,80 @@ def test_equality_is_by_value():
     assert ctrnn.STP(U=0.2) == ctrnn.STP(U=0.2) != ctrnn.STP(U=0.3)
     with pytest.raises(AttributeError, match="immutable; use net.replace"):
         a.tau = 3.0
+
+
+def test_float32_time_coordinates_land_on_the_right_steps():
+    """22 of 50 steps used to take the previous sample when the time coordinate was
+    float32 (or had been through NetCDF as float32)."""
+    import xarray as xr
+
+    net = ctrnn.RateNetwork(np.zeros((1, 1)), U=[[1.0]], phi="linear", tau=1.0)
+    x = np.arange(50.0)[:, None]  # input k is the value k
+    for dtype in (np.float64, np.float32):
+        t = (np.arange(50) * 0.1).astype(dtype)
+        da = xr.DataArray(x, dims=("time", "input"), coords={"time": t})
+        grid = ctrnn.inputs.on_grid(da, 1, 49, 0.1)
+        np.testing.assert_array_equal(grid[0, :50, 0], x[:, 0], err_msg=str(dtype))
+        # through a run: exponential Euler with W = 0 integrates the held input exactly
+        ds = ctrnn.simulate(net, steps=49, dt=0.1, inputs=da, method="exponential_euler")
+        h = np.zeros(50)
+        for k in range(49):
+            h[k + 1] = x[k, 0] + (h[k] - x[k, 0]) * np.exp(-0.1)
+        np.testing.assert_allclose(ds.h.values[:, 0], h, rtol=1e-12)
+
+
+def test_a_dataarray_without_time_coordinate_is_refused():
+    import xarray as xr
+
+    da = xr.DataArray(np.zeros((20, 1)), dims=("time", "input"))
+    with pytest.raises(ValueError, match="without a time coordinate"):
+        ctrnn.inputs.on_grid(da, 1, 19, 0.1)
+
+
+def _esn_snapshot(esn):
+    return (esn.state.copy(), None if esn.W_out is None else esn.W_out.copy(),
+            esn.n_inputs, hasattr(esn, "net"))
+
+
+def test_esn_diagnostics_leave_the_esn_alone():
+    u = ctrnn.tasks.oscillators(600, frequencies=(0.2, 0.05))
+    esn = ctrnn.esn.EchoStateNetwork(40, spectral_radius=0.9, leak=0.5, seed=0)
+    esn.fit(u[:300], u[1:301], washout=50)
+    before = _esn_snapshot(esn)
+    expected = copy.deepcopy(esn).predict(u[301:-1]).values  # continues the training data
+    ctrnn.esn.memory_capacity(ctrnn.esn.EchoStateNetwork(40, seed=1), 5, n_train=500,
+                              n_test=200)
+    one = ctrnn.esn.EchoStateNetwork(40, seed=1, n_inputs=1)
+    ctrnn.esn.memory_capacity(one, 5, n_train=500, n_test=200)
+    esn.echo_state_property(200, seed=0)
+    after = _esn_snapshot(esn)
+    for a, b in zip(before, after):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(esn.predict(u[301:-1]).values, expected)
+    # on an unfitted ESN the diagnosis does not fix the input size to 1
+    fresh = ctrnn.esn.EchoStateNetwork(40, seed=2)
+    fresh.echo_state_property(100, seed=0)
+    ctrnn.esn.memory_capacity(fresh, 3, n_train=300, n_test=100)
+    assert fresh.n_inputs is None
+    two = np.concatenate([u, u**2], axis=1)
+    fresh.fit(two[:300], two[1:301])  # two inputs
+    assert fresh.n_inputs == 2
+
+
+def test_analyses_leave_their_arguments_equal():
+    import xarray as xr
+
+    net = ctrnn.RateNetwork(ctrnn.connectivity.gaussian(30, 1.2, seed=0), tau=1.0)
+    ds = ctrnn.simulate(net, steps=200, dt=0.1, h0="random", seed=1)
+    keep_net, keep_ds = copy.deepcopy(net), ds.copy(deep=True)
+    an = ctrnn.analysis
+    an.lyapunov_spectrum(net, 3, duration=5.0, dt=0.1, seed=0)
+    an.fixed_points(net, n_starts=3, seed=0)
+    an.jacobian(net, np.zeros(30))
+    an.spectrum(net.W) if hasattr(an, "spectrum") else None
+    an.autocorrelation(ds.h, 10)
+    an.participation_ratio(ds.h)
+    an.principal_components(ds.h, 3)
+    ds.ctrnn.plot()
+    assert net == keep_net
+    xr.testing.assert_identical(ds, keep_ds)
