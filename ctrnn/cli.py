@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .io import save_result
+from .io import save_result, write_atomic
 
 # key -> (type(s), required, help) for each table of a run configuration
 SCHEMA = {
@@ -333,7 +333,7 @@ def main(argv=None):
         print(f"{res.attrs['n_points']} points ({res.attrs['n_computed']} computed now, "
               f"{res.attrs['n_failed']} failed) in {Path(args.store).resolve()}")
         if args.output:
-            res.to_netcdf(args.output)
+            write_atomic(args.output, res.to_netcdf)
             print(f"wrote {Path(args.output).resolve()}")
         return 0 if res.attrs["n_failed"] == 0 else 1
     try:
@@ -345,12 +345,13 @@ def main(argv=None):
     except ConfigError as exc:
         print(f"ctrnn run: error: {exc}", file=sys.stderr)
         return 2
-    ds.to_netcdf(args.output)
+    write_atomic(args.output, ds.to_netcdf)
     print(f"wrote {Path(args.output).resolve()}")
     if args.plot:
         net = cfg["network"]
-        plot_activity(ds, args.plot, title=f"{Path(args.config).name}: N = {net['n']}, g = "
-                      f"{net.get('g', 1.5)}, {ds.attrs['method']}, dt = {ds.attrs.get('dt')}")
+        title = (f"{Path(args.config).name}: N = {net['n']}, g = {net.get('g', 1.5)}, "
+                 f"{ds.attrs['method']}, dt = {ds.attrs.get('dt')}")
+        write_atomic(args.plot, lambda tmp: plot_activity(ds, tmp, title=title))
         print(f"wrote {Path(args.plot).resolve()}")
     return 0
 

@@ -437,10 +437,13 @@ class EchoStateNetwork:
         -------
         xarray.Dataset
             ``U`` (neuron, input), ``b`` (neuron,), ``W`` (neuron, presynaptic) or
-            ``W_post``, ``W_pre``, ``W_value`` (synapse,), and ``W_out`` (feature, output)
-            once fitted; attrs leak, n_neurons, phi, readout_bias, readout_input.
+            ``W_post``, ``W_pre``, ``W_value`` (synapse,), ``state`` (neuron,), and
+            ``W_out`` (feature, output) once fitted; attrs leak, n_neurons, phi,
+            readout_bias, readout_input.
         """
-        data = {"U": (("neuron", "input"), self._U), "b": ("neuron", self._b)}
+        data = {"U": (("neuron", "input"), self._U), "b": ("neuron", self._b),
+                "state": ("neuron", self.state, {"long_name": "reservoir state after the "
+                                                "last input seen (where the next run starts)"})}
         if scipy.sparse.issparse(self.W):
             coo = self.W.tocoo()
             idx = np.int32 if self.n < 2**31 else np.int64  # NetCDF-3 has no int64
@@ -458,11 +461,13 @@ class EchoStateNetwork:
 
     def save(self, path):
         """Write the ESN to NetCDF (or Zarr if the path ends in .zarr)."""
+        from .io import write_atomic
+
         ds = self.to_dataset()
         if str(path).endswith(".zarr"):
-            ds.to_zarr(path, mode="w")
+            write_atomic(path, lambda tmp: ds.to_zarr(tmp, mode="w"))
         else:
-            ds.to_netcdf(path)
+            write_atomic(path, ds.to_netcdf)
 
     @classmethod
     def load(cls, path):
@@ -486,6 +491,8 @@ class EchoStateNetwork:
         if "W_out" in ds:
             esn.W_out = ds.W_out.values
             esn.n_outputs = esn.W_out.shape[1]
+        if "state" in ds:  # files written before the state was saved start from zeros
+            esn.state = np.array(ds.state.values, dtype=np.float64)
         return esn
 
     def _check_fitted(self):

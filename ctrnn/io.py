@@ -163,6 +163,52 @@ def open_run(path):
     return ds.isel(time=slice(0, n)) if n < ds.sizes["time"] else ds
 
 
+def write_atomic(path, write):
+    """Call ``write(tmp)`` for a temporary path beside ``path`` (same folder and suffix),
+    then move the result to ``path`` in one step, so that a file (or Zarr folder) appears
+    at ``path`` only complete. An interrupted or failed write (Ctrl-C included) leaves
+    ``path`` as it was and removes the temporary.
+
+    Parameters
+    ----------
+    path : str or path
+        The destination; an existing file or Zarr folder there is replaced.
+    write : callable
+        ``write(tmp_path)`` writes the whole file or folder.
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Examples
+    --------
+    >>> import tempfile, os, ctrnn
+    >>> p = os.path.join(tempfile.mkdtemp(), "a.txt")
+    >>> _ = ctrnn.io.write_atomic(p, lambda tmp: open(tmp, "w").write("done"))
+    >>> open(p).read()
+    'done'
+    """
+    import shutil
+    import uuid
+    from pathlib import Path
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.stem}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
+    try:
+        write(tmp)
+        if path.is_dir() and tmp.is_dir():  # a Zarr store being replaced
+            shutil.rmtree(path)
+        os.replace(tmp, path)
+    except BaseException:
+        if tmp.is_dir():
+            shutil.rmtree(tmp, ignore_errors=True)
+        elif tmp.exists():
+            tmp.unlink()
+        raise
+    return path
+
+
 def save_result(ds, outdir, stem, plot, **plot_kwargs):
     """Write ``ds`` to OUTDIR/STEM.nc and ``plot(ds, OUTDIR/STEM.png)``, print where, and
     return the two paths (what ``ctrnn demo`` and every example script end with).
@@ -186,8 +232,8 @@ def save_result(ds, outdir, stem, plot, **plot_kwargs):
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     nc, png = out / f"{stem}.nc", out / f"{stem}.png"
-    ds.to_netcdf(nc)
-    plot(ds, png, **plot_kwargs)
+    write_atomic(nc, ds.to_netcdf)
+    write_atomic(png, lambda tmp: plot(ds, tmp, **plot_kwargs))
     for path in (nc, png):
         print(f"wrote {path.resolve()}")
     return nc, png

@@ -18,6 +18,7 @@ import xarray as xr
 from scipy.sparse import issparse
 
 from ._progress import Progress
+from .io import write_atomic
 from .network import RateNetwork
 from .plasticity import STP
 
@@ -168,7 +169,8 @@ class _Store:
                     f"it.\nstored: {old['description']}\nthis:   {text}")
         else:
             (self.path / "points").mkdir(parents=True)
-            meta.write_text(json.dumps({"signature": signature, "description": text}))
+            write_atomic(meta, lambda tmp: tmp.write_text(
+                json.dumps({"signature": signature, "description": text})))
 
     def done(self):
         return {int(p.name.split(".")[0]) for p in (self.path / "points").glob("*.zarr")}

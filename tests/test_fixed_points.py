@@ -23,7 +23,7 @@ def test_hopfield_rank_one_fixed_points_and_stability():
     by_m = dict(zip(np.round(m, 6), fp.max_real_eigenvalue.values))
     assert by_m[0.0] == pytest.approx((g - 1) / tau)
     assert by_m[round(a, 6)] == pytest.approx((-1 + g * (1 - a**2)) / tau)
-    ev_a = np.sort(fp.eigenvalues.values[np.argmax(m)].real)
+    ev_a = np.sort(fp.eigenvalue_real.values[np.argmax(m)])
     np.testing.assert_allclose(ev_a[:-1], -1 / tau, atol=1e-9)
     assert sorted(fp.stable.values.tolist()) == [0, 1, 1]
 

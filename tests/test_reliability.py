@@ -134,3 +134,89 @@ def test_analyses_leave_their_arguments_equal():
     ds.ctrnn.plot()
     assert net == keep_net
     xr.testing.assert_identical(ds, keep_ds)
+
+
+def test_esn_save_and_load_continue_exactly(tmp_path):
+    u = ctrnn.tasks.oscillators(800, frequencies=(0.2, 0.05))
+    esn = ctrnn.esn.EchoStateNetwork(50, spectral_radius=0.9, leak=0.4, seed=0)
+    esn.fit(u[:400], u[1:401], washout=50)
+    for name in ("esn.nc", "esn.zarr"):
+        esn.save(tmp_path / name)
+        back = ctrnn.esn.EchoStateNetwork.load(tmp_path / name)
+        # the reloaded ESN continues the training data exactly as the original would
+        np.testing.assert_array_equal(back.predict(u[401:-1]).values,
+                                      copy.deepcopy(esn).predict(u[401:-1]).values)
+
+
+def _datasets():
+    import xarray as xr
+
+    net = ctrnn.RateNetwork(ctrnn.connectivity.gaussian(10, 1.5, seed=0), tau=1.0)
+    W, labels = ctrnn.connectivity.dale(8, 2, seed=0)
+    u = ctrnn.tasks.oscillators(300, frequencies=(0.2,))
+    esn = ctrnn.esn.EchoStateNetwork(20, seed=0).fit(u[:-1], u[1:])
+    run = ctrnn.simulate(net, steps=20, dt=0.1, h0="random", seed=1)
+    stp = ctrnn.RateNetwork(np.abs(net.W), phi="relu", stp=ctrnn.STP(U=0.3))
+    return {
+        "run": run,
+        "run_float32_batch": ctrnn.simulate(net, steps=20, dt=0.1, dtype=np.float32,
+                                            trials=2, include_params=True),
+        "discrete": ctrnn.simulate(net, steps=5, method="discrete"),
+        "dopri5": ctrnn.simulate(net, steps=20, dt=0.1, method="dopri5"),
+        "dale": ctrnn.simulate(ctrnn.RateNetwork(0.1 * W, dale=labels), steps=5, dt=0.1,
+                               include_params=True),
+        "stp": ctrnn.simulate(stp, steps=5, dt=0.1, include_params=True),
+        "sparse": ctrnn.simulate(ctrnn.RateNetwork(ctrnn.connectivity.sparse(20, 0.2, 1.0,
+                                                                             seed=1)),
+                                 steps=5, dt=0.1, include_params=True),
+        "lyapunov": ctrnn.analysis.lyapunov_spectrum(net, 3, duration=5.0, dt=0.1, seed=0),
+        "fixed_points": ctrnn.analysis.fixed_points(net, n_starts=3, seed=0),
+        "pca": ctrnn.analysis.principal_components(run.h, 2),
+        "autocorrelation": run.ctrnn.autocorrelation(5).to_dataset(),
+        "esn": esn.to_dataset(),
+        "esn_prediction": esn.predict(u[:-1]).to_dataset(),
+        "sweep": ctrnn.sweep(
+            lambda g: ctrnn.RateNetwork(ctrnn.connectivity.gaussian(5, g, seed=0)),
+            {"g": [0.5, 1.5]}, simulate=dict(steps=5, dt=0.1), client="serial"),
+    }, xr
+
+
+@pytest.mark.parametrize("fmt", ["nc", "zarr"])
+def test_every_returned_dataset_writes_and_reads_back_equal(tmp_path, fmt):
+    datasets, xr = _datasets()
+    for name, ds in datasets.items():
+        path = tmp_path / f"{name}.{fmt}"
+        if fmt == "nc":
+            ds.to_netcdf(path)
+            back = xr.load_dataset(path)
+        else:
+            ds.to_zarr(path)
+            back = xr.open_zarr(path).load()
+        xr.testing.assert_equal(back, ds)
+        assert back.attrs.keys() == ds.attrs.keys(), name
+
+
+def test_an_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
+    """Ctrl-C while `ctrnn run` writes its NetCDF used to leave a truncated file that
+    opened cleanly with status 'ok'."""
+    import xarray as xr
+
+    from ctrnn import cli
+
+    cfg = tmp_path / "net.toml"
+    cfg.write_text("[network]\nn = 10\ntau = 1.0\n[simulation]\ndt = 0.1\nsteps = 20\n")
+    out = tmp_path / "out.nc"
+
+    def interrupted(self, path, *args, **kwargs):
+        with open(path, "wb") as f:
+            f.write(b"CDF\x01 partial")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        cli.main(["run", str(cfg), "-o", str(out)])
+    assert list(tmp_path.iterdir()) == [cfg]  # no file, no temporary
+    esn = ctrnn.esn.EchoStateNetwork(10, density=1.0, n_inputs=1, seed=0)
+    with pytest.raises(KeyboardInterrupt):
+        esn.save(tmp_path / "esn.nc")
+    assert list(tmp_path.iterdir()) == [cfg]

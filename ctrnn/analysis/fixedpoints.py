@@ -93,8 +93,11 @@ def fixed_points(net, *, x=None, n_starts=32, starts=None, seed=None, tol=1e-10,
         Sizes fixed_point = number found, neuron = mode = n_neurons, with
         ``h`` (fixed_point, neuron) the points (dimensionless, like h), ``speed`` q
         (fixed_point,) (dimensionless, |F|^2 / 2), ``kind`` (fixed_point,)
-        ("fixed"/"slow"), ``eigenvalues`` (fixed_point, mode) of the Jacobian (complex,
-        in 1/time, the unit of tau, by decreasing real part), ``max_real_eigenvalue``
+        ("fixed"/"slow"), ``eigenvalue_real`` and ``eigenvalue_imag`` (fixed_point,
+        mode): the Jacobian's eigenvalues in 1/time (the unit of tau), by decreasing real
+        part, as two real variables so that the Dataset writes to NetCDF-3 and Zarr
+        alike (``fp.eigenvalue_real + 1j * fp.eigenvalue_imag`` is the complex array),
+        ``max_real_eigenvalue``
         (fixed_point,) in 1/time and ``stable`` (fixed_point,) (1 if all eigenvalues have
         negative real part, else 0); attrs n_starts, tol.
 
@@ -180,7 +183,12 @@ def fixed_points(net, *, x=None, n_starts=32, starts=None, seed=None, tol=1e-10,
         {"h": (("fixed_point", "neuron"), H),
          "speed": ("fixed_point", np.array([unique[i][1] for i in order])),
          "kind": ("fixed_point", np.array([unique[i][2] for i in order], dtype=object)),
-         "eigenvalues": (("fixed_point", "mode"), ev),
+         "eigenvalue_real": (("fixed_point", "mode"), ev.real,
+                             {"long_name": "real part of the Jacobian's eigenvalues",
+                              "units": "1/(time unit of tau)"}),
+         "eigenvalue_imag": (("fixed_point", "mode"), ev.imag,
+                             {"long_name": "imaginary part of the Jacobian's eigenvalues",
+                              "units": "1/(time unit of tau)"}),
          "max_real_eigenvalue": ("fixed_point", maxre),
          "stable": ("fixed_point", (maxre < 0).astype(int))},
         coords={"fixed_point": np.arange(len(H)), "neuron": np.arange(N),
