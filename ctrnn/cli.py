@@ -3,12 +3,14 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import os
 import sys
 import tomllib
 from pathlib import Path
 
 import numpy as np
 
+from ._version import __version__
 from .io import save_result, write_atomic
 
 # key -> (type(s), required, help) for each table of a run configuration
@@ -209,9 +211,15 @@ def run_sweep(cfg, store, scheduler=None, workers=None, progress=True):
     if not sw:
         raise ConfigError("a sweep needs a [sweep] table with at least one list, e.g. "
                           "g = [0.5, 1.5, 2.5]")
+    empty = [k for k, v in sw.items() if not v]
+    if empty:
+        raise ConfigError(f"sweep.{empty[0]} = []: give at least one value")
     # a partial: the store knows the sweep by build_network and the fixed [network] table
     build = functools.partial(build_network, dict(cfg["network"]))
-    build_network(cfg["network"], **{k: v[0] for k, v in sw.items()})  # fail fast here
+    for k, v in sw.items():  # fail fast here: every value, one key at a time
+        for value in v:
+            build_network(cfg["network"], **{k: value})
+    _simulate_kwargs(cfg["simulation"])
     try:
         return ctrnn.sweep(build, sw, simulate=_simulate_kwargs(cfg["simulation"]),
                            reduce=None if reduce_name == "none" else reduce_variance,
@@ -260,6 +268,9 @@ def demo(outdir=".", n=500, g=1.5, duration=1.0):
     net = ctrnn.RateNetwork(W, tau=0.01, phi="tanh")
     ds = ctrnn.simulate(net, duration=duration, dt=5e-4, method="rk4", h0="random", seed=1,
                         save_every=2, progress=None)
+    # how to make this file again
+    ds.attrs.update(connectivity="gaussian: W_ij ~ N(0, g^2 / n)", g=float(g),
+                    connectivity_seed=0, ctrnn_command=f"ctrnn demo -n {n}")
     print(f"simulated {ds.sizes['neuron']} neurons for {ds.attrs['duration']} s "
           f"({ds.attrs['method']}, dt = {ds.attrs['dt']} s)")
     nc, png = save_result(ds, outdir, "ctrnn_demo", plot_activity,
@@ -315,36 +326,116 @@ def main(argv=None):
     p_sw.add_argument("--scheduler", help="dask scheduler address (default: a local cluster)")
     p_sw.add_argument("--workers", type=int, help="workers of the local cluster")
     p_sw.add_argument("-o", "--output", help="also write the combined result to NetCDF")
+    parser.add_argument("--version", action="version", version=f"ctrnn {__version__}")
     args = parser.parse_args(argv)
-
-    if args.command == "example-config":
-        print(EXAMPLE_CONFIG, end="")
-        return 0
-    if args.command == "demo":
-        demo(args.outdir, n=args.n)
-        return 0
-    if args.command == "sweep":
-        try:
-            cfg = load_config(args.config)
-            res = run_sweep(cfg, args.store, args.scheduler, args.workers)
-        except ConfigError as exc:
-            print(f"ctrnn sweep: error: {exc}", file=sys.stderr)
-            return 2
-        print(f"{res.attrs['n_points']} points ({res.attrs['n_computed']} computed now, "
-              f"{res.attrs['n_failed']} failed) in {Path(args.store).resolve()}")
-        if args.output:
-            write_atomic(args.output, res.to_netcdf)
-            print(f"wrote {Path(args.output).resolve()}")
-        return 0 if res.attrs["n_failed"] == 0 else 1
     try:
-        cfg = load_config(args.config)
-        if cfg.get("sweep"):
-            raise ConfigError("this file has a [sweep] table: use `ctrnn sweep`")
-        ds = run_config(cfg, progress={"auto": None, "always": True,
-                                       "never": False}[args.progress])
-    except ConfigError as exc:
-        print(f"ctrnn run: error: {exc}", file=sys.stderr)
+        return _COMMANDS[args.command](args)
+    except ConfigError as exc:  # one line, exit status 2, checked before any work
+        print(f"ctrnn {args.command}: error: {exc}", file=sys.stderr)
         return 2
+
+
+def check_output(path, what):
+    """Refuse an output path that cannot be written, before any work: a folder, a
+    missing or unwritable parent folder. Raises ConfigError naming ``what``."""
+    p = Path(path)
+    if p.is_dir():
+        raise ConfigError(f"{what} {path} is a folder; give a file name")
+    parent = p.parent if str(p.parent) else Path(".")
+    if not parent.is_dir():
+        raise ConfigError(f"{what} {path}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
+        raise ConfigError(f"{what} {path}: not writable")
+
+
+def _provenance(args, cfg):
+    """attrs that say how a file was made: the command, the configuration as TOML
+    (every setting, defaults filled in where the file left them out) and the version."""
+    net = {"connectivity": "gaussian", "g": 1.5, "tau": 0.01, "phi": "tanh", "noise": 0.0,
+           "bias": 0.0, "seed": 0, **cfg["network"]}
+    lines = ["[network]"] + [f"{k} = {_toml(v)}" for k, v in net.items()]
+    for table in ("simulation", "sweep"):
+        if cfg.get(table):
+            lines += ["", f"[{table}]"] + [f"{k} = {_toml(v)}" for k, v in cfg[table].items()]
+    return {"ctrnn_command": " ".join(["ctrnn", args.command, str(args.config)]),
+            "config_toml": "\n".join(lines) + "\n", "ctrnn_version": __version__}
+
+
+def _toml(v):
+    if isinstance(v, str):
+        return '"' + v.replace('"', '\\"') + '"'
+    if isinstance(v, list):
+        return "[" + ", ".join(_toml(x) for x in v) + "]"
+    return repr(v)
+
+
+def _check_reachable(address, timeout=5.0):
+    """A tcp:// scheduler address must accept a connection within ``timeout`` seconds
+    (dask itself would wait 30 s before failing)."""
+    import socket
+    from urllib.parse import urlsplit
+
+    u = urlsplit(address if "://" in address else f"tcp://{address}")
+    if u.scheme != "tcp" or not u.hostname or not u.port:
+        return  # other protocols: leave the check to dask
+    try:
+        socket.create_connection((u.hostname, u.port), timeout=timeout).close()
+    except OSError as exc:
+        raise ConfigError(f"--scheduler {address}: nothing answers there ({exc}); start "
+                          "the scheduler first, or leave --scheduler out for a local "
+                          "cluster") from None
+
+
+def _cmd_example_config(args):
+    print(EXAMPLE_CONFIG, end="")
+    return 0
+
+
+def _cmd_demo(args):
+    if args.n < 1:
+        raise ConfigError(f"-n {args.n}: the number of neurons must be >= 1")
+    out = Path(args.outdir)
+    if out.exists() and not out.is_dir():
+        raise ConfigError(f"--outdir {out} is a file; give a folder")
+    existing = next((q for q in [out, *out.parents] if q.exists()), Path("."))
+    if not os.access(existing, os.W_OK):
+        raise ConfigError(f"--outdir {out}: {existing} is not writable")
+    demo(args.outdir, n=args.n)
+    return 0
+
+
+def _cmd_sweep(args):
+    if args.output:
+        check_output(args.output, "-o")
+    if args.workers is not None and args.workers < 1:
+        raise ConfigError(f"--workers {args.workers}: must be >= 1")
+    cfg = load_config(args.config)
+    if args.scheduler:
+        _check_reachable(args.scheduler)
+    try:
+        res = run_sweep(cfg, args.store, args.scheduler, args.workers)
+    except (OSError, TimeoutError) as exc:
+        where = f"the scheduler at {args.scheduler}" if args.scheduler else "a local cluster"
+        raise ConfigError(f"could not reach {where}: {exc}") from None
+    print(f"{res.attrs['n_points']} points ({res.attrs['n_computed']} computed now, "
+          f"{res.attrs['n_failed']} failed) in {Path(args.store).resolve()}")
+    if args.output:
+        res.attrs.update(_provenance(args, cfg))
+        write_atomic(args.output, res.to_netcdf)
+        print(f"wrote {Path(args.output).resolve()}")
+    return 0 if res.attrs["n_failed"] == 0 else 1
+
+
+def _cmd_run(args):
+    check_output(args.output, "-o")
+    if args.plot:
+        check_output(args.plot, "--plot")
+    cfg = load_config(args.config)
+    if cfg.get("sweep"):
+        raise ConfigError("this file has a [sweep] table: use `ctrnn sweep`")
+    ds = run_config(cfg, progress={"auto": None, "always": True,
+                                   "never": False}[args.progress])
+    ds.attrs.update(_provenance(args, cfg))
     write_atomic(args.output, ds.to_netcdf)
     print(f"wrote {Path(args.output).resolve()}")
     if args.plot:
@@ -354,6 +445,10 @@ def main(argv=None):
         write_atomic(args.plot, lambda tmp: plot_activity(ds, tmp, title=title))
         print(f"wrote {Path(args.plot).resolve()}")
     return 0
+
+
+_COMMANDS = {"example-config": _cmd_example_config, "demo": _cmd_demo, "sweep": _cmd_sweep,
+             "run": _cmd_run}
 
 
 if __name__ == "__main__":  # pragma: no cover

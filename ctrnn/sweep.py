@@ -350,7 +350,8 @@ def _py(v):
 
 
 def _combine(results, points, names, values):
-    """One Dataset with dims names + the result's own dims (missing points NaN)."""
+    """One Dataset with dims names + the result's own dims (missing points NaN), each
+    point aligned by its own coordinate labels."""
     if not results:
         return xr.Dataset(coords={n: v for n, v in zip(names, values)})
     template = next(iter(results.values()))
@@ -360,8 +361,10 @@ def _combine(results, points, names, values):
         if ds is None:  # a failed point: NaN of the template's shape
             ds = xr.full_like(template, np.nan, dtype=np.float64)
         full.append(ds.drop_attrs() if hasattr(ds, "drop_attrs") else ds)
+    # an outer join on each result's own coordinates: points whose reduce returns other
+    # labels (the top-3 neurons of each network, say) keep them, NaN elsewhere
     stacked = xr.concat(full, dim="point", coords="minimal", compat="override",
-                        join="override")
+                        join="outer")
     stacked = stacked.assign_coords({n: ("point", [p[n] for p in points]) for n in names})
     if len(names) == 1:  # one parameter: no multi-index to unstack
         out = stacked.swap_dims(point=names[0])

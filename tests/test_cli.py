@@ -1,4 +1,5 @@
 """The `ctrnn` command, run as a user runs it."""
+import re
 import subprocess
 import sys
 
@@ -99,3 +100,73 @@ def test_sweep_command_runs_resumes_and_refuses_other_stores(tmp_path):
         cfg.write_text(changed)
         bad = _run("sweep", str(cfg), "--store", str(store))
         assert bad.returncode == 2 and "different sweep" in bad.stderr
+
+
+@pytest.fixture
+def no_work(monkeypatch):
+    """Fail if a simulation or sweep starts: CLI errors must come before any work."""
+    import ctrnn
+
+    def ran(*a, **k):
+        raise AssertionError("work started before the error")
+    monkeypatch.setattr(ctrnn, "simulate", ran)
+    monkeypatch.setattr(ctrnn, "sweep", ran)
+
+
+@pytest.mark.parametrize("argv, match", [
+    (["run", "{cfg}", "-o", "/no/such/dir/x.nc"], "folder /no/such/dir does not exist"),
+    (["run", "{cfg}", "-o", "{tmp}"], "is a folder; give a file name"),
+    (["run", "{cfg}", "-o", "{tmp}/x.nc", "--plot", "/no/such/x.png"],
+     "--plot /no/such/x.png: folder /no/such does not exist"),
+    (["sweep", "{sweep}", "--store", "{tmp}/s", "-o", "/no/such/x.nc"], "does not exist"),
+    (["sweep", "{empty}", "--store", "{tmp}/s"], r"sweep.g = \[\]: give at least one"),
+    (["sweep", "{sweep}", "--store", "{tmp}/s", "--scheduler", "tcp://127.0.0.1:9"],
+     "nothing answers there"),
+    (["demo", "-n", "0", "-o", "{tmp}"], "must be >= 1"),
+])
+def test_cli_errors_are_one_line_before_any_work(tmp_path, capsys, no_work, argv, match):
+    cfg = tmp_path / "net.toml"
+    cfg.write_text("[network]\nn = 10\n[simulation]\ndt = 0.001\nsteps = 10\n")
+    sweep = tmp_path / "sweep.toml"
+    sweep.write_text(cfg.read_text() + "[sweep]\ng = [0.5, 1.5]\n")
+    empty = tmp_path / "empty.toml"
+    empty.write_text(cfg.read_text() + "[sweep]\ng = []\n")
+    argv = [a.format(cfg=cfg, tmp=tmp_path, sweep=sweep, empty=empty) for a in argv]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and re.search(match, err), err
+    assert not (tmp_path / "x.nc").exists()
+
+
+def test_files_record_how_to_make_them_again(tmp_path):
+    import tomllib
+
+    import ctrnn
+    cfg = tmp_path / "net.toml"
+    cfg.write_text('[network]\nn = 30\ng = 0.8\nseed = 4\n[simulation]\ndt = 0.001\n'
+                   'steps = 50\nmethod = "euler"\n')
+    assert cli.main(["run", str(cfg), "-o", str(tmp_path / "out.nc")]) == 0
+    ds = xr.load_dataset(tmp_path / "out.nc")
+    assert ds.attrs["ctrnn_command"] == f"ctrnn run {cfg}"
+    again = tomllib.loads(ds.attrs["config_toml"])
+    assert again["network"]["g"] == 0.8 and again["network"]["seed"] == 4
+    assert again["network"]["tau"] == 0.01  # defaults written out
+    # the recorded configuration makes the same file
+    cfg2 = tmp_path / "again.toml"
+    cfg2.write_text(ds.attrs["config_toml"])
+    assert cli.main(["run", str(cfg2), "-o", str(tmp_path / "again.nc")]) == 0
+    np.testing.assert_array_equal(xr.load_dataset(tmp_path / "again.nc").h.values,
+                                  ds.h.values)
+    nc, _, demo = cli.demo(tmp_path, n=20, duration=0.01)
+    attrs = xr.load_dataset(nc).attrs
+    assert attrs["g"] == 1.5 and attrs["connectivity_seed"] == 0 and attrs["n_neurons"] == 20
+    W = ctrnn.connectivity.gaussian(20, attrs["g"], seed=attrs["connectivity_seed"])
+    ref = ctrnn.simulate(ctrnn.RateNetwork(W, tau=attrs["tau"]), duration=0.01,
+                         dt=attrs["dt"], method=attrs["method"], h0="random",
+                         seed=attrs["seed"], save_every=attrs["save_every"])
+    np.testing.assert_array_equal(ref.h.values, demo.h.values)
+
+
+def test_version():
+    res = _run("--version")
+    assert res.returncode == 0 and res.stdout.strip().startswith("ctrnn 0.")

@@ -220,3 +220,25 @@ def test_an_interrupted_write_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         esn.save(tmp_path / "esn.nc")
     assert list(tmp_path.iterdir()) == [cfg]
+
+
+def _top3(ds):
+    v = ds.h.var("time")
+    return v.isel(neuron=np.argsort(-v.values)[:3]).rename("variance")
+
+
+def _build_g(g):
+    return ctrnn.RateNetwork(ctrnn.connectivity.gaussian(20, g, seed=3), tau=1.0)
+
+
+def test_sweep_keeps_each_points_own_labels():
+    """reduce returning other coordinate values per point (its top-3 neurons) used to be
+    relabelled with the first point's."""
+    sim = dict(duration=10.0, dt=0.1, h0="random", seed=0)
+    res = ctrnn.sweep(_build_g, {"g": [0.5, 2.0]}, simulate=sim, reduce=_top3,
+                      client="serial")
+    for g in (0.5, 2.0):
+        one = _top3(ctrnn.simulate(_build_g(g), **sim))
+        got = res.variance.sel(g=g).dropna("neuron")
+        assert set(got.neuron.values) == set(one.neuron.values), g
+        np.testing.assert_array_equal(got.sel(neuron=one.neuron.values).values, one.values)
