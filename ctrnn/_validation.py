@@ -3,6 +3,7 @@ the fix."""
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 
@@ -28,6 +29,23 @@ def as_float_array(name, value, *, ndim=None, shape=None):
             raise ValueError(f"{name} must have shape {want}; got {arr.shape}")
     check_finite(name, arr)
     return arr
+
+
+def scalar(value):
+    """A 0-d array (of any numeric dtype) as its Python scalar, so that validators treat
+    np.float32(2), np.array(2) and 2 alike; anything else unchanged."""
+    if isinstance(value, np.ndarray) and value.ndim == 0:
+        return value.item()
+    return value
+
+
+def nonzero(name, value, scale, what):
+    """Raise ValueError if ``value`` is zero up to rounding relative to ``scale`` (the
+    size of the input it was computed from): a division by it would be noise."""
+    if not abs(value) > 1e-12 * abs(scale):
+        raise ValueError(f"{name} is {value:.3g}, zero up to rounding at the input's scale "
+                         f"{scale:.3g}: {what}")
+    return value
 
 
 def check_finite(name, arr):
@@ -60,6 +78,7 @@ def per_neuron(name, value, n, *, positive=False, nonnegative=False):
 def positive_scalar(name, value, *, allow_none=False):
     if value is None and allow_none:
         return None
+    value = scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a positive number; got {value!r}")
     value = float(value)
@@ -70,6 +89,7 @@ def positive_scalar(name, value, *, allow_none=False):
 
 def nonnegative_scalar(name, value):
     """A finite float >= 0 (TypeError for non-numbers, ValueError otherwise)."""
+    value = scalar(value)
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a number >= 0; got {value!r}")
     value = float(value)
@@ -81,6 +101,9 @@ def nonnegative_scalar(name, value):
 def positive_int(name, value, *, allow_none=False):
     if value is None and allow_none:
         return None
+    value = scalar(value)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        value = int(value)  # 1000.0, or np.float32(1000.0), is a whole number
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
         raise TypeError(f"{name} must be a positive integer; got {value!r}")
     if value < 1:
@@ -172,3 +195,35 @@ class Immutable:
             else:
                 h.update(repr(hash(v)).encode())
         return int.from_bytes(h.digest()[:8], "little")
+
+
+_MEMORY_FRACTION = 0.8  # refuse allocations larger than this fraction of available memory
+
+
+def _available_memory():
+    try:
+        with open("/proc/meminfo") as f:
+            for line in f:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def check_bytes(need, what, fix, max_memory=None):
+    """Raise MemoryError before allocating ``need`` bytes for ``what`` when they exceed
+    ``max_memory`` (default: 80% of the available memory), saying how to need less."""
+    if max_memory is None:
+        avail = _available_memory()
+        limit = None if avail is None else int(_MEMORY_FRACTION * avail)
+    else:
+        limit = int(max_memory)
+    if limit is not None and need > limit:
+        raise MemoryError(f"{what} would need {need / 2**30:.2f} GiB but only "
+                          f"{limit / 2**30:.2f} GiB is allowed; {fix}")
+
+

@@ -337,7 +337,13 @@ def main(argv=None):
 
 def check_output(path, what):
     """Refuse an output path that cannot be written, before any work: a folder, a
-    missing or unwritable parent folder. Raises ConfigError naming ``what``."""
+    missing or unwritable parent folder.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``what`` (the option) and the path.
+    """
     p = Path(path)
     if p.is_dir():
         raise ConfigError(f"{what} {path} is a folder; give a file name")

@@ -30,7 +30,7 @@ import xarray as xr
 
 from . import _engine, connectivity
 from ._seeding import generator
-from ._validation import as_float_array, positive_int
+from ._validation import as_float_array, check_bytes, positive_int
 from .integrators import get_method
 from .network import RateNetwork
 
@@ -159,6 +159,9 @@ class EchoStateNetwork:
     def _run(self, u, h0):
         """States after each input: array (T, n) with row t = x[t+1]; and the last state
         (also kept in ``self.state``). The kernel of simulate(method="euler")."""
+        check_bytes(u.shape[0] * self.n * 8, f"the reservoir states ({u.shape[0]} steps x "
+                    f"{self.n} neurons x 8 bytes)", "drive the reservoir in shorter pieces "
+                    "(predict continues from the state where the last call ended)")
         X = np.empty((1, u.shape[0], self.n))
         H = np.array(h0, dtype=np.float64).reshape(1, -1)
         _engine.states(self.net, X, H, u[None], self.leak, _EULER)

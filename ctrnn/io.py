@@ -181,6 +181,12 @@ def write_atomic(path, write):
     pathlib.Path
         ``path``.
 
+    Raises
+    ------
+    BaseException
+        Whatever ``write`` or the final rename raises (KeyboardInterrupt included), after
+        the temporary is removed.
+
     Examples
     --------
     >>> import tempfile, os, ctrnn

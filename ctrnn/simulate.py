@@ -16,12 +16,11 @@ from . import io as _io
 from ._output import attr_value, run_dataset
 from ._progress import Progress
 from ._seeding import H0, child, seed_sequence, trial_keys
-from ._validation import as_float_array, nonnegative_scalar, positive_int
+from ._validation import as_float_array, check_bytes, nonnegative_scalar, positive_int
 from ._version import __version__
 from .integrators import METHODS, PIController, get_method
 from .network import RateNetwork
 
-_MEMORY_FRACTION = 0.8  # refuse outputs larger than this fraction of available memory
 
 
 def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
@@ -240,6 +239,12 @@ def _validate(net, duration, dt, steps, h0, inputs, method, save_every, trials, 
         _io.need_dask()
     ss, seed_attr = seed_sequence(seed)
     interp = _inputs.interp_code(input_interp)
+    if inputs is not None and hasattr(inputs, "dims"):  # a DataArray is resampled: its grid
+        n_tr = dict(zip(inputs.dims, inputs.shape)).get("trial", 1)
+        check_bytes(n_tr * (steps + 1) * max(net.n_inputs, 1) * 8,
+                    f"the inputs on the step grid ({n_tr} trial(s) x {steps + 1} steps x "
+                    f"{net.n_inputs} inputs x 8 bytes)", "use a coarser dt or a shorter "
+                    "duration", max_memory)
     xs = _inputs.on_grid(inputs, net.n_inputs, steps, dt, input_interp)
     B, batched, h0 = _trials(h0, trials, xs.shape[0], N)
     u0, x0 = _stp_initial_values(net, B, u0, x0)
@@ -389,33 +394,12 @@ def _stp_initial_values(net, B, u0, x0):
     return check("u0", u0), check("x0", x0)
 
 
-def _available_memory():
-    try:
-        with open("/proc/meminfo") as f:
-            for line in f:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
-
-
 def _check_memory(B, n_save, N, dtype, max_memory):
-    need = B * n_save * N * dtype.itemsize
-    if max_memory is None:
-        avail = _available_memory()
-        limit = None if avail is None else int(_MEMORY_FRACTION * avail)
-    else:
-        limit = int(max_memory)
-    if limit is not None and need > limit:
-        raise MemoryError(
-            f"the output would need {need / 2**30:.2f} GiB ({B} trial(s) x {n_save} saved "
-            f"times x {N} neurons x {dtype.itemsize} bytes) but only {limit / 2**30:.2f} GiB "
-            f"is allowed; raise save_every (saves every k-th step), simulate fewer neurons "
-            f"or trials, a shorter duration, or use dtype=numpy.float32")
+    check_bytes(B * n_save * N * dtype.itemsize,
+                f"the output ({B} trial(s) x {n_save} saved times x {N} neurons x "
+                f"{dtype.itemsize} bytes)",
+                "raise save_every (saves every k-th step), simulate fewer neurons or "
+                "trials, a shorter duration, or use dtype=numpy.float32", max_memory)
 
 
 def _warn_if_unstable(method, dt, net):

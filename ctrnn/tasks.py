@@ -12,7 +12,7 @@ import numpy as np
 
 from ._kernels._jit import jit
 from ._seeding import generator
-from ._validation import positive_int, positive_scalar
+from ._validation import nonzero, positive_int, positive_scalar
 
 
 @jit
@@ -174,4 +174,9 @@ def nrmse(y_true, y_pred):
     b = np.asarray(y_pred, dtype=np.float64).reshape(len(y_pred), -1)
     if a.shape != b.shape:
         raise ValueError(f"y_true and y_pred must have one shape; got {a.shape}, {b.shape}")
-    return float(np.mean(np.sqrt(((a - b) ** 2).mean(axis=0)) / a.std(axis=0)))
+    sd = a.std(axis=0)
+    scale = float(np.abs(a).max()) if a.size else 0.0
+    for k, s in enumerate(sd):
+        nonzero(f"the standard deviation of y_true[:, {k}]", s, scale,
+                "a constant target has no normalised error; compare the RMSE itself")
+    return float(np.mean(np.sqrt(((a - b) ** 2).mean(axis=0)) / sd))

@@ -242,3 +242,51 @@ def test_sweep_keeps_each_points_own_labels():
         got = res.variance.sel(g=g).dropna("neuron")
         assert set(got.neuron.values) == set(one.neuron.values), g
         np.testing.assert_array_equal(got.sel(neuron=one.neuron.values).values, one.values)
+
+
+@pytest.mark.parametrize("cast", [np.float32, np.float64, np.int64, np.int32, np.uint16,
+                                  np.array])
+def test_numeric_arguments_accept_numpy_scalars_and_0d_arrays(cast):
+    net = ctrnn.RateNetwork(0.5 * np.eye(3), tau=cast(1))
+    a = ctrnn.simulate(net, steps=cast(10), dt=cast(1) / 10 if cast not in (
+        np.int64, np.int32, np.uint16) else 0.1, save_every=cast(2), trials=cast(2),
+        chunk_steps=cast(3), method="euler")
+    b = ctrnn.simulate(ctrnn.RateNetwork(0.5 * np.eye(3)), steps=10, dt=0.1, save_every=2,
+                       trials=2, method="euler")
+    np.testing.assert_allclose(a.h.values, b.h.values, rtol=1e-6)
+    ly = ctrnn.analysis.lyapunov_spectrum(net, cast(2), duration=cast(5), dt=0.1,
+                                          ortho_every=cast(1), n_records=cast(3), seed=0)
+    assert ly.sizes["exponent"] == 2
+    d = ctrnn.simulate(net, steps=10, dt=0.1, method="dopri5", rtol=cast(1) / 1000
+                       if cast not in (np.int64, np.int32, np.uint16) else 1e-3,
+                       max_steps=cast(1000))
+    assert d.attrs["status"] == "ok"
+
+
+def test_divisions_by_zero_up_to_rounding_are_refused():
+    import xarray as xr
+
+    Q = np.linalg.qr(np.random.default_rng(0).standard_normal((2, 2)))[0]
+    nilpotent = Q @ np.array([[0.0, 1.0], [0.0, 0.0]]) @ Q.T  # eigenvalues ~1e-8, not 0
+    with pytest.raises(ValueError, match="zero up to rounding"):
+        ctrnn.connectivity.scale_spectral_radius(nilpotent, 0.9)
+    small = 1e-3 * ctrnn.connectivity.gaussian(20, 1.0, seed=0)  # small, not degenerate
+    r = np.abs(np.linalg.eigvals(ctrnn.connectivity.scale_spectral_radius(small, 0.9))).max()
+    assert r == pytest.approx(0.9)
+    const = xr.DataArray(np.full((50, 4), 3.0) + 1e-15 * np.arange(4), dims=("time", "neuron"))
+    for f in (lambda: ctrnn.analysis.participation_ratio(const),
+              lambda: ctrnn.analysis.principal_components(const),
+              lambda: ctrnn.analysis.autocorrelation(const, 5, normalize=True),
+              lambda: ctrnn.tasks.nrmse(np.ones(10), np.zeros(10))):
+        with pytest.raises(ValueError, match="zero up to rounding"):
+            f()
+
+
+def test_memory_guard_covers_resampled_inputs():
+    import xarray as xr
+
+    net = ctrnn.RateNetwork(np.zeros((2, 2)), U=np.ones((2, 3)))
+    da = xr.DataArray(np.zeros((2, 3)), dims=("time", "input"), coords={"time": [0.0, 1.0]})
+    with pytest.raises(MemoryError, match="the inputs on the step grid"):
+        ctrnn.simulate(net, steps=10**7, dt=1e-7, inputs=da, save_every=10**7,
+                       max_memory=10**8)

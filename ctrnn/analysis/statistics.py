@@ -6,6 +6,8 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
+from .._validation import nonzero
+
 
 def _samples(da, dims=("time", "neuron")):
     """(trial, time, neuron) array from a DataArray with time and neuron dims."""
@@ -68,6 +70,9 @@ def autocorrelation(da, max_lag=None, *, center=True, normalize=False):
     acf = np.fft.irfft(f * np.conj(f), n=nfft, axis=1)[:, :max_lag + 1]
     acf = acf.mean(axis=(0, 2)) / (T - np.arange(max_lag + 1))  # unbiased in each lag
     if normalize:
+        scale = float(np.abs(_samples(da)).max()) ** 2 if T else 0.0
+        nonzero("C(0)", acf[0], scale, "the activity does not vary, so the "
+                "autocorrelation cannot be normalised; use normalize=False")
         acf = acf / acf[0]
     t = da["time"].values
     dt = float(t[1] - t[0]) if t.size > 1 else 1.0
@@ -80,6 +85,12 @@ def autocorrelation(da, max_lag=None, *, center=True, normalize=False):
         name="autocorrelation",
         attrs={"long_name": "population-averaged autocorrelation",
                "units": "1" if normalize or units == "1" else f"({units})^2"})
+
+
+def _scale2(da):
+    """(max |x|)^2 times the number of neurons: the scale a total variance is zero at."""
+    a = _samples(da)
+    return float(np.abs(a).max()) ** 2 * a.shape[-1] if a.size else 0.0
 
 
 def _covariance(da):
@@ -115,8 +126,10 @@ def participation_ratio(da):
     >>> round(ctrnn.analysis.participation_ratio(xr.DataArray(x, dims=("time", "neuron"))), 2)
     1.0
     """
-    C, _ = _covariance(da)
+    C, x = _covariance(da)
     lam = np.linalg.eigvalsh(C)
+    nonzero("the total variance", lam.sum(), _scale2(da), "the activity does not vary, "
+            "so it has no dimension")
     return float(lam.sum() ** 2 / (lam**2).sum())
 
 
@@ -155,6 +168,8 @@ def principal_components(da, n_components=None):
     """
     C, x = _covariance(da)
     lam, vec = np.linalg.eigh(C)
+    nonzero("the total variance", lam.sum(), _scale2(da), "the activity does not vary, "
+            "so it has no principal components")
     order = np.argsort(lam)[::-1]
     lam, vec = lam[order], vec[:, order]
     n = len(lam) if n_components is None else int(n_components)
