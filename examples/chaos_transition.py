@@ -52,11 +52,16 @@ def run(gs=(0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0), n=2000, n_networks=3, n_l
     lags = acf.lag.values
     out = xr.Dataset(
         {"largest_lyapunov": ("g", lam, {"units": "1/tau"}),
-         "current_variance_simulated": ("g", var_sim),
-         "current_variance_theory": ("g", var_th),
-         "autocorrelation_simulated": (("g_acf", "lag"), np.array([acf_sim[g] for g in acf_gs])),
-         "autocorrelation_theory": (("g_acf", "lag"), np.array([acf_th[g] for g in acf_gs]))},
-        coords={"g": list(gs), "g_acf": list(acf_gs), "lag": ("lag", lags, {"units": "tau"})},
+         "current_variance_simulated": ("g", var_sim, {"units": "1"}),
+         "current_variance_theory": ("g", var_th, {"units": "1"}),
+         "autocorrelation_simulated": (("g_acf", "lag"),
+                                       np.array([acf_sim[g] for g in acf_gs]), {"units": "1"}),
+         "autocorrelation_theory": (("g_acf", "lag"), np.array([acf_th[g] for g in acf_gs]),
+                                    {"units": "1"})},
+        coords={"g": ("g", list(gs), {"long_name": "coupling gain", "units": "1"}),
+                "g_acf": ("g_acf", list(acf_gs), {"long_name": "coupling gain",
+                                                  "units": "1"}),
+                "lag": ("lag", lags, {"units": "tau"})},
         attrs={"n_neurons": n, "n_networks": n_networks, "n_neurons_lyapunov": n_lyap,
                "duration": duration})
     return out

@@ -44,16 +44,21 @@ def run(n_e=800, n_i=200, mu_e=1.0, sigma_e=1.0, sigma_i=2.0, seed=0):
                          time=ds.time.values, labels=labels,
                          mean_outlier=(n_e * mu_e - n_i * mu_i) / np.sqrt(N)))
     return xr.Dataset(
-        {"eigenvalue_real": (("case", "mode"), [r["ev"].real for r in rows]),
-         "eigenvalue_imag": (("case", "mode"), [r["ev"].imag for r in rows]),
-         "predicted_radius": ("case", [r["r"] for r in rows]),
-         "n_outliers": ("case", [r["n_out"] for r in rows]),
-         "largest_outlier": ("case", [r["big"] for r in rows]),
-         "predicted_mean_outlier": ("case", [r["mean_outlier"] for r in rows]),
-         "h": (("case", "time", "neuron"), [r["h"] for r in rows])},
-        coords={"case": [c[0] for c in cases], "time": rows[0]["time"],
+        {"eigenvalue_real": (("case", "mode"), [r["ev"].real for r in rows], ONE),
+         "eigenvalue_imag": (("case", "mode"), [r["ev"].imag for r in rows], ONE),
+         "predicted_radius": ("case", [r["r"] for r in rows], ONE),
+         "n_outliers": ("case", [r["n_out"] for r in rows], ONE),
+         "largest_outlier": ("case", [r["big"] for r in rows], ONE),
+         "predicted_mean_outlier": ("case", [r["mean_outlier"] for r in rows], ONE),
+         "h": (("case", "time", "neuron"), [r["h"] for r in rows],
+               {"long_name": "activation h", "units": "1"})},
+        coords={"case": [c[0] for c in cases],
+                "time": ("time", rows[0]["time"], {"units": "tau"}),
                 "population": ("neuron", rows[0]["labels"][:50])},
         attrs={"n_e": n_e, "n_i": n_i, "sigma_e": sigma_e, "sigma_i": sigma_i})
+
+
+ONE = {"units": "1"}  # eigenvalues of W and h are dimensionless
 
 
 def plot(res, path):

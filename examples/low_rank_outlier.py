@@ -41,14 +41,20 @@ def run(n=1000, g=2.0, overlap=4.0, duration=200.0, seed=0):
                          h=h[:, :40], time=ds.time.values)
     a, b = res["random"], res["random + rank one"]
     return xr.Dataset(
-        {"eigenvalue_real": (("case", "mode"), [a["ev"].real, b["ev"].real]),
-         "eigenvalue_imag": (("case", "mode"), [a["ev"].imag, b["ev"].imag]),
-         "kappa": (("case", "time"), [a["kappa"], b["kappa"]]),
-         "temporal_fluctuation": ("case", [a["fluct"], b["fluct"]]),
-         "h": (("case", "time", "neuron"), [a["h"], b["h"]]),
-         "predicted_outlier": predicted, "bulk_radius": g},
-        coords={"case": ["random", "random + rank one"], "time": a["time"]},
+        {"eigenvalue_real": (("case", "mode"), [a["ev"].real, b["ev"].real], ONE),
+         "eigenvalue_imag": (("case", "mode"), [a["ev"].imag, b["ev"].imag], ONE),
+         "kappa": (("case", "time"), [a["kappa"], b["kappa"]],
+                   {"long_name": "overlap n . tanh(h) / N", "units": "1"}),
+         "temporal_fluctuation": ("case", [a["fluct"], b["fluct"]], ONE),
+         "h": (("case", "time", "neuron"), [a["h"], b["h"]],
+               {"long_name": "activation h", "units": "1"}),
+         "predicted_outlier": ((), predicted, ONE), "bulk_radius": ((), g, ONE)},
+        coords={"case": ["random", "random + rank one"],
+                "time": ("time", a["time"], {"units": "tau"})},
         attrs={"n_neurons": n, "g": g, "overlap": overlap})
+
+
+ONE = {"units": "1"}  # eigenvalues of W, overlaps and h are dimensionless
 
 
 def plot(res, path):

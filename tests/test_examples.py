@@ -8,6 +8,16 @@ import pytest
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
+def _has_units(ds):
+    """Every data variable, and every coordinate that is not a plain label, says its
+    units (the example NetCDF files are read by people who did not run them)."""
+    import xarray as xr
+    ds = xr.load_dataset(ds) if not hasattr(ds, "data_vars") else ds
+    missing = [k for k in ds.data_vars if "units" not in ds[k].attrs]
+    missing += [k for k in ds.coords if ds[k].dtype.kind == "f" and "units" not in ds[k].attrs]
+    assert not missing, missing
+
+
 def _load(name):
     spec = importlib.util.spec_from_file_location(name, EXAMPLES / f"{name}.py")
     mod = importlib.util.module_from_spec(spec)
@@ -48,6 +58,7 @@ def test_working_memory_silent_period_and_reactivation(wm, tmp_path):
     wm.main(["-o", str(tmp_path)])
     assert (tmp_path / "working_memory.png").stat().st_size > 10_000
     assert (tmp_path / "working_memory.nc").exists()
+    _has_units(tmp_path / "working_memory.nc")
 
 
 def test_chaos_transition_example(tmp_path):
@@ -58,6 +69,7 @@ def test_chaos_transition_example(tmp_path):
     assert v[0.5] < 1e-6  # quiet: activity decays to the fixed point
     assert abs(v[3.0] / res.current_variance_theory.values[-1] - 1) < 0.1
     assert (tmp_path / "chaos_transition.png").exists() and (tmp_path / "chaos_transition.nc").exists()
+    _has_units(tmp_path / "chaos_transition.nc")
 
 
 def test_ei_spectrum_example(tmp_path):
@@ -68,6 +80,7 @@ def test_ei_spectrum_example(tmp_path):
     pred = dict(zip(res.case.values, res.predicted_mean_outlier.values))
     assert abs(big["unbalanced"] / pred["unbalanced"] - 1) < 0.05
     assert (tmp_path / "ei_spectrum.png").exists() and (tmp_path / "ei_spectrum.nc").exists()
+    _has_units(tmp_path / "ei_spectrum.nc")
 
 
 def test_low_rank_outlier_example(tmp_path):
@@ -79,3 +92,4 @@ def test_low_rank_outlier_example(tmp_path):
     assert fl["random"] > 0.3 and fl["random + rank one"] < 0.01  # chaos replaced
     assert abs(res.kappa.values[1, -1]) > 1.0
     assert (tmp_path / "low_rank_outlier.png").exists()
+    _has_units(tmp_path / "low_rank_outlier.nc")

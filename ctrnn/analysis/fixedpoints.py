@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from scipy.optimize import minimize
 
 from .._seeding import generator
 from .._validation import as_float_array, positive_int
@@ -120,6 +119,8 @@ def fixed_points(net, *, x=None, n_starts=32, starts=None, seed=None, tol=1e-10,
     >>> fp.sizes["fixed_point"], sorted(fp.stable.values.tolist())
     (3, [0, 1, 1])
     """
+    from scipy.optimize import minimize  # lazily: scipy.optimize costs 0.3 s at import
+
     W, c = _parts(net, x)
     N = net.n_neurons
     phi = net.phi

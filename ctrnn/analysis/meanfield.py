@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import numpy as np
 import xarray as xr
-from scipy.integrate import solve_ivp
-from scipy.optimize import brentq
 
 _NQ = 80  # quadrature nodes per Gaussian expectation
 
@@ -71,6 +69,8 @@ def current_variance(g):
         lo /= 10
         if lo < 1e-30:
             return 0.0
+    from scipy.optimize import brentq  # lazily, as in fixedpoints
+
     return float(brentq(energy, lo, hi, xtol=1e-14, rtol=1e-13))
 
 
@@ -123,6 +123,8 @@ def current_autocorrelation(g, lags):
         g2 = float(g) ** 2
         stop = lambda s, y: y[0] - 1e-4 * d0  # noqa: E731
         stop.terminal = True
+        from scipy.integrate import solve_ivp  # lazily, as in fixedpoints
+
         sol = solve_ivp(lambda s, y: [y[1], y[0] - g2 * _C(y[0], d0)], (0, lags[-1] + 1e-12),
                         [d0, 0.0], method="DOP853", rtol=1e-11, atol=1e-13 * d0,
                         dense_output=True, events=stop)
