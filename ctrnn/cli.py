@@ -5,6 +5,7 @@ import argparse
 import difflib
 import os
 import sys
+import warnings
 import tomllib
 from pathlib import Path
 
@@ -229,6 +230,17 @@ def run_sweep(cfg, store, scheduler=None, workers=None, progress=True):
         raise ConfigError(str(exc)) from None
 
 
+def _for_the_config(msg):
+    """A simulate() message in the configuration's terms: no Python-only options."""
+    import re
+
+    msg = (msg.replace(" (on_blowup='return' keeps the partial result)", "")
+           .replace("pass steps=T", "set steps = T")
+           .replace("or pass steps=", "or set steps = N")
+           .replace("a saturating phi", 'a saturating phi (network.phi = "tanh")'))
+    return re.sub(r"method='(\w+)'", r'method = "\1"', msg)
+
+
 def run_config(cfg, progress=None):
     """Simulate the network a configuration describes; returns the Dataset. ``progress``
     as in ``ctrnn.simulate`` (None: a bar once the run takes more than a few seconds).
@@ -255,7 +267,7 @@ def run_config(cfg, progress=None):
     try:
         return ctrnn.simulate(net, progress=progress, **kwargs)
     except (TypeError, ValueError, MemoryError, FloatingPointError) as exc:
-        raise ConfigError(f"[simulation]: {exc}") from None
+        raise ConfigError(f"[simulation]: {_for_the_config(str(exc))}") from None
 
 
 def demo(outdir=".", n=500, g=1.5, duration=1.0):
@@ -328,11 +340,17 @@ def main(argv=None):
     p_sw.add_argument("-o", "--output", help="also write the combined result to NetCDF")
     parser.add_argument("--version", action="version", version=f"ctrnn {__version__}")
     args = parser.parse_args(argv)
-    try:
-        return _COMMANDS[args.command](args)
-    except ConfigError as exc:  # one line, exit status 2, checked before any work
-        print(f"ctrnn {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+
+    def show(message, category, *_, **__):  # warnings as one line, in the config's terms
+        print(f"ctrnn {args.command}: warning: {_for_the_config(str(message))}",
+              file=sys.stderr)
+    with warnings.catch_warnings():
+        warnings.showwarning = show
+        try:
+            return _COMMANDS[args.command](args)
+        except ConfigError as exc:  # one line, exit status 2, checked before any work
+            print(f"ctrnn {args.command}: error: {exc}", file=sys.stderr)
+            return 2
 
 
 def check_output(path, what):

@@ -18,6 +18,7 @@ import xarray as xr
 from scipy.sparse import issparse
 
 from ._progress import Progress
+from ._version import __version__
 from .io import write_atomic
 from .network import RateNetwork
 from .plasticity import STP
@@ -226,8 +227,10 @@ def sweep(build, params, *, simulate=None, reduce=None, client=None, store=None,
         The results with the parameter dims first (in the order of ``params``, sizes the
         numbers of values, coordinates the values), then the dims of each point's result
         (``reduce(ds)`` as in ``run_point``; units as ``reduce`` or ``simulate`` give
-        them); attrs ``n_points``, ``n_computed`` (this call), ``n_failed`` and
-        ``failed_points`` (JSON). Failed points are NaN and are reported in a
+        them); attrs ``n_points``, ``n_computed`` (this call), ``n_failed``,
+        ``failed_points`` (JSON) and ``sweep`` (JSON: the grid, the simulate arguments,
+        and build and reduce by their source and captured values: how to make it
+        again). Failed points are NaN and are reported in a
         ``SweepWarning`` with their parameters.
 
     Raises
@@ -334,7 +337,8 @@ def sweep(build, params, *, simulate=None, reduce=None, client=None, store=None,
     res = _combine(results, points, names, values)
     res.attrs.update(n_points=len(points), n_computed=len(results) - len(done),
                      n_failed=len(failures),
-                     failed_points=json.dumps([points[i] for i in sorted(failures)]))
+                     failed_points=json.dumps([points[i] for i in sorted(failures)]),
+                     sweep=text, ctrnn_version=__version__)
     return res
 
 

@@ -57,7 +57,7 @@ def test_config_with_steps_and_adaptive_tolerances(tmp_path):
     ('[network]\nn = 10\n[simulation]\ndt = 0.1\n',
      "give exactly one of simulation.duration .* or simulation.steps"),
     ('[network]\nn = 10\n[simulation]\ndt = 0.1\nsteps = 10\nrtol = 1e-3\n',
-     r"\[simulation\]: rtol does not apply to method='rk4'"),
+     r'\[simulation\]: rtol does not apply to method = "rk4"'),
     ('[network]\nn = "ten"\n[simulation]\ndt = 0.1\nduration = 1.0\n',
      "network.n = 'ten' has the wrong type"),
     ('[network]\nn = 10\ntau = -1\n[simulation]\ndt = 0.1\nduration = 1.0\n',
@@ -170,3 +170,15 @@ def test_files_record_how_to_make_them_again(tmp_path):
 def test_version():
     res = _run("--version")
     assert res.returncode == 0 and res.stdout.strip().startswith("ctrnn 0.")
+
+
+def test_cli_messages_use_the_configurations_terms(tmp_path):
+    cfg = tmp_path / "blow.toml"
+    cfg.write_text('[network]\nn = 10\ng = 30.0\nphi = "linear"\ntau = 1.0\n'
+                   '[simulation]\nmethod = "euler"\ndt = 0.5\nsteps = 2000\n')
+    res = _run("run", str(cfg), "-o", str(tmp_path / "x.nc"))
+    assert res.returncode == 2
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("ctrnn run: warning: dt=0.5")
+    assert 'method = "exponential_euler"' in lines[0] and "on_blowup" not in res.stderr
+    assert lines[1].startswith("ctrnn run: error: [simulation]: the state left")

@@ -290,3 +290,17 @@ def test_memory_guard_covers_resampled_inputs():
     with pytest.raises(MemoryError, match="the inputs on the step grid"):
         ctrnn.simulate(net, steps=10**7, dt=1e-7, inputs=da, save_every=10**7,
                        max_memory=10**8)
+
+
+def test_sweep_results_record_how_they_were_made():
+    import json
+
+    res = ctrnn.sweep(_build_g, {"g": [0.5, 2.0]},
+                      simulate=dict(duration=1.0, dt=0.1, seed=7, method="euler"),
+                      reduce=_top3, client="serial")
+    desc = json.loads(res.attrs["sweep"])
+    assert list(desc["params"]) == ["g"] and "0.5" in desc["params"]["g"][0]
+    assert desc["simulate"] == {"duration": "1.0", "dt": "0.1", "seed": "7",
+                                "method": "'euler'"}
+    assert desc["build"]["name"].endswith("_build_g") and desc["build"]["code"]
+    assert desc["reduce"]["name"].endswith("_top3")
