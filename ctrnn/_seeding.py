@@ -19,6 +19,8 @@ def seed_sequence(seed):
     key, ENTROPY being one integer or several separated by commas (NetCDF attributes
     hold at most 64-bit integers).
     """
+    if isinstance(seed, np.ndarray) and seed.ndim == 0:
+        seed = seed.item()  # a 0-d array is its number
     if isinstance(seed, np.random.SeedSequence):
         ss = seed
     elif isinstance(seed, np.random.Generator):

@@ -32,17 +32,31 @@ def as_float_array(name, value, *, ndim=None, shape=None):
 
 
 def scalar(value):
-    """A 0-d array (of any numeric dtype) as its Python scalar, so that validators treat
-    np.float32(2), np.array(2) and 2 alike; anything else unchanged."""
+    """A 0-d array or 0-d xarray.DataArray (of any numeric dtype) as its Python scalar,
+    so that validators treat np.float32(2), np.array(2), ds.dt and 2 alike; anything
+    else unchanged."""
     if isinstance(value, np.ndarray) and value.ndim == 0:
-        return value.item()
-    return value
+        value = value[()]
+    elif type(value).__name__ == "DataArray" and getattr(value, "ndim", None) == 0:
+        value = value.values[()]
+    if isinstance(value, (np.float32, np.float16)):
+        # a single-precision number is the decimal it prints as: np.float32(0.1) is
+        # 0.1, not 0.10000000149011612 (which would make duration=1.0 not a whole
+        # number of steps)
+        return float(str(value))
+    return value.item() if isinstance(value, np.generic) else value
 
 
-def nonzero(name, value, scale, what):
+def nonzero(name, value, scale, what, squared=False):
     """Raise ValueError if ``value`` is zero up to rounding relative to ``scale`` (the
-    size of the input it was computed from): a division by it would be noise."""
-    if not abs(value) > 1e-12 * abs(scale):
+    size of the input it was computed from): a division by it would be noise. Rounding
+    is a few hundred ulps of the scale (squared for a variance: pass ``squared`` and the
+    scale itself, not its square). NaN or inf in the scale is reported as such."""
+    if not np.isfinite(scale):
+        raise ValueError(f"{name}: the input holds NaN or inf (a failed run's tail?); "
+                         "select its finite part first")
+    tol = 1e3 * np.finfo(np.float64).eps * abs(scale)
+    if not abs(value) > (tol * tol if squared else tol):
         raise ValueError(f"{name} is {value:.3g}, zero up to rounding at the input's scale "
                          f"{scale:.3g}: {what}")
     return value
@@ -111,6 +125,18 @@ def positive_int(name, value, *, allow_none=False):
     return int(value)
 
 
+def nonnegative_int(name, value):
+    """An integer >= 0 (NumPy integers, 0-d arrays and whole floats included)."""
+    value = scalar(value)
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer >= 0; got {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must be >= 0; got {value}")
+    return int(value)
+
+
 def readonly(arr):
     arr.setflags(write=False)
     return arr
@@ -134,6 +160,12 @@ def _same(a, b):
     return a == b
 
 
+def _canonical(a):
+    """Bytes-stable form of an array for hashing: float64, -0.0 as 0.0."""
+    a = np.ascontiguousarray(a)
+    return a.astype(np.float64) + 0.0 if a.dtype.kind in "fiub" else a
+
+
 class Immutable:
     """Base of the validated, immutable parameter objects (RateNetwork, STP): attributes
     are set once in __init__ through object.__setattr__; the objects pickle (for dask
@@ -149,7 +181,8 @@ class Immutable:
     _IMMUTABLE_HINT = "build a new one"
 
     def _fields(self):
-        return {k: getattr(self, k) for k in self.__slots__}
+        names = [k for c in type(self).__mro__ for k in getattr(c, "__slots__", ())]
+        return {k: getattr(self, k) for k in names}
 
     def __getstate__(self):
         fields = self._fields()
@@ -171,6 +204,7 @@ class Immutable:
         import copy
 
         new = object.__new__(type(self))
+        memo[id(self)] = new  # two references to one object stay one object
         new.__setstate__(copy.deepcopy(self.__getstate__(), memo))
         return new
 
@@ -186,11 +220,13 @@ class Immutable:
         h = hashlib.sha256(type(self).__name__.encode())
         for k, v in self._fields().items():
             h.update(k.encode())
-            if isinstance(v, np.ndarray):
-                h.update(str((v.dtype, v.shape)).encode() + np.ascontiguousarray(v).tobytes())
+            if isinstance(v, np.ndarray):  # + 0.0: -0.0 == 0.0, so they hash alike
+                h.update(str(v.shape).encode() + _canonical(v).tobytes())
             elif hasattr(v, "tocsr"):
-                c = v.tocsr()
-                for arr in (c.data, c.indices, c.indptr):
+                c = v.tocsr().copy()
+                c.sum_duplicates()
+                c.sort_indices()
+                for arr in (_canonical(c.data), c.indices, c.indptr):
                     h.update(np.ascontiguousarray(arr).tobytes())
             else:
                 h.update(repr(hash(v)).encode())

@@ -28,7 +28,8 @@ SCHEMA = {
     },
     "simulation": {
         "method": (str, False, 'integrator (default "rk4")'),
-        "dt": ((int, float), True, "step size in seconds"),
+        "dt": ((int, float), False, "step size in seconds (required, except for "
+                                    'method = "discrete")'),
         "duration": ((int, float), False, "length of the run in seconds (or give steps)"),
         "steps": (int, False, "number of steps of dt (instead of duration)"),
         "rtol": ((int, float), False, "relative tolerance of the adaptive methods "
@@ -174,7 +175,7 @@ def _simulate_kwargs(sim_cfg):
         raise ConfigError("give exactly one of simulation.duration (seconds) or "
                           "simulation.steps (a number of steps of dt)")
     extra = {k: sim_cfg[k] for k in ("rtol", "atol", "duration", "steps") if k in sim_cfg}
-    return dict(dt=sim_cfg["dt"], method=sim_cfg.get("method", "rk4"),
+    return dict(dt=sim_cfg.get("dt"), method=sim_cfg.get("method", "rk4"),
                 save_every=sim_cfg.get("save_every", 1), seed=sim_cfg.get("seed", 1),
                 trials=sim_cfg.get("trials"), h0="random" if h0 == "random" else None,
                 dtype=np.dtype(dtype), **extra)
@@ -220,7 +221,8 @@ def run_sweep(cfg, store, scheduler=None, workers=None, progress=True):
     for k, v in sw.items():  # fail fast here: every value, one key at a time
         for value in v:
             build_network(cfg["network"], **{k: value})
-    _simulate_kwargs(cfg["simulation"])
+    check_simulation(build_network(cfg["network"], **{k: v[0] for k, v in sw.items()}),
+                     _simulate_kwargs(cfg["simulation"]))
     try:
         return ctrnn.sweep(build, sw, simulate=_simulate_kwargs(cfg["simulation"]),
                            reduce=None if reduce_name == "none" else reduce_variance,
@@ -234,11 +236,30 @@ def _for_the_config(msg):
     """A simulate() message in the configuration's terms: no Python-only options."""
     import re
 
-    msg = (msg.replace(" (on_blowup='return' keeps the partial result)", "")
+    msg = (msg.split("\n")[0]  # one line (a store mismatch lists both sweeps below)
+           .replace(" (on_blowup='return' keeps the partial result)", "")
+           .replace("or net.replace(noise=0)", "or network.noise = 0")
            .replace("pass steps=T", "set steps = T")
            .replace("or pass steps=", "or set steps = N")
            .replace("a saturating phi", 'a saturating phi (network.phi = "tanh")'))
     return re.sub(r"method='(\w+)'", r'method = "\1"', msg)
+
+
+def check_simulation(net, kwargs):
+    """Validate the simulate arguments of a configuration for ``net`` without running
+    anything (``ctrnn.simulate.validate``).
+
+    Raises
+    ------
+    ConfigError
+        The simulate error, in the configuration's terms.
+    """
+    from .simulate import validate
+
+    try:
+        validate(net, **kwargs)
+    except (TypeError, ValueError, MemoryError) as exc:
+        raise ConfigError(f"[simulation]: {_for_the_config(str(exc))}") from None
 
 
 def run_config(cfg, progress=None):
@@ -266,7 +287,7 @@ def run_config(cfg, progress=None):
     kwargs = _simulate_kwargs(sim_cfg)
     try:
         return ctrnn.simulate(net, progress=progress, **kwargs)
-    except (TypeError, ValueError, MemoryError, FloatingPointError) as exc:
+    except (TypeError, ValueError, MemoryError, FloatingPointError, RuntimeError) as exc:
         raise ConfigError(f"[simulation]: {_for_the_config(str(exc))}") from None
 
 
@@ -339,11 +360,21 @@ def main(argv=None):
     p_sw.add_argument("--workers", type=int, help="workers of the local cluster")
     p_sw.add_argument("-o", "--output", help="also write the combined result to NetCDF")
     parser.add_argument("--version", action="version", version=f"ctrnn {__version__}")
+    argv = sys.argv[1:] if argv is None else list(argv)
     args = parser.parse_args(argv)
+    args.argv = argv
 
     def show(message, category, *_, **__):  # warnings as one line, in the config's terms
         print(f"ctrnn {args.command}: warning: {_for_the_config(str(message))}",
               file=sys.stderr)
+    import signal
+
+    def terminate(signum, frame):  # SIGTERM unwinds like Ctrl-C: temporaries are removed
+        raise KeyboardInterrupt
+    try:
+        previous = signal.signal(signal.SIGTERM, terminate)
+    except ValueError:  # not the main thread: leave signals alone
+        previous = None
     with warnings.catch_warnings():
         warnings.showwarning = show
         try:
@@ -351,6 +382,13 @@ def main(argv=None):
         except ConfigError as exc:  # one line, exit status 2, checked before any work
             print(f"ctrnn {args.command}: error: {exc}", file=sys.stderr)
             return 2
+        except KeyboardInterrupt:
+            print(f"ctrnn {args.command}: interrupted; files not yet complete were not "
+                  "written", file=sys.stderr)
+            return 130
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
 
 
 def check_output(path, what):
@@ -377,17 +415,23 @@ def _provenance(args, cfg):
     (every setting, defaults filled in where the file left them out) and the version."""
     net = {"connectivity": "gaussian", "g": 1.5, "tau": 0.01, "phi": "tanh", "noise": 0.0,
            "bias": 0.0, "seed": 0, **cfg["network"]}
+    sim = {"method": "rk4", "save_every": 1, "seed": 1, "h0": "random", "dtype": "float64",
+           **cfg["simulation"]}
     lines = ["[network]"] + [f"{k} = {_toml(v)}" for k, v in net.items()]
-    for table in ("simulation", "sweep"):
-        if cfg.get(table):
-            lines += ["", f"[{table}]"] + [f"{k} = {_toml(v)}" for k, v in cfg[table].items()]
-    return {"ctrnn_command": " ".join(["ctrnn", args.command, str(args.config)]),
+    lines += ["", "[simulation]"] + [f"{k} = {_toml(v)}" for k, v in sim.items()]
+    if cfg.get("sweep"):
+        lines += ["", "[sweep]"] + [f"{k} = {_toml(v)}" for k, v in cfg["sweep"].items()]
+    import shlex
+
+    return {"ctrnn_command": "ctrnn " + " ".join(shlex.quote(a) for a in args.argv),
             "config_toml": "\n".join(lines) + "\n", "ctrnn_version": __version__}
 
 
 def _toml(v):
     if isinstance(v, str):
-        return '"' + v.replace('"', '\\"') + '"'
+        import json
+
+        return json.dumps(v)  # a TOML basic string: quotes, backslashes, newlines escaped
     if isinstance(v, list):
         return "[" + ", ".join(_toml(x) for x in v) + "]"
     return repr(v)
@@ -400,8 +444,16 @@ def _check_reachable(address, timeout=5.0):
     from urllib.parse import urlsplit
 
     u = urlsplit(address if "://" in address else f"tcp://{address}")
-    if u.scheme != "tcp" or not u.hostname or not u.port:
+    try:
+        port = u.port
+    except ValueError:
+        raise ConfigError(f"--scheduler {address}: not an address (host:port, e.g. "
+                          "tcp://127.0.0.1:8786)") from None
+    if u.scheme != "tcp":
         return  # other protocols: leave the check to dask
+    if not u.hostname or not port:
+        raise ConfigError(f"--scheduler {address}: give host:port, e.g. "
+                          "tcp://127.0.0.1:8786")
     try:
         socket.create_connection((u.hostname, u.port), timeout=timeout).close()
     except OSError as exc:
@@ -436,11 +488,21 @@ def _cmd_sweep(args):
     cfg = load_config(args.config)
     if args.scheduler:
         _check_reachable(args.scheduler)
+    store = Path(args.store)
+    if store.exists() and not store.is_dir():
+        raise ConfigError(f"--store {store} is a file; give a folder")
+    parent = store if store.exists() else (store.parent if str(store.parent) else Path("."))
+    if not parent.is_dir():
+        raise ConfigError(f"--store {store}: folder {parent} does not exist")
+    if not os.access(parent, os.W_OK):
+        raise ConfigError(f"--store {store}: {parent} is not writable")
     try:
         res = run_sweep(cfg, args.store, args.scheduler, args.workers)
-    except (OSError, TimeoutError) as exc:
+    except TimeoutError as exc:
         where = f"the scheduler at {args.scheduler}" if args.scheduler else "a local cluster"
         raise ConfigError(f"could not reach {where}: {exc}") from None
+    except OSError as exc:
+        raise ConfigError(f"{type(exc).__name__}: {exc}") from None
     print(f"{res.attrs['n_points']} points ({res.attrs['n_computed']} computed now, "
           f"{res.attrs['n_failed']} failed) in {Path(args.store).resolve()}")
     if args.output:

@@ -272,6 +272,11 @@ def dale(n_e, n_i, *, mu_e=1.0, mu_i=None, sigma_e=0.5, sigma_i=None, balance=Fa
     if balance:
         exc = W[:, :n_e].sum(axis=1)
         inh = -W[:, n_e:].sum(axis=1)
+        for i in np.flatnonzero(~(inh > 1e3 * np.finfo(float).eps * exc)):
+            raise ValueError(f"balance=True: the inhibitory weights onto neuron {i} sum to "
+                             f"{inh[i]:.3g}, zero up to rounding, so they cannot balance "
+                             f"its excitation {exc[i]:.3g}; raise mu_i or sigma_i's ratio, "
+                             "or use more inhibitory neurons")
         W[:, n_e:] *= (exc / inh)[:, None]
     labels = np.array(["E"] * n_e + ["I"] * n_i)
     return W, labels

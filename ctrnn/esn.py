@@ -30,7 +30,8 @@ import xarray as xr
 
 from . import _engine, connectivity
 from ._seeding import generator
-from ._validation import as_float_array, check_bytes, positive_int
+from ._validation import (_same, as_float_array, check_bytes, nonnegative_int, nonzero,
+                          positive_int)
 from .integrators import get_method
 from .network import RateNetwork
 
@@ -119,6 +120,30 @@ class EchoStateNetwork:
         self.state = np.zeros(self.n)  # x after the last input seen
         if U is not None or n_inputs is not None:
             self._build(None if U is not None else positive_int("n_inputs", n_inputs))
+
+    # --- identity and copies -----------------------------------------------------------
+    def _identity(self):
+        return (self.n, self.leak, self.W, self._U, self._b, str(self.phi),
+                self.readout_bias, self.readout_input, self.W_out, self.state)
+
+    def __eq__(self, other):
+        """Equal when reservoir, readout, settings and state are equal (so both give the
+        same outputs from here on)."""
+        if not isinstance(other, EchoStateNetwork):
+            return NotImplemented
+        return all(_same(a, b) for a, b in zip(self._identity(), other._identity()))
+
+    __hash__ = None  # fit and predict change it
+
+    def __copy__(self):
+        """A shallow copy with its own state and random generator (an unbuilt copy
+        draws the same U as the original would, without moving the original's
+        generator)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new._rng = copy.deepcopy(self._rng)
+        new.state = self.state.copy()
+        return new
 
     # --- the reservoir as a RateNetwork --------------------------------------------
     def _build(self, n_in):
@@ -373,6 +398,9 @@ class EchoStateNetwork:
             raise ValueError(f"generation feeds outputs back as inputs: needs n_outputs == "
                              f"n_inputs; got {self.n_outputs} and {self.n_inputs}")
         n_steps = positive_int("n_steps", n_steps)
+        check_bytes((n_steps + 1) * self.n * 8, f"the closed-loop states ({n_steps} steps x "
+                    f"{self.n} neurons x 8 bytes)", "generate in shorter pieces (it "
+                    "continues from where the last call ended)")
         warmup = self._inputs(warmup)
         X, h = self._run(warmup, self._start(h0, reset))
         c = self.W_out[0] if self.readout_bias else np.zeros(self.n_outputs)
@@ -414,6 +442,9 @@ class EchoStateNetwork:
         TypeError
             If seed is of an unsupported type.
         """
+        n_steps = positive_int("n_steps", n_steps)
+        check_bytes(3 * (n_steps + 1) * self.n * 8, f"two trajectories of {n_steps} steps "
+                    f"x {self.n} neurons", "use fewer n_steps")
         rng = generator(seed)
         n_in = self.n_inputs or 1
         # a diagnosis leaves the ESN as it was: an unbuilt reservoir is built on a copy
@@ -443,7 +474,16 @@ class EchoStateNetwork:
             ``W_post``, ``W_pre``, ``W_value`` (synapse,), ``state`` (neuron,), and
             ``W_out`` (feature, output) once fitted; attrs leak, n_neurons, phi,
             readout_bias, readout_input.
+
+        Raises
+        ------
+        RuntimeError
+            If the reservoir is not built yet (no fit, no n_inputs): there is no U to
+            save.
         """
+        if not hasattr(self, "net"):
+            raise RuntimeError("the reservoir is not built yet (its input size is not "
+                               "known): fit it, or make it with n_inputs=, before saving")
         data = {"U": (("neuron", "input"), self._U), "b": ("neuron", self._b),
                 "state": ("neuron", self.state, {"long_name": "reservoir state after the "
                                                 "last input seen (where the next run starts)"})}
@@ -537,7 +577,9 @@ def memory_capacity(esn, max_delay, *, n_train=5000, n_test=2000, washout=200, r
     TypeError
         If seed is of an unsupported type.
     """
-    max_delay = int(max_delay)
+    max_delay = nonnegative_int("max_delay", max_delay)
+    n_train, n_test = positive_int("n_train", n_train), positive_int("n_test", n_test)
+    washout = nonnegative_int("washout", washout)
     rng = generator(seed)
     T = washout + n_train + n_test + max_delay
     u = rng.uniform(-1, 1, (T, 1))
@@ -552,6 +594,9 @@ def memory_capacity(esn, max_delay, *, n_train=5000, n_test=2000, washout=200, r
     A = F[tr].T @ F[tr] + ridge * np.eye(F.shape[1])
     Wk = scipy.linalg.solve(A, F[tr].T @ Y[tr], assume_a="pos")
     P = F[te] @ Wk
+    for k in range(max_delay + 1):  # a dead reservoir predicts a constant: no correlation
+        nonzero(f"the sd of the delay-{k} prediction", P[:, k].std(), np.abs(P).max(),
+                "the reservoir's readout does not vary (is the reservoir silent?)")
     mc = np.array([np.corrcoef(P[:, k], Y[te][:, k])[0, 1] ** 2 for k in range(max_delay + 1)])
     return xr.DataArray(mc, dims="delay", coords={"delay": np.arange(max_delay + 1)},
                         name="memory_capacity", attrs={"total": float(mc.sum())})

@@ -151,6 +151,8 @@ def _resample(da, n_inputs, steps, dt, interp):
     t = np.asarray(da["time"].values)
     if np.issubdtype(t.dtype, np.timedelta64):
         t = t / np.timedelta64(1, "s")
+    # the rounding of the times as stored: float32 times are off by up to ~6e-8 t
+    t_ulp = float(np.spacing(np.abs(t).max())) if t.dtype.kind == "f" and t.size else 0.0
     t = as_float_array("inputs time coordinate", t)
     if t.size == 0 or np.any(np.diff(t) <= 0):
         raise ValueError("inputs time coordinate must be non-empty and strictly increasing")
@@ -162,7 +164,12 @@ def _resample(da, n_inputs, steps, dt, interp):
     # a sample within ROUNDING * dt of a grid point is at that point: times that went
     # through float32 (or NetCDF as float32) are off by up to ~1e-7 t, which matters
     # relative to dt, not to t
-    tol = ROUNDING * dt
+    tol = max(ROUNDING * dt, 4 * t_ulp)
+    if tol >= 0.5 * dt:
+        raise ValueError(f"the inputs' time coordinate ({da['time'].dtype}) cannot resolve "
+                         f"dt={dt} at t = {float(np.abs(t).max()):g}: store the times as "
+                         "float64 (da.assign_coords(time=da.time.astype('float64')) cannot "
+                         "recover lost digits; rebuild them)")
     if t[0] > grid[0] + tol:
         raise ValueError(f"inputs start at time {t[0]} but the run starts at 0: give inputs "
                          "from time 0 on")

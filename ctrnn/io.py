@@ -200,18 +200,27 @@ def write_atomic(path, write):
     from pathlib import Path
 
     path = Path(path)
-    tmp = path.with_name(f".{path.stem}.tmp-{uuid.uuid4().hex[:8]}{path.suffix}")
+    tag = uuid.uuid4().hex[:8]
+    tmp = path.with_name(f".{path.stem}.tmp-{tag}{path.suffix}")
+    old = path.with_name(f".{path.stem}.old-{tag}{path.suffix}")
+    moved = False
     try:
         write(tmp)
-        if path.is_dir() and tmp.is_dir():  # a Zarr store being replaced
-            shutil.rmtree(path)
+        if path.is_dir() and tmp.is_dir():  # a Zarr store being replaced: two renames,
+            os.replace(path, old)  # the old one kept until the new one is in place
+            moved = True
         os.replace(tmp, path)
     except BaseException:
+        if moved and not path.exists():
+            os.replace(old, path)  # put the old store back
+            moved = False
         if tmp.is_dir():
             shutil.rmtree(tmp, ignore_errors=True)
         elif tmp.exists():
             tmp.unlink()
         raise
+    if moved:
+        shutil.rmtree(old, ignore_errors=True)
     return path
 
 

@@ -155,6 +155,29 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
     return _run(r)
 
 
+def validate(net, *args, **kwargs):
+    """Check the arguments of ``simulate(net, *args, **kwargs)`` as simulate does, without
+    allocating the output or running anything (warnings are not repeated); for callers
+    that must fail before work starts (the CLI, before a sweep).
+
+    Returns
+    -------
+    None
+
+    Raises
+    ------
+    TypeError, ValueError, MemoryError, FileExistsError, ImportError
+        As ``simulate``.
+    """
+    import inspect
+
+    bound = inspect.signature(simulate).bind(net, *args, **kwargs)
+    bound.apply_defaults()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _validate(**bound.arguments)
+
+
 @dataclass
 class _Run:
     """Everything ``simulate`` was asked for, validated."""

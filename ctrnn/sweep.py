@@ -158,7 +158,9 @@ class _Store:
     def __init__(self, path, signature, text):
         self.path = Path(path)
         meta = self.path / "sweep.json"
-        if self.path.exists():
+        if self.path.exists() and not self.path.is_dir():
+            raise ValueError(f"store {self.path} is a file: give a folder for the sweep")
+        if self.path.exists() and any(self.path.iterdir()):  # (an empty folder is new)
             if not meta.exists():
                 raise ValueError(f"{self.path} exists and is not a ctrnn sweep store: choose "
                                  "another path")
@@ -168,10 +170,12 @@ class _Store:
                     f"{self.path} holds a different sweep (its parameters, simulate "
                     f"arguments, build or reduce differ): use another store path or delete "
                     f"it.\nstored: {old['description']}\nthis:   {text}")
-        else:
-            (self.path / "points").mkdir(parents=True)
+            (self.path / "points").mkdir(exist_ok=True)
+        else:  # the metadata first: a folder without it is not a sweep store
+            self.path.mkdir(parents=True, exist_ok=True)
             write_atomic(meta, lambda tmp: tmp.write_text(
                 json.dumps({"signature": signature, "description": text})))
+            (self.path / "points").mkdir(exist_ok=True)
 
     def done(self):
         return {int(p.name.split(".")[0]) for p in (self.path / "points").glob("*.zarr")}
@@ -364,7 +368,8 @@ def _combine(results, points, names, values):
         ds = results.get(i)
         if ds is None:  # a failed point: NaN of the template's shape
             ds = xr.full_like(template, np.nan, dtype=np.float64)
-        full.append(ds.drop_attrs() if hasattr(ds, "drop_attrs") else ds)
+        # the Dataset's attrs differ per point; the variables' (units) are kept
+        full.append(ds.drop_attrs(deep=False) if hasattr(ds, "drop_attrs") else ds)
     # an outer join on each result's own coordinates: points whose reduce returns other
     # labels (the top-3 neurons of each network, say) keep them, NaN elsewhere
     stacked = xr.concat(full, dim="point", coords="minimal", compat="override",

@@ -12,7 +12,7 @@ import numpy as np
 
 from ._kernels._jit import jit
 from ._seeding import generator
-from ._validation import nonzero, positive_int, positive_scalar
+from ._validation import nonnegative_scalar, nonzero, positive_int, positive_scalar
 
 
 @jit
@@ -65,8 +65,9 @@ def mackey_glass(n_samples, *, tau=17.0, beta=0.2, gamma=0.1, power=10, dt=0.1,
     True
     """
     n_samples = positive_int("n_samples", n_samples)
-    for name, v in (("tau", tau), ("dt", dt), ("sample_every", sample_every)):
-        positive_scalar(name, v)
+    tau, dt, sample_every = (positive_scalar(name, v) for name, v in (
+        ("tau", tau), ("dt", dt), ("sample_every", sample_every)))
+    transient = nonnegative_scalar("transient", transient)
     delay_steps = round(tau / dt)
     every = round(sample_every / dt)
     if abs(delay_steps * dt - tau) > 1e-9 * tau or abs(every * dt - sample_every) > 1e-9:

@@ -123,6 +123,9 @@ def no_work(monkeypatch):
     (["sweep", "{sweep}", "--store", "{tmp}/s", "--scheduler", "tcp://127.0.0.1:9"],
      "nothing answers there"),
     (["demo", "-n", "0", "-o", "{tmp}"], "must be >= 1"),
+    (["sweep", "{sweep}", "--store", "/no/such/dir/st"], "folder /no/such/dir does not exist"),
+    (["sweep", "{sweep}", "--store", "{tmp}/s", "--scheduler", "notanaddress"],
+     "--scheduler notanaddress: give host:port"),
 ])
 def test_cli_errors_are_one_line_before_any_work(tmp_path, capsys, no_work, argv, match):
     cfg = tmp_path / "net.toml"
@@ -147,7 +150,7 @@ def test_files_record_how_to_make_them_again(tmp_path):
                    'steps = 50\nmethod = "euler"\n')
     assert cli.main(["run", str(cfg), "-o", str(tmp_path / "out.nc")]) == 0
     ds = xr.load_dataset(tmp_path / "out.nc")
-    assert ds.attrs["ctrnn_command"] == f"ctrnn run {cfg}"
+    assert ds.attrs["ctrnn_command"] == f"ctrnn run {cfg} -o {tmp_path / 'out.nc'}"
     again = tomllib.loads(ds.attrs["config_toml"])
     assert again["network"]["g"] == 0.8 and again["network"]["seed"] == 4
     assert again["network"]["tau"] == 0.01  # defaults written out

@@ -26,7 +26,9 @@ FASTMATH = frozenset({"contract", "arcp", "nsz"})
 
 def jit(*args, **kwargs):
     """``numba.njit`` with the project's settings (see module docstring)."""
-    opts = dict(cache=True, fastmath=set(FASTMATH), error_model="numpy", nogil=True)
+    # no usable cache folder: compile in each process rather than cache in the package
+    opts = dict(cache=_ROOT is not None, fastmath=set(FASTMATH), error_model="numpy",
+                nogil=True)
     opts.update(kwargs)
     if args and callable(args[0]):
         return numba.njit(**opts)(args[0])
@@ -49,22 +51,49 @@ def _sources_hash():
 
 
 def cache_root():
-    """Where compiled kernels are kept: $CTRNN_CACHE_DIR, else $XDG_CACHE_HOME/ctrnn, else
-    ~/.cache/ctrnn; one subfolder per install location (``numba`` names it by a hash of
-    the source folder)."""
-    root = os.environ.get("CTRNN_CACHE_DIR")
-    if not root:
-        base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
-                                                                ".cache")
-        root = os.path.join(base, "ctrnn")
-    return os.path.join(root, "numba")
+    """Where compiled kernels are kept: NUMBA_CACHE_DIR if the user set one, else
+    $CTRNN_CACHE_DIR, else $XDG_CACHE_HOME/ctrnn, else ~/.cache/ctrnn (absolute paths
+    only); then a per-user folder in the temporary directory that only this user can
+    write. None when none of them is usable: the kernels are then compiled in every
+    process, never cached inside the package."""
+    candidates = []
+    if numba.config.CACHE_DIR:
+        candidates.append(numba.config.CACHE_DIR)
+    if os.environ.get("CTRNN_CACHE_DIR"):
+        candidates.append(os.path.join(os.environ["CTRNN_CACHE_DIR"], "numba"))
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"),
+                                                            ".cache")
+    candidates.append(os.path.join(base, "ctrnn", "numba"))
+    for root in candidates:
+        if os.path.isabs(root) and _usable(root):
+            return root
+    uid = os.getuid() if hasattr(os, "getuid") else None
+    private = os.path.join(tempfile.gettempdir(), f"ctrnn-cache-{uid}")
+    if uid is not None and _usable(private, private=True):
+        return os.path.join(private, "numba")
+    return None
+
+
+def _usable(root, private=False):
+    """The folder exists or can be made, and can be written; ``private``: it must also
+    belong to this user and be closed to everyone else (a world-writable temporary
+    directory is shared, and Numba loads what it finds in a cache folder)."""
+    try:
+        os.makedirs(root, mode=0o700, exist_ok=True)
+        if private:
+            st = os.stat(root)
+            if st.st_uid != os.getuid() or st.st_mode & 0o077:
+                return False
+        tempfile.TemporaryFile(dir=root).close()
+        return True
+    except OSError:
+        return False
 
 
 class KernelCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLocator):
     """Numba cache locator for ctrnn's own kernels (and nothing else): cache files go to
-    ``cache_root()`` (or, if that cannot be written, a per-user folder in the temporary
-    directory), stamped with the hashes of the function's file and of all kernel
-    sources. A user's NUMBA_CACHE_DIR still wins."""
+    ``cache_root()``, stamped with the hashes of the function's file and of all kernel
+    sources and with the NumPy version (the cache outlives a virtual environment)."""
 
     _stamp = None
 
@@ -77,29 +106,29 @@ class KernelCacheLocator(caching._SourceFileBackedLocatorMixin, caching._CacheLo
         return self._cache_path
 
     def get_source_stamp(self):
-        """The function's own file and every kernel source file."""
+        """The function's own file, every kernel source file, NumPy's version."""
         if KernelCacheLocator._stamp is None:
-            KernelCacheLocator._stamp = _sources_hash()
+            import numpy
+
+            KernelCacheLocator._stamp = (_sources_hash(), numpy.__version__)
         return (super().get_source_stamp(), KernelCacheLocator._stamp)
 
     @classmethod
     def from_function(cls, py_func, py_file):
-        if numba.config.CACHE_DIR or not os.path.exists(py_file):
+        if not os.path.exists(py_file) or _PACKAGE not in Path(py_file).resolve().parents:
             return None
-        if _PACKAGE not in Path(py_file).resolve().parents:
+        root = _ROOT
+        if root is None:
             return None
-        uid = os.getuid() if hasattr(os, "getuid") else "user"
-        fallback = os.path.join(tempfile.gettempdir(), f"ctrnn-cache-{uid}", "numba")
-        for root in (cache_root(), fallback):
-            self = cls(py_func, py_file, root)
-            try:
-                self.ensure_cache_path()
-            except OSError:
-                continue
-            return self
-        return None
+        self = cls(py_func, py_file, root)
+        try:
+            self.ensure_cache_path()
+        except OSError:
+            return None
+        return self
 
 
+_ROOT = cache_root()
 _IMPL = getattr(caching, "CacheImpl", None) or caching._CacheImpl  # renamed in numba 0.6x
 if KernelCacheLocator not in _IMPL._locator_classes:
     _IMPL._locator_classes.insert(0, KernelCacheLocator)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import xarray as xr
 
-from .._validation import nonzero
+from .._validation import nonnegative_int, nonzero, positive_int
 
 
 def _samples(da, dims=("time", "neuron")):
@@ -18,6 +18,10 @@ def _samples(da, dims=("time", "neuron")):
             raise ValueError(f"the DataArray needs a {d!r} dimension; it has {da.dims}")
     extra = [d for d in da.dims if d not in dims]
     a = da.transpose(*extra, *dims).values
+    if not np.isfinite(a).all():
+        raise ValueError(f"the DataArray holds {int((~np.isfinite(a)).sum())} NaN or inf "
+                         "value(s) (a failed run's tail?); select its finite part first, "
+                         "e.g. da.dropna('time')")
     return a.reshape((-1,) + a.shape[-2:])
 
 
@@ -60,7 +64,7 @@ def autocorrelation(da, max_lag=None, *, center=True, normalize=False):
     """
     x = _samples(da)
     T = x.shape[1]
-    max_lag = T // 4 if max_lag is None else int(max_lag)
+    max_lag = T // 4 if max_lag is None else nonnegative_int("max_lag", max_lag)
     if not 0 <= max_lag < T:
         raise ValueError(f"max_lag must be in [0, {T - 1}]; got {max_lag}")
     if center:
@@ -70,9 +74,9 @@ def autocorrelation(da, max_lag=None, *, center=True, normalize=False):
     acf = np.fft.irfft(f * np.conj(f), n=nfft, axis=1)[:, :max_lag + 1]
     acf = acf.mean(axis=(0, 2)) / (T - np.arange(max_lag + 1))  # unbiased in each lag
     if normalize:
-        scale = float(np.abs(_samples(da)).max()) ** 2 if T else 0.0
+        scale = float(np.abs(_samples(da)).max()) if T else 0.0
         nonzero("C(0)", acf[0], scale, "the activity does not vary, so the "
-                "autocorrelation cannot be normalised; use normalize=False")
+                "autocorrelation cannot be normalised; use normalize=False", squared=True)
         acf = acf / acf[0]
     t = da["time"].values
     dt = float(t[1] - t[0]) if t.size > 1 else 1.0
@@ -87,10 +91,11 @@ def autocorrelation(da, max_lag=None, *, center=True, normalize=False):
                "units": "1" if normalize or units == "1" else f"({units})^2"})
 
 
-def _scale2(da):
-    """(max |x|)^2 times the number of neurons: the scale a total variance is zero at."""
+def _scale(da):
+    """max |x| times sqrt(number of neurons): the scale whose square a total variance is
+    zero at (NaN if the data hold NaN)."""
     a = _samples(da)
-    return float(np.abs(a).max()) ** 2 * a.shape[-1] if a.size else 0.0
+    return float(np.abs(a).max()) * np.sqrt(a.shape[-1]) if a.size else 0.0
 
 
 def _covariance(da):
@@ -128,8 +133,8 @@ def participation_ratio(da):
     """
     C, x = _covariance(da)
     lam = np.linalg.eigvalsh(C)
-    nonzero("the total variance", lam.sum(), _scale2(da), "the activity does not vary, "
-            "so it has no dimension")
+    nonzero("the total variance", lam.sum(), _scale(da), "the activity does not vary, "
+            "so it has no dimension", squared=True)
     return float(lam.sum() ** 2 / (lam**2).sum())
 
 
@@ -168,11 +173,13 @@ def principal_components(da, n_components=None):
     """
     C, x = _covariance(da)
     lam, vec = np.linalg.eigh(C)
-    nonzero("the total variance", lam.sum(), _scale2(da), "the activity does not vary, "
-            "so it has no principal components")
+    nonzero("the total variance", lam.sum(), _scale(da), "the activity does not vary, "
+            "so it has no principal components", squared=True)
     order = np.argsort(lam)[::-1]
     lam, vec = lam[order], vec[:, order]
-    n = len(lam) if n_components is None else int(n_components)
+    n = len(lam) if n_components is None else positive_int("n_components", n_components)
+    if n > len(lam):
+        raise ValueError(f"n_components={n} exceeds the number of neurons {len(lam)}")
     proj = x @ vec[:, :n]
     batched = "trial" in da.dims
     pdim = "sample" if batched else "time"

@@ -7,7 +7,7 @@ from functools import cached_property
 import numpy as np
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class ButcherTableau:
     """An explicit Runge-Kutta method (stage s uses stages < s only).
 
@@ -75,6 +75,21 @@ class ButcherTableau:
                              "error_order")
         if self.P is not None and (self.P.ndim != 2 or self.P.shape[0] != s):
             raise ValueError(f"{self.name}: P must have shape ({s}, p)")
+
+    def __eq__(self, other):
+        if not isinstance(other, ButcherTableau):
+            return NotImplemented
+        arrays = ("A", "b", "c", "e", "P")
+        return (self.name, self.order, self.error_order) == (
+            other.name, other.order, other.error_order) and all(
+            (getattr(self, k) is None) == (getattr(other, k) is None)
+            and (getattr(self, k) is None or np.array_equal(getattr(self, k),
+                                                            getattr(other, k)))
+            for k in arrays)
+
+    def __hash__(self):
+        return hash((self.name, self.order, self.error_order, self.A.tobytes(),
+                     self.b.tobytes()))
 
     @property
     def fsal(self):
