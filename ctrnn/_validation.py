@@ -237,6 +237,30 @@ _MEMORY_FRACTION = 0.8  # refuse allocations larger than this fraction of availa
 
 
 def _available_memory():
+    """Bytes this process may still use: the smaller of MemAvailable and the cgroup's
+    limit less its usage (containers, dask workers), or None if neither is known."""
+    limits = []
+    for limit_file, usage_file in (("/sys/fs/cgroup/memory.max",
+                                    "/sys/fs/cgroup/memory.current"),
+                                   ("/sys/fs/cgroup/memory/memory.limit_in_bytes",
+                                    "/sys/fs/cgroup/memory/memory.usage_in_bytes")):
+        try:
+            with open(limit_file) as f:
+                raw = f.read().strip()
+            with open(usage_file) as f:
+                used = int(f.read().strip())
+        except (OSError, ValueError):
+            continue
+        if raw.isdigit() and int(raw) < 2**60:  # "max" or a huge number: no limit
+            limits.append(max(int(raw) - used, 0))
+        break
+    avail = _meminfo_available()
+    if avail is not None:
+        limits.append(avail)
+    return min(limits) if limits else None
+
+
+def _meminfo_available():
     try:
         with open("/proc/meminfo") as f:
             for line in f:

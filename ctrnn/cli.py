@@ -228,15 +228,15 @@ def run_sweep(cfg, store, scheduler=None, workers=None, progress=True):
                            reduce=None if reduce_name == "none" else reduce_variance,
                            client=scheduler, store=store, n_workers=workers,
                            progress=progress)
-    except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+    except ValueError as exc:  # one line; a store mismatch details both sweeps below it
+        raise ConfigError(_for_the_config(str(exc))) from None
 
 
 def _for_the_config(msg):
     """A simulate() message in the configuration's terms: no Python-only options."""
     import re
 
-    msg = (msg.split("\n")[0]  # one line (a store mismatch lists both sweeps below)
+    msg = (msg.replace("\n  ", "; ").split("\n")[0]  # one line: a list joined, the store
            .replace(" (on_blowup='return' keeps the partial result)", "")
            .replace("or net.replace(noise=0)", "or network.noise = 0")
            .replace("pass steps=T", "set steps = T")

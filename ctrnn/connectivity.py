@@ -138,7 +138,9 @@ def scale_spectral_radius(W, rho):
         raise ValueError(f"rho must be finite and >= 0; got {rho}")
     r = float(np.abs(np.linalg.eigvals(dense)).max())
     # a nilpotent W's computed eigenvalues are rounding errors amplified by its Jordan
-    # blocks (~ sqrt(eps) ||W|| for blocks of 2): below 1e-6 ||W|| the radius is noise
+    # blocks (~ eps^(1/k) ||W|| for blocks of k): below 1e-6 ||W|| the radius is noise.
+    # Blocks of 3 or more (a rotated feed-forward chain) can come out above that: such
+    # a W is numerically indistinguishable from one with that small a radius
     scale = float(np.abs(dense).sum(axis=1).max()) if dense.size else 0.0
     if not r > 1e-6 * max(scale, np.finfo(float).tiny):
         raise ValueError(f"W has spectral radius {r:.3g}, zero up to rounding (W is "

@@ -7,7 +7,7 @@ import xarray as xr
 from .. import _engine
 from .. import inputs as _inputs
 from .._seeding import generator
-from .._validation import as_float_array, positive_int, positive_scalar
+from .._validation import as_float_array, check_bytes, positive_int, positive_scalar
 from ..integrators import get_method
 from ..network import RateNetwork
 
@@ -116,6 +116,10 @@ def lyapunov_spectrum(net, k=None, *, duration, dt, method="rk4", transient=0.0,
     Z = np.empty((1 + K, N))
     Z[0] = rng.standard_normal(N) if h0 is None else as_float_array("h0", h0, shape=(N,))
     Z[1:] = np.linalg.qr(rng.standard_normal((N, K)))[0].T
+    if inputs is not None:
+        check_bytes((steps + 1) * max(net.n_inputs, 1) * 8, f"the inputs on the step grid "
+                    f"({steps + 1} steps x {net.n_inputs} inputs x 8 bytes)",
+                    "use a coarser dt or a shorter duration")
     xs = _inputs.on_grid(inputs, net.n_inputs, steps, dt, input_interp)
     if xs.shape[0] > 1:
         raise ValueError("inputs for a Lyapunov spectrum are one trial: (steps, n_inputs)")
