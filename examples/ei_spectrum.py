@@ -74,12 +74,17 @@ def plot(res, path):
         if float(res.predicted_mean_outlier[j]) > 1.1 * r:
             a.plot(float(res.predicted_mean_outlier[j]), 0, "kx", ms=10,
                    label="row sum of the means")
-        a.set(aspect="equal", title=f"{case}: {int(res.n_outliers[j])} outlier(s)",
-              xlabel="Re", ylabel="Im")
-        a.legend(fontsize=8)
-        ax[1, j].imshow(res.h[j].T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1,
-                        extent=[0, float(res.time[-1]), 0, 50], origin="lower")
+        # the bulk square, widened to show an outlier: an outlier far out on the real axis
+        # no longer squashes the disc into a strip
+        lim = 1.15 * r
+        big = max(lim, 1.1 * float(res.largest_outlier[j]))
+        a.set(xlim=(-lim, big), ylim=(-lim, lim), aspect="equal" if big < 2 * lim else "auto",
+              title=f"{case}: {int(res.n_outliers[j])} outlier(s)", xlabel="Re", ylabel="Im")
+        a.legend(fontsize=8, loc="upper left")
+        im = ax[1, j].imshow(res.h[j].T, aspect="auto", cmap="RdBu_r", vmin=-1, vmax=1,
+                             extent=[0, float(res.time[-1]), 0, 50], origin="lower")
         ax[1, j].set(xlabel="time (tau)", ylabel="neuron", title=f"activity, {case}")
+    fig.colorbar(im, ax=ax[1, :], label="activation h (1)", shrink=0.8)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 

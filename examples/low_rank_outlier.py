@@ -67,18 +67,20 @@ def plot(res, path):
     for j, case in enumerate(res.case.values):
         a.plot(res.eigenvalue_real[j], res.eigenvalue_imag[j], ".", ms=2, label=case)
     a.plot(g * np.cos(th), g * np.sin(th), "k-", lw=0.8, label=f"bulk radius g = {g}")
-    a.plot(float(res.predicted_outlier), 0, "rx", ms=10, label="predicted outlier n.m/N")
+    a.plot(float(res.predicted_outlier), 0, "o", ms=12, mfc="none", mec="r", mew=1.5,
+           label="predicted outlier n.m/N (computed: the dot inside)")
     a.set(aspect="equal", xlabel="Re", ylabel="Im", title="spectra")
-    a.legend(fontsize=8)
+    a.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.15), ncols=2)  # below
     for j, case in enumerate(res.case.values):
         ax[0, 1].plot(res.time, res.kappa[j], label=case)
     ax[0, 1].set(xlabel="time (tau)", ylabel="kappa = n . tanh(h) / N")
     ax[0, 1].legend(fontsize=8)
     for j, case in enumerate(res.case.values):
-        ax[1, j].imshow(res.h[j].T, aspect="auto", cmap="RdBu_r", vmin=-1.5, vmax=1.5,
-                        extent=[0, float(res.time[-1]), 0, 40], origin="lower")
+        im = ax[1, j].imshow(res.h[j].T, aspect="auto", cmap="RdBu_r", vmin=-1.5, vmax=1.5,
+                             extent=[0, float(res.time[-1]), 0, 40], origin="lower")
         ax[1, j].set(xlabel="time (tau)", ylabel="neuron",
                      title=f"{case}: fluctuation {float(res.temporal_fluctuation[j]):.2f}")
+    fig.colorbar(im, ax=ax[1, :], label="activation h (1)", shrink=0.8)
     fig.savefig(path, dpi=100)
     plt.close(fig)
 
