@@ -237,7 +237,8 @@ class _Adaptive:
         self.tol, self.ctrl, self.max_steps = (rtol, atol), controller.as_tuple(), max_steps
         B, N = Z.shape
         self.F0 = np.zeros_like(Z)
-        self.state = np.zeros((B, 5))
+        self.state = np.zeros((B, 6))
+        self.state[:, 5] = 1  # the next save each trial writes (save 0 is the start)
         self.dense = np.zeros((B, 1 + tab.P.shape[1], N), dtype)
         self.counts = np.zeros((B, 3), np.int64)
         self.n_save = steps // save_every + 1
@@ -267,11 +268,11 @@ class _Adaptive:
         return Report(Status(code), k, r, col, t, f"after t = {t:g}", self.advice), j0 + 1
 
     def mark_missing(self, out, report, chunk):
-        out[:, int(report.t // (self.save_every * self.dt)) + 1:] = np.nan
-        # trials are stepped one after the other: those after the failing one never ran
-        # the failing chunk, and nothing after it was written
-        out[report.trial + 1:, chunk[0]:] = np.nan
-        out[:, chunk[1]:] = np.nan
+        # trials are stepped one after the other, each recording the next save it would
+        # have written: the failing one, those before it (done with the chunk) and those
+        # after it (not started on it) alike
+        for r, nxt in enumerate(self.state[:, 5].astype(int)):
+            out[r, nxt:] = np.nan
 
     def attrs(self):
         """Step statistics for the result's attrs."""

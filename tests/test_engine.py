@@ -385,3 +385,31 @@ def test_import_leaves_the_matplotlib_backend_alone(tmp_path):
                          cwd=tmp_path, env={**env_auto, "MPLBACKEND": "svg"}, timeout=300)
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-1] == "svg"  # the user's backend, also after plotting
+
+
+@pytest.mark.parametrize("chunk", [None, 50, 1000])
+def test_a_failing_adaptive_batch_keeps_every_written_save(chunk):
+    """Trial 1 diverges, trial 0 decays. Trials are stepped one after the other within a
+    chunk, so trial 0's saves in the failing chunk were written and must be kept; what
+    was never written is NaN, never uninitialised memory."""
+    net = ctrnn.RateNetwork(3.0 * np.eye(2), phi="relu")
+    kw = dict(duration=500.0, dt=1.0, method="dopri5", on_blowup="return",
+              chunk_steps=chunk)
+    both = ctrnn.simulate(net, h0=np.array([[-1.0, -1.0], [1.0, 1.0]]), **kw)
+    alone0 = ctrnn.simulate(net, h0=[-1.0, -1.0], **kw)
+    alone1 = ctrnn.simulate(net, h0=[1.0, 1.0], **kw)
+    assert "left the finite range" in both.attrs["status"]
+    h0, h1, ref1 = both.h.values[0], both.h.values[1], alone1.h.values
+    kept0 = ~np.isnan(h0[:, 0])
+    # trial 0 is written up to the end of the failing chunk (later chunks never ran),
+    # which is at least as far as trial 1 got; what was written equals its single run
+    n0, n1 = kept0.argmin() if not kept0.all() else len(kept0), (~np.isnan(h1[:, 0])).argmin()
+    assert kept0[:n0].all() and not kept0[n0:].any() and n0 >= n1
+    np.testing.assert_array_equal(h0[:n0], alone0.h.values[:n0])
+    if chunk == 50:  # 50 saves a chunk: trial 0 keeps the whole failing chunk
+        assert n0 > n1 and (n0 - 1) % 50 == 0
+    if chunk == 1000:  # one chunk: trial 0 finished before trial 1 started
+        assert n0 == len(h0)
+    written = ~np.isnan(ref1)
+    assert np.isnan(h1[~written]).all()
+    np.testing.assert_array_equal(h1[written & ~np.isnan(h1)], ref1[written & ~np.isnan(h1)])

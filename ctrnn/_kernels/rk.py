@@ -139,8 +139,8 @@ def adaptive_run(H, F0, state, counts, dense, out, j0, n_out, save_base, save_dt
     Trials are stepped independently (each with its own step sizes), so a batch equals
     its single runs bit for bit. Carried between chunks: H (B, N) the state at time
     state[b, 0], F0 (B, N) its derivative, state[b] = (t, next step, previous error
-    norm, start and size of the last step with saves; next step 0 means "not
-    started"), counts[b] = (accepted, rejected, evaluations), dense[b] (1 + p, N): the
+    norm, start and size of the last step with saves, the next save to write; next
+    step 0 means "not started"), counts[b] = (accepted, rejected, evaluations), dense[b] (1 + p, N): the
     state at the start of that step and its dense-output polynomial, so that its saves
     beyond the end of a chunk are written at the start of the next one exactly as one
     long run writes them. Saves are at times j * save_dt for j in [j0, j0 + n_out).
@@ -199,7 +199,7 @@ def adaptive_run(H, F0, state, counts, dense, out, j0, n_out, save_base, save_dt
         last_rejected = False
         while j < j0 + n_out:
             if counts[r, 0] + counts[r, 1] >= max_steps:
-                state[r, 0], state[r, 1], state[r, 2] = t, hs, err_old
+                state[r, 0], state[r, 1], state[r, 2], state[r, 5] = t, hs, err_old, j
                 return MAX_STEPS, counts[r, 0] + counts[r, 1], r, 0
             h = hs
             t_new = t + h
@@ -207,7 +207,7 @@ def adaptive_run(H, F0, state, counts, dense, out, j0, n_out, save_base, save_dt
                 h = t_end - t
                 t_new = t_end
             if h <= 10.0 * np.finfo(np.float64).eps * max(abs(t), 1.0):
-                state[r, 0], state[r, 1], state[r, 2] = t, hs, err_old
+                state[r, 0], state[r, 1], state[r, 2], state[r, 5] = t, hs, err_old, j
                 return STEP_UNDERFLOW, counts[r, 0] + counts[r, 1], r, 0
             K[0] = f0
             for st in range(1, s):
@@ -243,7 +243,7 @@ def adaptive_run(H, F0, state, counts, dense, out, j0, n_out, save_base, save_dt
                     for i in range(N):
                         if abs(y[0, i]) > abs(y[0, big]):
                             big = i
-                    state[r, 0], state[r, 1], state[r, 2] = t, hs, err_old
+                    state[r, 0], state[r, 1], state[r, 2], state[r, 5] = t, hs, err_old, j
                     return NONFINITE, counts[r, 0] + counts[r, 1], r, big
                 err = 1e10  # a non-finite stage but finite result: reject and shrink
             if err <= 1.0:
@@ -285,5 +285,5 @@ def adaptive_run(H, F0, state, counts, dense, out, j0, n_out, save_base, save_dt
                 counts[r, 1] += 1
                 hs = h * max(min_factor, safety * err ** (-expo))
                 last_rejected = True
-        state[r, 0], state[r, 1], state[r, 2] = t, hs, err_old
+        state[r, 0], state[r, 1], state[r, 2], state[r, 5] = t, hs, err_old, j
     return OK, 0, 0, 0
