@@ -391,9 +391,11 @@ def main(argv=None):
                 signal.signal(signal.SIGTERM, previous)
 
 
-def check_output(path, what):
-    """Refuse an output path that cannot be written, before any work: a folder, a
-    missing or unwritable parent folder.
+def check_output(path, what, *, folder=False, make_parents=False):
+    """Refuse an output path that cannot be written, before any work: a file where a
+    folder is wanted or the other way round, a missing parent folder (unless
+    ``make_parents``: then the nearest existing one must be writable), or no write
+    permission.
 
     Raises
     ------
@@ -401,13 +403,18 @@ def check_output(path, what):
         Naming ``what`` (the option) and the path.
     """
     p = Path(path)
-    if p.is_dir():
+    if folder and p.exists() and not p.is_dir():
+        raise ConfigError(f"{what} {path} is a file; give a folder")
+    if not folder and p.is_dir():
         raise ConfigError(f"{what} {path} is a folder; give a file name")
-    parent = p.parent if str(p.parent) else Path(".")
-    if not parent.is_dir():
-        raise ConfigError(f"{what} {path}: folder {parent} does not exist")
+    if make_parents:
+        parent = next((q for q in [p, *p.parents] if q.exists()), Path("."))
+    else:
+        parent = p if folder and p.exists() else (p.parent if str(p.parent) else Path("."))
+        if not parent.is_dir():
+            raise ConfigError(f"{what} {path}: folder {parent} does not exist")
     if not os.access(parent, os.W_OK) or (p.exists() and not os.access(p, os.W_OK)):
-        raise ConfigError(f"{what} {path}: not writable")
+        raise ConfigError(f"{what} {path}: {parent} is not writable")
 
 
 def _provenance(args, cfg):
@@ -470,12 +477,7 @@ def _cmd_example_config(args):
 def _cmd_demo(args):
     if args.n < 1:
         raise ConfigError(f"-n {args.n}: the number of neurons must be >= 1")
-    out = Path(args.outdir)
-    if out.exists() and not out.is_dir():
-        raise ConfigError(f"--outdir {out} is a file; give a folder")
-    existing = next((q for q in [out, *out.parents] if q.exists()), Path("."))
-    if not os.access(existing, os.W_OK):
-        raise ConfigError(f"--outdir {out}: {existing} is not writable")
+    check_output(args.outdir, "--outdir", folder=True, make_parents=True)
     demo(args.outdir, n=args.n)
     return 0
 
@@ -488,14 +490,7 @@ def _cmd_sweep(args):
     cfg = load_config(args.config)
     if args.scheduler:
         _check_reachable(args.scheduler)
-    store = Path(args.store)
-    if store.exists() and not store.is_dir():
-        raise ConfigError(f"--store {store} is a file; give a folder")
-    parent = store if store.exists() else (store.parent if str(store.parent) else Path("."))
-    if not parent.is_dir():
-        raise ConfigError(f"--store {store}: folder {parent} does not exist")
-    if not os.access(parent, os.W_OK):
-        raise ConfigError(f"--store {store}: {parent} is not writable")
+    check_output(args.store, "--store", folder=True)
     try:
         res = run_sweep(cfg, args.store, args.scheduler, args.workers)
     except TimeoutError as exc:
