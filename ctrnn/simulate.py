@@ -219,8 +219,8 @@ def _validate(net, duration, dt, steps, h0, inputs, method, save_every, trials, 
         raise TypeError(f"dtype must be numpy.float64 or numpy.float32; got {dtype}")
     if on_blowup not in ("raise", "return"):
         raise ValueError(f"on_blowup must be 'raise' or 'return'; got {on_blowup!r}")
-    method.check_options(dict(rtol=rtol, atol=atol, max_steps=max_steps, controller=controller))
     given = dict(rtol=rtol, atol=atol, max_steps=max_steps, controller=controller)
+    method.check_options(given)
     options = {k: method.defaults[k] if given[k] is None else given[k] for k in method.options}
     if "max_steps" in options:
         options["max_steps"] = positive_int("max_steps", options["max_steps"])
@@ -429,11 +429,11 @@ def _warn_if_unstable(method, dt, net):
     """Warn when dt puts the fastest linear mode outside the method's stability region
     (``Method.stable_dt``). The coupling radius is r = max|phi'| * ||W||_F / sqrt(N)
     (exact for the circular law)."""
+    if method.stability_limit == math.inf:
+        return  # before the O(N^2) norm below: nothing to warn about
     tau_min = float(np.min(net.tau_array))
     if net.stp is not None:  # the linear decay of u and x
         tau_min = min(tau_min, float(np.min(net.stp.tau_f)), float(np.min(net.stp.tau_d)))
-    if method.stability_limit == math.inf:
-        return
     # einsum, not np.linalg.norm: numpy's BLAS threads would keep spinning for ~0.1 s
     # and steal the cores from the kernel's BLAS (scipy's OpenBLAS) that runs next
     w = net._W.data if net.is_sparse else net._W
