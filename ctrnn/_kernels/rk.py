@@ -123,6 +123,23 @@ def _field_at(Y, t, dt_in, n_steps, net, inp, ws, out):
     field(Y, k, c, net, inp, ws, out)
 
 
+@jit(inline="always")
+def _dense_saves(out, r, j, j_end, save_base, save_dt, t0, h, t1, y0, Q):
+    """Write saves j, j + 1, ... (before j_end) at the times j save_dt <= t1 of the
+    accepted step (t0, t0 + h] that starts at y0 with dense-output polynomial Q (p, N):
+    y(t0 + theta h) = y0 + h theta (Q_0 + theta (Q_1 + ...)). Returns the next save."""
+    n_dense, N = Q.shape
+    while j < j_end and j * save_dt <= t1:
+        theta = min((j * save_dt - t0) / h, 1.0)
+        for i in range(N):
+            poly = Q[n_dense - 1, i]  # Horner
+            for m in range(n_dense - 2, -1, -1):
+                poly = Q[m, i] + theta * poly
+            out[r, j - save_base, i] = y0[i] + h * theta * poly
+        j += 1
+    return j
+
+
 @jit
 def adaptive_run(H, F0, state, counts, dense, out, j0, n_out, save_base, save_dt, t_end, net,
                  inp, dt_in, n_steps, tab, tol, ctrl, max_steps):
@@ -188,14 +205,9 @@ def adaptive_run(H, F0, state, counts, dense, out, j0, n_out, save_base, save_dt
         j = j0
         # saves of the previous chunk's last step that lay beyond the end of that chunk
         t_prev, h_prev = state[r, 3], state[r, 4]
-        while j < j0 + n_out and h_prev > 0.0 and j * save_dt <= t:
-            theta = min((j * save_dt - t_prev) / h_prev, 1.0)
-            for i in range(N):
-                poly = Q[n_dense - 1, i]  # Horner
-                for m in range(n_dense - 2, -1, -1):
-                    poly = Q[m, i] + theta * poly
-                out[r, j - save_base, i] = y0[i] + h_prev * theta * poly
-            j += 1
+        if h_prev > 0.0:
+            j = _dense_saves(out, r, j, j0 + n_out, save_base, save_dt, t_prev, h_prev, t,
+                             y0, Q)
         last_rejected = False
         while j < j0 + n_out:
             if counts[r, 0] + counts[r, 1] >= max_steps:
@@ -257,14 +269,7 @@ def adaptive_run(H, F0, state, counts, dense, out, j0, n_out, save_base, save_dt
                             Q[m, i] = acc2
                     y0[:] = y[0]
                     state[r, 3], state[r, 4] = t, h
-                while j < j0 + n_out and j * save_dt <= t_new:
-                    theta = min((j * save_dt - t) / h, 1.0)
-                    for i in range(N):
-                        poly = Q[n_dense - 1, i]  # Horner
-                        for m in range(n_dense - 2, -1, -1):
-                            poly = Q[m, i] + theta * poly
-                        out[r, j - save_base, i] = y[0, i] + h * theta * poly
-                    j += 1
+                j = _dense_saves(out, r, j, j0 + n_out, save_base, save_dt, t, h, t_new, y0, Q)
                 t = t_new
                 y[:] = Ynew
                 if fsal:
