@@ -26,7 +26,7 @@ from ._kernels.packed import CSR, AdaptiveTableau, Inputs, Network, STPParams
 from ._kernels.rhs import HOLD
 
 __all__ = ["Status", "Report", "Network", "STPParams", "Inputs", "AdaptiveTableau",
-           "pack_network", "pack_inputs", "stp_initial_state", "plan", "run",
+           "pack_network", "pack_inputs", "stp_initial_state", "plan", "run", "MemorySink",
            "states", "tangent_stepper", "check_tangent", "STEPPERS", "TANGENT_KERNELS"]
 
 TARGET_CHUNK_SECONDS = 0.25  # kernel calls last about this long, for progress updates
@@ -321,7 +321,7 @@ def _chunks(total, chunk, cost, t_chunk=TARGET_CHUNK_SECONDS):
 def run(stepper, Z, sink, *, chunk_steps=None, progress=None):
     """Advance Z (B, M) with ``stepper`` (from ``plan``) to its end, chunk by chunk
     (``chunk_steps`` steps of the grid each, or sizes adapted to ~0.25 s a call), writing
-    the saves (Z itself as save 0) into ``sink`` (``ctrnn.io.MemorySink`` or
+    the saves (Z itself as save 0) into ``sink`` (``MemorySink`` or
     ``ZarrSink``) and calling ``progress.update(done)`` after each chunk (done in the
     stepper's units: steps, or saves for adaptive methods). Returns (Report, (first, end)
     saves of the failing chunk or None)."""
@@ -341,18 +341,23 @@ def run(stepper, Z, sink, *, chunk_steps=None, progress=None):
     return Report(Status.OK), None
 
 
-class _Array:
-    """A sink that is one (B, n_save, M) array; the first save (the initial state) is
-    dropped when ``skip_first``."""
+class MemorySink:
+    """Saved states kept in one in-memory array (the default)."""
 
-    def __init__(self, out, skip_first):
-        self.out, self.skip = out, skip_first
-        self.first = np.empty((out.shape[0], 1, out.shape[2]), out.dtype)
+    def __init__(self, out):
+        self.out = out
 
     def view(self, s0, s1):
-        if s0 == 0 and self.skip:
-            return self.first, 0
-        return self.out, int(self.skip)
+        """(array to write saves s0..s1-1 into, the global index of its first row).
+
+        Returns
+        -------
+        out : ndarray, shape (B, n_save, n_cols)
+            The whole output array.
+        first : int
+            0: row s of ``out`` is save s.
+        """
+        return self.out, 0
 
     def commit(self, s0, s1):
         pass
@@ -360,10 +365,10 @@ class _Array:
 
 def states(net, X, H, xs, dt, method):
     """Run the noise-free leaky ``method`` (euler: the echo state network's update) of
-    ``net`` (no STP) from H (B, N) over the T = X.shape[1] steps of inputs xs
-    (Bx, T[+1], n_inputs) held over each step, writing the state after step k into
-    X[:, k]; H ends as the final state. For callers that validated already and take many
-    short runs. X: (B, T, N) C-contiguous float64.
+    ``net`` (no STP) from H (B, N) over the T = X.shape[1] - 1 steps of inputs xs
+    (Bx, >= T, n_inputs) held over each step, writing H into X[:, 0] and the state after
+    step k into X[:, k + 1]; H ends as the final state. For callers that validated
+    already and take many short runs. X: (B, T + 1, N) C-contiguous float64.
 
     Raises
     ------
@@ -377,8 +382,10 @@ def states(net, X, H, xs, dt, method):
     if method.kind != "leaky":
         raise ValueError(f"states() runs the leaky methods; got {method.name!r}")
     B, T, N = X.shape
-    if X.dtype != np.float64 or not X.flags.c_contiguous or N != net.n_neurons:
-        raise ValueError(f"X must be a C-contiguous float64 array (B, T, {net.n_neurons})")
+    T -= 1
+    if X.dtype != np.float64 or not X.flags.c_contiguous or N != net.n_neurons or T < 1:
+        raise ValueError(f"X must be a C-contiguous float64 array (B, T + 1, "
+                         f"{net.n_neurons}) with T >= 1 steps")
     if H.shape != (B, N) or H.dtype != np.float64 or not H.flags.c_contiguous:
         raise ValueError(f"H must be a C-contiguous float64 array ({B}, {N}); got "
                          f"{H.dtype} {H.shape}")
@@ -387,7 +394,7 @@ def states(net, X, H, xs, dt, method):
         raise ValueError(f"xs must have shape (1 or {B}, >= {T}, {net.n_inputs}); got "
                          f"{xs.shape}")
     stepper = plan(method, net, H, xs, HOLD, dt=dt, steps=T)
-    report, _ = run(stepper, H, _Array(X, skip_first=True), chunk_steps=T)
+    report, _ = run(stepper, H, MemorySink(X), chunk_steps=T)
     if not report.ok:
         raise FloatingPointError(
             f"the state left the finite range at step {report.step + 1} of {T} in neuron "

@@ -187,11 +187,11 @@ class EchoStateNetwork:
         check_bytes(u.shape[0] * self.n * 8, f"the reservoir states ({u.shape[0]} steps x "
                     f"{self.n} neurons x 8 bytes)", "drive the reservoir in shorter pieces "
                     "(predict continues from the state where the last call ended)")
-        X = np.empty((1, u.shape[0], self.n))
+        X = np.empty((1, u.shape[0] + 1, self.n))  # row 0: the start, not returned
         H = np.array(h0, dtype=np.float64).reshape(1, -1)
         _engine.states(self.net, X, H, u[None], self.leak, _EULER)
         self.state = H[0].copy()
-        return X[0], H[0]
+        return X[0, 1:], H[0]
 
     def _extra(self, u):
         """The readout's features besides the states: [1 | u] columns as chosen."""
@@ -410,10 +410,8 @@ class EchoStateNetwork:
         loop = RateNetwork(self.W_dense + self._U @ C, b=self._b + self._U @ c, tau=1.0,
                            phi=self.phi)
         X = np.empty((1, n_steps + 1, self.n))
-        X[0, 0] = h
-        H = X[0, :1].copy()
-        _engine.states(loop, X[:, 1:], H, np.zeros((1, n_steps, 0)), self.leak,
-                       _EULER)
+        H = h.reshape(1, -1).copy()
+        _engine.states(loop, X, H, np.zeros((1, n_steps, 0)), self.leak, _EULER)
         self.state = H[0].copy()
         Y = (c + X[0] @ C.T)[:n_steps]  # readouts of x[T] (fed back first), ...
         return xr.DataArray(Y[:n_steps], dims=("time", "output"),
@@ -443,7 +441,7 @@ class EchoStateNetwork:
             If seed is of an unsupported type.
         """
         n_steps = positive_int("n_steps", n_steps)
-        check_bytes(3 * (n_steps + 1) * self.n * 8, f"two trajectories of {n_steps} steps "
+        check_bytes(2 * (n_steps + 1) * self.n * 8, f"two trajectories of {n_steps} steps "
                     f"x {self.n} neurons", "use fewer n_steps")
         rng = generator(seed)
         n_in = self.n_inputs or 1
@@ -452,9 +450,8 @@ class EchoStateNetwork:
         net = self.net if hasattr(self, "net") else copy.deepcopy(self)._build(n_in)
         u = rng.uniform(-1, 1, (n_steps, n_in))
         H0 = rng.standard_normal((2, self.n))
-        X = np.empty((2, n_steps, self.n))
+        X = np.empty((2, n_steps + 1, self.n))
         _engine.states(net, X, H0.copy(), u[None], self.leak, _EULER)
-        X = np.concatenate([H0[:, None], X], axis=1)
         d = np.linalg.norm(X[0] - X[1], axis=1)
         rho = float(np.abs(np.linalg.eigvals(self.W_dense)).max())
         smax = float(np.linalg.norm(self.W_dense, 2))

@@ -31,28 +31,6 @@ def need_dask():
                           f"'ctrnn[dask]' ({exc})") from None
 
 
-class MemorySink:
-    """Saved states kept in one in-memory array (the default)."""
-
-    def __init__(self, out):
-        self.out = out
-
-    def view(self, s0, s1):
-        """(array to write saves s0..s1-1 into, the global index of its first row).
-
-        Returns
-        -------
-        out : ndarray, shape (B, n_save, n_cols)
-            The whole output array.
-        first : int
-            0: row s of ``out`` is save s.
-        """
-        return self.out, 0
-
-    def commit(self, s0, s1):
-        pass
-
-
 class ZarrSink:
     """Saved states streamed to a Zarr store, chunk by chunk.
 

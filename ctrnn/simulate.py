@@ -309,7 +309,7 @@ def _run(r):
                                                       "(depression)", "units": "1"})
     if r.store is None:
         out = np.empty((B, r.n_save, M), r.dtype)
-        sink = _io.MemorySink(out)
+        sink = _engine.MemorySink(out)
     else:
         # the layout of the result, without data (a broadcast view allocates nothing)
         template = run_dataset(np.broadcast_to(np.zeros((), r.dtype), (B, r.n_save, N)),

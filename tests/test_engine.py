@@ -344,7 +344,7 @@ def test_a_pair_without_first_same_as_last_runs_as_data(monkeypatch):
 
 def test_engine_states_checks_its_arrays_and_reports_a_blow_up():
     net = ctrnn.RateNetwork(3.0 * np.eye(4), phi="linear")
-    X = np.empty((1, 50, 4))
+    X = np.empty((1, 51, 4))  # the start and 50 steps
     with pytest.raises(FloatingPointError, match="step .* of 50 in neuron"):
         _engine.states(net.replace(W=1e200 * np.eye(4)), X, np.ones((1, 4)),
                        np.zeros((1, 50, 0)), 1.0, get_method("euler"))
@@ -367,7 +367,7 @@ def test_engine_states_checks_its_arrays_and_reports_a_blow_up():
     _engine.states(lin, X, H, np.zeros((1, 50, 0)), 0.1, get_method("euler"))
     ref = naive.euler_loop(h0, W, np.zeros((4, 0)), np.zeros(4), 2.0, "tanh", 0.1,
                            np.zeros((50, 0)))
-    np.testing.assert_allclose(X[0], ref[1:], rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(X[0], ref, rtol=1e-13, atol=1e-14)  # row 0: the start
     np.testing.assert_array_equal(H[0], X[0, -1])
 
 
