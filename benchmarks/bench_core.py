@@ -1,8 +1,12 @@
-"""Core simulator speed, side by side with its peers, in one process.
+"""Core simulator speed, side by side with its peers, measured in one run.
 
-Workload (issue #2): W ~ N(0, 1.5^2/N), tanh, tau = 1, dt = 0.1, h0 ~ N(0, 1), float64.
-Prints microseconds per Euler step and ratios; peers that are not installed are skipped
-and say so. Run:  python benchmarks/bench_core.py  [--quick]
+Workload (issues #2, #12): W ~ N(0, 1.5^2/N), tanh, tau = 1, dt = 0.1, h0 ~ N(0, 1).
+The per-step cases run each peer in a process of its own (``peers.py``; Brian2 in the
+virtual environment of ``make_brian2_env.sh``), in turn, best of three rounds; JAX is
+``jax.lax.scan`` of the same step, jitted, x64 (what BrainPy compiles to), and
+``jax.vmap`` of it for batches. The floors: ``bare_blas`` and ``bare_panels`` are loops of
+nothing but the products, ``tanh_floor`` the vectorised tanh alone. Peers that are not
+installed are skipped and say so. Run:  python benchmarks/bench_core.py  [--quick]
 """
 from __future__ import annotations
 
@@ -12,24 +16,15 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 
 import numpy as np
 
 import ctrnn
 from ctrnn._kernels._jit import jit
+from peers import best_of  # noqa: F401 - also used by the other benchmark scripts
 
 G, TAU, DT = 1.5, 1.0, 0.1
-
-
-def best_of(fn, repeat=5):
-    """Best wall time of ``repeat`` calls (after one warm-up call)."""
-    fn()
-    best = np.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - t0)
-    return best
 
 
 @jit
@@ -55,57 +50,6 @@ def workload(n, seed=0):
     W = ctrnn.connectivity.gaussian(n, G, seed=seed)
     h0 = np.random.default_rng(seed + 1).standard_normal(n)
     return W, h0
-
-
-def ctrnn_euler(W, h0, steps, dtype=np.float64, method="euler"):
-    net = ctrnn.RateNetwork(W, tau=TAU)
-    return lambda: ctrnn.simulate(net, steps=steps, dt=DT, h0=h0, method=method,
-                                  save_every=steps, dtype=dtype, progress=False)
-
-
-def numpy_loop(W, h0, steps):
-    def run():
-        h = h0.copy()
-        a = DT / TAU
-        for _ in range(steps):
-            h = h + a * (-h + np.tanh(W @ h))
-        return h
-    return run
-
-
-def peers(W, h0, steps):
-    """{name: (callable or None, note)} for the peers of the Euler loop."""
-    out = {"NumPy loop": (numpy_loop(W, h0, steps), "")}
-    n = len(h0)
-    try:
-        import torch
-        torch.set_num_threads(os.cpu_count())
-        Wt, ht = torch.from_numpy(W), torch.from_numpy(h0)
-
-        def run_torch():
-            h = ht.clone()
-            with torch.no_grad():
-                for _ in range(steps):
-                    h = h + 0.1 * (-h + torch.tanh(Wt @ h))
-            return h
-        out["torch CPU loop"] = (run_torch, f"torch {torch.__version__}")
-    except ImportError:
-        out["torch CPU loop"] = (None, "torch not installed")
-    try:
-        import reservoirpy
-        from reservoirpy.nodes import Reservoir
-        res = Reservoir(units=n, W=W, Win=np.zeros((n, 1)), bias=np.zeros(n),
-                        lr=DT / TAU, activation="tanh")
-        x = np.zeros((steps, 1))
-        res.initialize(x)
-
-        def run_rpy():
-            res.state = {"out": h0.copy()}
-            return res.run(x)
-        out["ReservoirPy"] = (run_rpy, f"reservoirpy {reservoirpy.__version__}")
-    except Exception as exc:  # noqa: BLE001 - any failure means: skip, and say why
-        out["ReservoirPy"] = (None, f"skipped: {type(exc).__name__}: {exc}"[:80])
-    return out
 
 
 def scipy_rk45(W, h0, duration, rtol, atol):
@@ -134,77 +78,69 @@ def first_call_latency(cold):
     return float(out.stdout.strip().splitlines()[-1])
 
 
-def brian2_loop(W, h0, steps, target):
-    """The same Euler rate network in Brian2 (tau = 1 ms, dt = 0.1 ms), summed synapses."""
-    import brian2 as b2
-    b2.prefs.logging.console_log_level = "ERROR"
-    b2.prefs.codegen.target = target
-    b2.start_scope()
-    b2.defaultclock.dt = DT * b2.ms
-    n = len(h0)
-    grp = b2.NeuronGroup(n, "dh/dt = (-h + tanh(I)) / (1*ms) : 1\nI : 1", method="euler")
-    syn = b2.Synapses(grp, grp, "w : 1\nI_post = w * h_pre : 1 (summed)")
-    pre, post = np.meshgrid(np.arange(n), np.arange(n))
-    syn.connect(i=pre.ravel(), j=post.ravel())
-    syn.w = W.ravel()  # W[post, pre] with post = row
-    grp.h = h0
-    net = b2.Network(grp, syn)
-    net.store()
+HERE = Path(__file__).resolve().parent
+BRIAN2_PYTHON = HERE / ".brian2-venv" / "bin" / "python"
+# (method, N, trials, dtype): the cases of issue 12
+CASES = [("euler", 100, 1, "float64"), ("euler", 100, 1, "float32"),
+         ("euler", 1000, 1, "float64"), ("euler", 100, 64, "float64"),
+         ("euler", 500, 64, "float64"), ("rk4", 100, 1, "float64")]
+PEERS = ["ctrnn", "jax", "numpy", "torch", "reservoirpy", "brian2", "bare_blas",
+         "bare_panels", "tanh_floor"]
 
-    def run():
-        net.restore()
-        net.run(steps * DT * b2.ms)
-    return run
+
+def peer_time(peer, case):
+    """(us per step per trial, note) of ``peer`` on ``case``, in a fresh process; (None,
+    why) when it does not run here."""
+    method, N, B, dtype = case
+    if peer == "brian2":
+        if not BRIAN2_PYTHON.exists():
+            return None, "skipped: run benchmarks/make_brian2_env.sh (Brian2 2.9 needs numpy < 2)"
+        if method != "euler" or B != 1 or dtype != "float64":
+            return None, "not this case"
+        cmd = [str(BRIAN2_PYTHON), str(HERE / "brian2_worker.py"), str(N), "cython"]
+    else:
+        cmd = [sys.executable, str(HERE / "peers.py"), peer, method, str(N), str(B), dtype]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+    line = (out.stdout.strip().splitlines() or [""])[-1]
+    if out.returncode != 0:
+        return None, f"skipped: {(out.stderr.strip().splitlines() or ['failed'])[-1]}"[:100]
+    if line.startswith("skip"):
+        return None, line.replace("skip:", "skipped:")
+    value, _, note = line.partition(" ")
+    return float(value), note
+
+
+def peer_rows(rounds):
+    """Each case, each peer in its own process, in turn (A B C A B C ...), best of
+    ``rounds``: yields (section, name, value, unit, note)."""
+    for case in CASES:
+        method, N, B, dtype = case
+        best, notes = {}, {}
+        for _ in range(rounds):
+            for peer in PEERS:
+                if peer in notes and peer not in best:
+                    continue  # skipped once: skipped
+                t, note = peer_time(peer, case)
+                notes[peer] = note
+                if t is not None:
+                    best[peer] = min(best.get(peer, np.inf), t)
+        section = f"{method} N={N}" + (f" {B} trials" if B > 1 else "") + f" {dtype}"
+        ref = best.get("ctrnn")
+        for peer in PEERS:
+            t = best.get(peer)
+            if t is None:
+                if notes[peer] != "not this case":
+                    yield section, peer, None, "us/step", notes[peer]
+                continue
+            ratio = "" if ref is None or peer == "ctrnn" else f"{peer} / ctrnn = {t / ref:.2f}"
+            yield section, peer, t, "us/step" + ("/trial" if B > 1 else ""), \
+                "; ".join(x for x in (ratio, notes[peer]) if x)
 
 
 def rows(quick):
     """Measure everything; yields (section, name, value, unit, note)."""
     reps = 3 if quick else 5
-    for n, steps in ((100, 20_000), (1000, 2_000)):
-        if quick:
-            steps //= 4
-        W, h0 = workload(n)
-        per = lambda f, r=reps: best_of(f, r) / steps * 1e6  # noqa: E731
-        t_ct = per(ctrnn_euler(W, h0, steps))
-        t_bare = per(lambda: _bare_products(W, h0.copy(), steps))
-        yield (f"N={n}", "ctrnn euler (float64)", t_ct, "us/step", "")
-        yield (f"N={n}", "bare W@h products, compiled loop", t_bare, "us/step",
-               f"ctrnn / bare = {t_ct / t_bare:.2f}")
-        W32, h32 = W.astype(np.float32), h0.astype(np.float32)
-        t32 = per(ctrnn_euler(W32, h32, steps, np.float32))
-        yield (f"N={n}", "ctrnn euler (float32)", t32, "us/step",
-               f"float64 / float32 = {t_ct / t32:.2f}")
-        t_rk4 = per(ctrnn_euler(W, h0, steps, method="rk4"))
-        yield (f"N={n}", "ctrnn rk4 (float64)", t_rk4, "us/step",
-               f"rk4 / euler = {t_rk4 / t_ct:.2f} (4 products a step)")
-        for name, (fn, note) in peers(W, h0, steps).items():
-            if fn is None:
-                yield (f"N={n}", name, None, "us/step", note)
-                continue
-            t = per(fn, 2 if name != "NumPy loop" else reps)
-            yield (f"N={n}", name, t, "us/step", f"{name} / ctrnn = {t / t_ct:.1f}x; {note}")
-        try:
-            import brian2  # noqa: F401
-            targets = ("cython", "numpy")
-        except Exception as exc:  # noqa: BLE001 - e.g. brian2 2.9 fails to import on numpy 2.4
-            targets = ()
-            yield (f"N={n}", "Brian2", None, "us/step",
-                   f"skipped: brian2 does not import here ({type(exc).__name__}: {exc})"[:110])
-        try:
-            import nest  # noqa: F401
-            yield (f"N={n}", "NEST tanh_rate_ipn", None, "us/step", "installed but not wired up")
-        except ImportError:
-            yield (f"N={n}", "NEST tanh_rate_ipn", None, "us/step", "skipped: nest not installed")
-        for target in targets:
-            if n == 1000 and target == "numpy" and quick:
-                continue
-            try:
-                fn = brian2_loop(W, h0, steps if target == "cython" else steps // 10, target)
-                t = best_of(fn, 2) / (steps if target == "cython" else steps // 10) * 1e6
-                yield (f"N={n}", f"Brian2 {target}", t, "us/step", f"Brian2 / ctrnn = {t / t_ct:.1f}x")
-            except Exception as exc:  # noqa: BLE001
-                yield (f"N={n}", f"Brian2 {target}", None, "us/step",
-                       f"skipped: {type(exc).__name__}: {exc}"[:90])
+    yield from peer_rows(1 if quick else 3)
     # batch: 64 trials at N = 500 against one trajectory
     n, steps, B = 500, 1000 if quick else 4000, 64
     W, h0 = workload(n)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._kernels import dense as _dense
 from ._kernels import lyapunov as _lyap
 from ._kernels import rk as _rk
 from ._kernels.packed import CSR, AdaptiveTableau, Inputs, Network, STPParams
@@ -117,15 +118,32 @@ def pack_network(net, rows, dtype=np.float64, tau=None):
     net.tau_array, when the caller has it already."""
     arr = _packer(np.dtype(dtype))
     tau = net.tau_array if tau is None else tau
+    none = np.zeros(0, dtype)
     if net.is_sparse:  # CSR arrays; the sparse kernel needs no transpose
         W = CSR(arr(net._W.data), net._W.indices.astype(np.uint32), net._W.indptr)
-        WT = W
+        WT, Wp = W, none
+    elif uses_panels(net.n_neurons, rows, dtype):
+        W = arr(net._W)
+        WT, Wp = W, _dense.pack_panels(W)
     else:
         W = arr(net._W)  # the network's private writable array: no copy in float64
-        WT = arr(net._W.T) if rows > 1 else W
+        WT, Wp = (arr(net._W.T) if rows > 1 else W), none
     arrays, scale = _stp_params(net)
     stp = STPParams(*(arr(a) for a in arrays), np.dtype(dtype).type(scale))
-    return Network(W, WT, arr(1.0 / tau), net.phi.code, stp)
+    return Network(W, WT, Wp, arr(1.0 / tau), net.phi.code, stp)
+
+
+# The largest N for which the fused panel product (``_kernels.dense``) beats a BLAS call
+# plus separate passes, for one row (a trajectory) and for several (a batch), measured
+# by benchmarks/bench_crossover.py on the 2-core machine of benchmarks/README.md. Above
+# it BLAS (which also uses every core) is kept.
+PANEL_MAX = {(np.dtype(np.float64), False): 400, (np.dtype(np.float64), True): 400,
+             (np.dtype(np.float32), False): 400, (np.dtype(np.float32), True): 400}
+
+
+def uses_panels(N, rows, dtype):
+    """Whether a dense network of N neurons with ``rows`` state rows runs on panels."""
+    return N <= PANEL_MAX[np.dtype(dtype), rows > 1]
 
 
 def pack_inputs(net, xs, interp, dtype=np.float64):

@@ -5,11 +5,12 @@ not, an integer phi code or a user's Numba function) and reads each field by nam
 """
 from collections import namedtuple
 
-Network = namedtuple("Network", "W WT inv_tau phi stp")
+Network = namedtuple("Network", "W WT Wp inv_tau phi stp")
 Network.__doc__ = """A network for the kernels. W (N, N) dense (row i = inputs to neuron i)
 or a ``CSR``; WT = W.T contiguous for batched products (W itself when it is not used);
-inv_tau (N,); phi an integer code (``_kernels.phi``) or a Numba function; stp an
-``STPParams``."""
+Wp W packed into panels for the fused small-network product (``dense``; size 0 when the
+BLAS path is used); inv_tau (N,); phi an integer code (``_kernels.phi``) or a Numba
+function; stp an ``STPParams``."""
 
 STPParams = namedtuple("STPParams", "U inv_tau_f inv_tau_d efficacy rate_scale")
 STPParams.__doc__ = """Tsodyks-Markram parameters per presynaptic neuron: U (baseline

@@ -31,15 +31,18 @@ from numba.extending import overload
 
 from ._jit import FASTMATH, jit
 from . import stp as _stp
+from .dense import PHI, RAW, RELAX, fused_product
 from .phi import apply_dphi, apply_phi
 
 HOLD, LINEAR = 0, 1
 
-Workspace = namedtuple("Workspace", "P D Xw S")
+Workspace = namedtuple("Workspace", "P D Xw S Sp turn")
 Workspace.__doc__ = """Scratch of the network's field: P (B, N) pre-activations, D (Bx, N)
 input drive (= b while there is no input), Xw (Bx, n_in), S (B, N) the STP-weighted
-presynaptic signal (empty without STP)."""
-TangentWorkspace = namedtuple("TangentWorkspace", "P D Xw S G")
+presynaptic signal (empty without STP), Sp (B, Np) the sums of the panel product
+(``dense``; (0, 0) on the BLAS path), 64-byte aligned, turn (1,) int64 the panel
+product's alternating block order."""
+TangentWorkspace = namedtuple("TangentWorkspace", "P D Xw S Sp turn G")
 TangentWorkspace.__doc__ = """``Workspace`` of the state with its tangent vectors, plus
 G (1, N) for phi'(z)."""
 
@@ -116,6 +119,15 @@ def drive(inp, k, c, D, Xw):
 
 
 @jit
+def _aligned_rows(B, n, dtype_like):
+    """An uninitialised (B, n) array of dtype_like's dtype starting on a 64-byte boundary."""
+    item = dtype_like.itemsize
+    buf = np.empty(B * n + 64 // item, dtype_like.dtype)
+    off = ((64 - buf.ctypes.data % 64) % 64) // item
+    return buf[off:off + B * n].reshape((B, n))
+
+
+@jit
 def make_workspace(Z, net, inp):
     """The ``Workspace`` for state Z (B, V N)."""
     N = net.inv_tau.shape[0]
@@ -125,8 +137,10 @@ def make_workspace(Z, net, inp):
     for r in range(Bx):
         D[r, :] = inp.b
     nS = B if net.stp.U.size > 0 else 0
+    Np = net.Wp.size // N
+    Sp = _aligned_rows(B if Np > 0 else 0, Np, Z)
     return Workspace(np.empty((B, N), Z.dtype), D, np.empty((Bx, inp.xs.shape[2]), Z.dtype),
-                     np.empty((nS, N), Z.dtype))
+                     np.empty((nS, N), Z.dtype), Sp, np.zeros(1, np.int64))
 
 
 @jit(inline="always")
@@ -134,13 +148,17 @@ def preactivation_phi(Z, k, c, net, inp, ws):
     """P <- phi(W s + U x(t_k + c dt) + b) for every trial (s = h without STP)."""
     P, D, Xw, S = ws.P, ws.D, ws.Xw, ws.S
     B, N = P.shape
-    if S.shape[0] > 0:
-        _stp.signal(Z, net.stp, S)
-        recurrent(S, net.W, net.WT, P)
-    else:
-        recurrent(Z, net.W, net.WT, P)
     if inp.xs.shape[2] > 0:
         drive(inp, k, c, D, Xw)
+    if S.shape[0] > 0:
+        _stp.signal(Z, net.stp, S)
+        src = S
+    else:
+        src = Z
+    if net.Wp.size > 0:
+        fused_product(net.Wp, src, D, net.phi, PHI, Z, net.inv_tau, net.inv_tau, P, ws.Sp, ws.turn)
+        return
+    recurrent(src, net.W, net.WT, P)
     shared = D.shape[0] == 1
     for r in range(B):
         d = D[0 if shared else r]
@@ -162,6 +180,12 @@ def relax(P, Z, inv_tau, out):
 @jit
 def field(Z, k, c, net, inp, ws, out):
     """out <- dZ/dt at Z, with inputs at time t_k + c dt."""
+    if net.Wp.size > 0 and ws.S.shape[0] == 0:  # one fused pass
+        if inp.xs.shape[2] > 0:
+            drive(inp, k, c, ws.D, ws.Xw)
+        fused_product(net.Wp, Z, ws.D, net.phi, RELAX, Z, net.inv_tau, net.inv_tau, out,
+                      ws.Sp, ws.turn)
+        return
     preactivation_phi(Z, k, c, net, inp, ws)
     P = ws.P
     relax(P, Z, net.inv_tau, out)
@@ -194,7 +218,8 @@ def _evaluate_ov(Z, k, c, net, inp, ws, out):
 def tangent_workspace(Z, net, inp):
     """The ``TangentWorkspace`` for Z = [h; q_1; ...; q_K] (1 + K, N)."""
     ws = make_workspace(Z, net, inp)
-    return TangentWorkspace(ws.P, ws.D, ws.Xw, ws.S, np.empty((1, Z.shape[1]), Z.dtype))
+    return TangentWorkspace(ws.P, ws.D, ws.Xw, ws.S, ws.Sp, ws.turn,
+                            np.empty((1, Z.shape[1]), Z.dtype))
 
 
 @jit(inline="always")
@@ -204,7 +229,11 @@ def tangent_preactivation(Z, k, c, net, inp, ws):
     t_k + c dt. The flow's field is then (P - Z) / tau row by row, and a leaky one-step
     map with its Jacobian is Z <- decay Z + gain P."""
     P, D, G = ws.P, ws.D, ws.G
-    recurrent(Z, net.W, net.WT, P)  # one product for the state and every tangent vector
+    # one product for the state and every tangent vector
+    if net.Wp.size > 0:
+        fused_product(net.Wp, Z, D, net.phi, RAW, Z, net.inv_tau, net.inv_tau, P, ws.Sp, ws.turn)
+    else:
+        recurrent(Z, net.W, net.WT, P)
     if inp.xs.shape[2] > 0:
         drive(inp, k, c, D, ws.Xw)
     N = P.shape[1]

@@ -1,0 +1,224 @@
+"""One peer timing one case, in a process of its own (``bench_core.py`` runs these in turn).
+
+    python benchmarks/peers.py PEER METHOD N TRIALS DTYPE
+
+PEER: ctrnn, jax, numpy, torch, reservoirpy, bare_blas (a compiled loop of nothing but the BLAS
+products), bare_panels (the same with ctrnn's panel product), tanh_floor (ctrnn's
+vectorised tanh of N values, nothing else). METHOD: euler or rk4. TRIALS: 1 for one
+trajectory, B for a batch (JAX: ``jax.vmap`` of the scan). Prints microseconds per step
+per trial (best of 7 timed calls after a warm-up), or ``skip: why``.
+
+Workload (the same in every process): W ~ N(0, 1.5^2 / N) from numpy's default_rng(0),
+h0 ~ N(0, 1) from default_rng(1), tanh, tau = 1, dt = 0.1.
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+
+G, DT = 1.5, 0.1
+
+
+def workload(N, B, dtype):
+    W = (np.random.default_rng(0).standard_normal((N, N)) * (G / np.sqrt(N))).astype(dtype)
+    h0 = np.random.default_rng(1).standard_normal((B, N)).astype(dtype)
+    return W, h0
+
+
+def steps_for(N, B, method):
+    """About 0.1 s of work per timed call."""
+    per = N * N * B * (4 if method == "rk4" else 1)
+    return int(max(20, min(200_000, 3e7 / per)))
+
+
+def best_of(fn, repeat=7):
+    """Best wall time of ``repeat`` calls (after one warm-up call)."""
+    fn()
+    best = np.inf
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def ctrnn_peer(W, h0, steps, method, dtype):
+    import ctrnn
+    net = ctrnn.RateNetwork(W.astype(np.float64), tau=1.0)
+    h = h0[0] if h0.shape[0] == 1 else h0
+    return lambda: ctrnn.simulate(net, steps=steps, dt=DT, h0=h, method=method,
+                                  save_every=steps, dtype=dtype, progress=False)
+
+
+def jax_peer(W, h0, steps, method, dtype):
+    import jax
+    jax.config.update("jax_enable_x64", True)
+    import jax.numpy as jnp
+    Wj = jnp.asarray(W)
+    dt = jnp.asarray(DT, dtype)
+
+    def f(h):
+        return -h + jnp.tanh(Wj @ h)
+
+    def euler(h, _):
+        return h + dt * f(h), None
+
+    def rk4(h, _):
+        k1 = f(h)
+        k2 = f(h + dt / 2 * k1)
+        k3 = f(h + dt / 2 * k2)
+        k4 = f(h + dt * k3)
+        return h + dt / 6 * (k1 + 2 * k2 + 2 * k3 + k4), None
+
+    step = euler if method == "euler" else rk4
+
+    def scan(h):
+        return jax.lax.scan(step, h, None, length=steps)[0]
+
+    if h0.shape[0] == 1:
+        run, x = jax.jit(scan), jnp.asarray(h0[0])
+    else:
+        run, x = jax.jit(jax.vmap(scan)), jnp.asarray(h0)
+    return lambda: run(x).block_until_ready()
+
+
+def numpy_peer(W, h0, steps, method, dtype):
+    if method != "euler" or h0.shape[0] != 1:
+        return None
+    a = np.asarray(DT, dtype)
+
+    def run():
+        h = h0[0].copy()
+        for _ in range(steps):
+            h = h + a * (-h + np.tanh(W @ h))
+        return h
+    return run
+
+
+def torch_peer(W, h0, steps, method, dtype):
+    import os
+
+    import torch
+    if method != "euler" or h0.shape[0] != 1:
+        return None
+    torch.set_num_threads(os.cpu_count())
+    Wt, ht = torch.from_numpy(W), torch.from_numpy(h0[0])
+
+    def run():
+        h = ht.clone()
+        with torch.no_grad():
+            for _ in range(steps):
+                h = h + DT * (-h + torch.tanh(Wt @ h))
+        return h
+    return run
+
+
+def reservoirpy_peer(W, h0, steps, method, dtype):
+    if method != "euler" or h0.shape[0] != 1 or dtype != np.float64:
+        return None
+    from reservoirpy.nodes import Reservoir
+    n = W.shape[0]
+    res = Reservoir(units=n, W=W, Win=np.zeros((n, 1)), bias=np.zeros(n), lr=DT,
+                    activation="tanh")
+    x = np.zeros((steps, 1))
+    res.initialize(x)
+
+    def run():
+        res.state = {"out": h0[0].copy()}
+        return res.run(x)
+    return run
+
+
+def bare_blas_peer(W, h0, steps, method, dtype):
+    from ctrnn._kernels._jit import jit
+
+    @jit(cache=False)
+    def one(W, h, n):
+        p = np.empty_like(h)
+        for _ in range(n):
+            np.dot(W, h, p)
+            h, p = p, h
+        return h
+
+    @jit(cache=False)
+    def batch(H, WT, n):
+        P = np.empty_like(H)
+        for _ in range(n):
+            np.dot(H, WT, P)
+            H, P = P, H
+        return H
+    k = 4 if method == "rk4" else 1
+    if h0.shape[0] == 1:
+        return lambda: one(W, h0[0].copy(), k * steps)
+    WT = np.ascontiguousarray(W.T)
+    return lambda: batch(h0.copy(), WT, k * steps)
+
+
+def bare_panels_peer(W, h0, steps, method, dtype):
+    from ctrnn._kernels import dense
+    from ctrnn._kernels._jit import jit
+
+    @jit(cache=False)
+    def loop(Wp, H, P, Sp, turn, n):
+        N = H.shape[1]
+        D = np.zeros((1, N), H.dtype)
+        for _ in range(n):
+            dense.fused_product(Wp, H, D, 0, dense.RAW, H, D[0], D[0], P, Sp, turn)
+            H, P = P, H
+        return H
+    N = W.shape[0]
+    Wp = dense.pack_panels(W)
+    Sp = dense.aligned_empty((h0.shape[0], Wp.size // N), dtype)
+    k = 4 if method == "rk4" else 1
+    turn = np.zeros(1, np.int64)
+    return lambda: loop(Wp, h0.copy(), np.empty_like(h0), Sp, turn, k * steps)
+
+
+def tanh_floor_peer(W, h0, steps, method, dtype):
+    from ctrnn._kernels._jit import jit
+    from ctrnn._kernels.phi import TANH, apply_phi_row
+
+    @jit(cache=False)
+    def loop(H, n):
+        for _ in range(n):
+            for r in range(H.shape[0]):
+                apply_phi_row(TANH, H, r, H.shape[1])
+        return H
+    k = 4 if method == "rk4" else 1
+    return lambda: loop(h0.copy(), k * steps)
+
+
+PEERS = {"ctrnn": ctrnn_peer, "jax": jax_peer, "numpy": numpy_peer, "torch": torch_peer,
+         "reservoirpy": reservoirpy_peer,
+         "bare_blas": bare_blas_peer, "bare_panels": bare_panels_peer,
+         "tanh_floor": tanh_floor_peer}
+
+
+def version(peer):
+    """The version string of a peer's library."""
+    mod = {"jax": "jax", "torch": "torch", "numpy": "numpy",
+           "reservoirpy": "reservoirpy"}.get(peer, "ctrnn")
+    return f"{mod} {__import__(mod).__version__}"
+
+
+def main(argv):
+    peer, method, N, B, dtype = argv[0], argv[1], int(argv[2]), int(argv[3]), np.dtype(argv[4])
+    try:
+        make = PEERS[peer]
+        W, h0 = workload(N, B, dtype)
+        steps = steps_for(N, B, method)
+        fn = make(W, h0, steps, method, dtype)
+    except ImportError as exc:
+        print(f"skip: {exc}")
+        return
+    if fn is None:
+        print("skip: not this case")
+        return
+    t = best_of(fn)
+    print(f"{t / steps / B * 1e6:.6g} {version(peer)}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,285 @@
+"""The recurrent product W s of a small dense network, fused with what follows it in a step.
+
+For N up to a few hundred, a BLAS call costs about as much as its arithmetic (a 100 x 100
+``dgemv`` takes 1-2 us here, the multiply-adds need ~0.3), and the result then makes
+separate passes for the input drive, phi and the leak. Here W is packed once into column
+panels (as BLAS packs its operands), each panel read from start to end by a loop that keeps
+its output sums in SIMD registers (``simd``); then one pass per trial adds the drive,
+applies phi and writes the leak update or the field. Trials are taken in pairs so that
+each panel load serves two trials.
+
+Panel layout: outputs are cut into blocks, wide ones of 4 L rows while at least 4 L
+remain, then blocks of L rows (the last one padded with zero rows), L the SIMD lanes (8
+in float64, 16 in float32). The block of rows i0 ... i0 + w - 1 occupies
+Wp[i0 N : (i0 + w) N], input j at Wp[i0 N + j w : i0 N + (j + 1) w].
+
+Summation order, the same for every trial, batch size and machine: output i's sum runs
+over the inputs j in two interleaved chains (even and odd j; eight chains, j mod 8, in
+the narrow blocks) which are added at the end, each multiply-add rounded once (fma). So a
+trial of a batch equals its single run bit for bit, and a chunked run an unchunked one.
+"""
+import numpy as np
+
+from ._jit import jit
+from .phi import apply_phi_row
+from .simd import lanes, vadd, vfma, vload, vsplat, vstore, vzero
+
+RAW, PHI, LEAK, RELAX = 0, 1, 2, 3
+
+
+def panel_rows(N, dtype):
+    """Np, the rows of W once padded into panels (a multiple of the lanes L)."""
+    L = 8 if np.dtype(dtype) == np.float64 else 16
+    n_wide = N // (4 * L)
+    rest = N - n_wide * 4 * L
+    return n_wide * 4 * L + -(-rest // L) * L
+
+
+def aligned_empty(shape, dtype, align=64):
+    """An uninitialised C-contiguous array whose data start on an ``align``-byte boundary
+    (a vector load that straddles two cache lines costs two)."""
+    dtype = np.dtype(dtype)
+    n = int(np.prod(shape))
+    buf = np.empty(n * dtype.itemsize + align, np.uint8)
+    off = -buf.ctypes.data % align
+    return buf[off:off + n * dtype.itemsize].view(dtype).reshape(shape)
+
+
+def pack_panels(W):
+    """The panels of W (N, N) (row i = the inputs of neuron i): a 1-d, 64-byte aligned
+    array of Np N elements (``panel_rows``)."""
+    N = W.shape[0]
+    Wp = aligned_empty(panel_rows(N, W.dtype) * N, W.dtype)
+    _fill_panels(np.ascontiguousarray(W), Wp)
+    return Wp
+
+
+@jit
+def _fill_panels(W, Wp):
+    N = W.shape[0]
+    L = lanes(W)
+    Wp[:] = 0
+    i0 = 0
+    while i0 < N:
+        w = 4 * L if N - i0 >= 4 * L else L
+        base = i0 * N
+        for j in range(N):
+            for m in range(w):
+                if i0 + m < N:
+                    Wp[base + j * w + m] = W[i0 + m, j]
+        i0 += w
+
+
+@jit(forceinline=True)
+def _wide1(Wp, base, S, r, N, L, P, o):
+    """P.flat[o:o + 4L] <- the sums of a wide block for trial r (input S[r]): the even
+    inputs j in chains a, the odd ones in chains b."""
+    z = vzero(Wp)
+    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = z
+    W4 = 4 * L
+    for j in range(0, N, 2):
+        q = base + j * W4
+        x = vsplat(S[r, j], z)
+        a0 = vfma(vload(Wp, q), x, a0)
+        a1 = vfma(vload(Wp, q + L), x, a1)
+        a2 = vfma(vload(Wp, q + 2 * L), x, a2)
+        a3 = vfma(vload(Wp, q + 3 * L), x, a3)
+        if j + 1 < N:
+            q += W4
+            x = vsplat(S[r, j + 1], z)
+            b0 = vfma(vload(Wp, q), x, b0)
+            b1 = vfma(vload(Wp, q + L), x, b1)
+            b2 = vfma(vload(Wp, q + 2 * L), x, b2)
+            b3 = vfma(vload(Wp, q + 3 * L), x, b3)
+    vstore(P, o, vadd(a0, b0))
+    vstore(P, o + L, vadd(a1, b1))
+    vstore(P, o + 2 * L, vadd(a2, b2))
+    vstore(P, o + 3 * L, vadd(a3, b3))
+
+
+@jit(forceinline=True)
+def _wide2(Wp, base, S, r, N, L, P, o, o2):
+    """``_wide1`` for trials r and r + 1 (sums at flat offsets o and o2), sharing the
+    loads: chains a, b for trial r and c, d for trial r + 1."""
+    z = vzero(Wp)
+    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = z
+    c0 = c1 = c2 = c3 = d0 = d1 = d2 = d3 = z
+    W4 = 4 * L
+    for j in range(0, N, 2):
+        q = base + j * W4
+        x = vsplat(S[r, j], z)
+        y = vsplat(S[r + 1, j], z)
+        w = vload(Wp, q)
+        a0 = vfma(w, x, a0)
+        c0 = vfma(w, y, c0)
+        w = vload(Wp, q + L)
+        a1 = vfma(w, x, a1)
+        c1 = vfma(w, y, c1)
+        w = vload(Wp, q + 2 * L)
+        a2 = vfma(w, x, a2)
+        c2 = vfma(w, y, c2)
+        w = vload(Wp, q + 3 * L)
+        a3 = vfma(w, x, a3)
+        c3 = vfma(w, y, c3)
+        if j + 1 < N:
+            q += W4
+            x = vsplat(S[r, j + 1], z)
+            y = vsplat(S[r + 1, j + 1], z)
+            w = vload(Wp, q)
+            b0 = vfma(w, x, b0)
+            d0 = vfma(w, y, d0)
+            w = vload(Wp, q + L)
+            b1 = vfma(w, x, b1)
+            d1 = vfma(w, y, d1)
+            w = vload(Wp, q + 2 * L)
+            b2 = vfma(w, x, b2)
+            d2 = vfma(w, y, d2)
+            w = vload(Wp, q + 3 * L)
+            b3 = vfma(w, x, b3)
+            d3 = vfma(w, y, d3)
+    vstore(P, o, vadd(a0, b0))
+    vstore(P, o + L, vadd(a1, b1))
+    vstore(P, o + 2 * L, vadd(a2, b2))
+    vstore(P, o + 3 * L, vadd(a3, b3))
+    vstore(P, o2, vadd(c0, d0))
+    vstore(P, o2 + L, vadd(c1, d1))
+    vstore(P, o2 + 2 * L, vadd(c2, d2))
+    vstore(P, o2 + 3 * L, vadd(c3, d3))
+
+
+@jit(forceinline=True)
+def _narrow1(Wp, base, S, r, N, L, P, o):
+    """P.flat[o:o + L] <- the sums of a narrow block (L rows) for trial r: eight chains,
+    j mod 8, so that two multiply-adds issue every cycle."""
+    z = vzero(Wp)
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = z
+    j = 0
+    while j + 8 <= N:
+        q = base + j * L
+        a0 = vfma(vload(Wp, q), vsplat(S[r, j], z), a0)
+        a1 = vfma(vload(Wp, q + L), vsplat(S[r, j + 1], z), a1)
+        a2 = vfma(vload(Wp, q + 2 * L), vsplat(S[r, j + 2], z), a2)
+        a3 = vfma(vload(Wp, q + 3 * L), vsplat(S[r, j + 3], z), a3)
+        a4 = vfma(vload(Wp, q + 4 * L), vsplat(S[r, j + 4], z), a4)
+        a5 = vfma(vload(Wp, q + 5 * L), vsplat(S[r, j + 5], z), a5)
+        a6 = vfma(vload(Wp, q + 6 * L), vsplat(S[r, j + 6], z), a6)
+        a7 = vfma(vload(Wp, q + 7 * L), vsplat(S[r, j + 7], z), a7)
+        j += 8
+    while j < N:  # the rest into the first chains, in order
+        a0 = vfma(vload(Wp, base + j * L), vsplat(S[r, j], z), a0)
+        j += 1
+    vstore(P, o, vadd(vadd(vadd(a0, a1), vadd(a2, a3)), vadd(vadd(a4, a5), vadd(a6, a7))))
+
+
+@jit(forceinline=True)
+def _narrow2(Wp, base, S, r, N, L, P, o, o2):
+    """``_narrow1`` for trials r and r + 1 (sums at flat offsets o and o2), sharing
+    the loads."""
+    z = vzero(Wp)
+    a0 = a1 = a2 = a3 = a4 = a5 = a6 = a7 = z
+    c0 = c1 = c2 = c3 = c4 = c5 = c6 = c7 = z
+    j = 0
+    while j + 8 <= N:
+        q = base + j * L
+        w = vload(Wp, q)
+        a0 = vfma(w, vsplat(S[r, j], z), a0)
+        c0 = vfma(w, vsplat(S[r + 1, j], z), c0)
+        w = vload(Wp, q + L)
+        a1 = vfma(w, vsplat(S[r, j + 1], z), a1)
+        c1 = vfma(w, vsplat(S[r + 1, j + 1], z), c1)
+        w = vload(Wp, q + 2 * L)
+        a2 = vfma(w, vsplat(S[r, j + 2], z), a2)
+        c2 = vfma(w, vsplat(S[r + 1, j + 2], z), c2)
+        w = vload(Wp, q + 3 * L)
+        a3 = vfma(w, vsplat(S[r, j + 3], z), a3)
+        c3 = vfma(w, vsplat(S[r + 1, j + 3], z), c3)
+        w = vload(Wp, q + 4 * L)
+        a4 = vfma(w, vsplat(S[r, j + 4], z), a4)
+        c4 = vfma(w, vsplat(S[r + 1, j + 4], z), c4)
+        w = vload(Wp, q + 5 * L)
+        a5 = vfma(w, vsplat(S[r, j + 5], z), a5)
+        c5 = vfma(w, vsplat(S[r + 1, j + 5], z), c5)
+        w = vload(Wp, q + 6 * L)
+        a6 = vfma(w, vsplat(S[r, j + 6], z), a6)
+        c6 = vfma(w, vsplat(S[r + 1, j + 6], z), c6)
+        w = vload(Wp, q + 7 * L)
+        a7 = vfma(w, vsplat(S[r, j + 7], z), a7)
+        c7 = vfma(w, vsplat(S[r + 1, j + 7], z), c7)
+        j += 8
+    while j < N:
+        w = vload(Wp, base + j * L)
+        a0 = vfma(w, vsplat(S[r, j], z), a0)
+        c0 = vfma(w, vsplat(S[r + 1, j], z), c0)
+        j += 1
+    vstore(P, o, vadd(vadd(vadd(a0, a1), vadd(a2, a3)), vadd(vadd(a4, a5), vadd(a6, a7))))
+    vstore(P, o2, vadd(vadd(vadd(c0, c1), vadd(c2, c3)), vadd(vadd(c4, c5), vadd(c6, c7))))
+
+
+@jit
+def fused_product(Wp, S, D, phi, mode, Y, A, C, OUT, P, turn):
+    """For every trial r and neuron i < N, with z = (W S[r, :N])_i + D[r or 0, i]:
+
+    RAW:   OUT[r, i] = (W S[r, :N])_i                 (no drive, no phi)
+    PHI:   OUT[r, i] = phi(z)
+    LEAK:  OUT[r, i] = A[i] Y[r, i] + C[i] phi(z)     (a leaky step: decay, gain)
+    RELAX: OUT[r, i] = (phi(z) - Y[r, i]) A[i]        (the field: A = 1 / tau)
+
+    Wp: ``pack_panels(W)``; N = D.shape[1]; P (B, Np) scratch for the sums, C-contiguous,
+    Np = Wp.size // N. OUT may be S or Y: every sum is formed before any output
+    is written. turn (1,) int: flipped on
+    every call, which reverses the order of the blocks; a W of 100 x 100 float64 (80 kB)
+    does not fit in a 48 kB L1 cache, but the blocks last used stay there, so starting
+    the next product with them halves the traffic from L2 (the order of the blocks does
+    not change any result).
+
+    The panel loops write whole vectors of sums into P; one pass per trial then adds the
+    drive, applies phi and writes the leak or the field. (Finishing each block right
+    after its sums are stored costs more than it saves: reading back a vector just
+    stored stalls on store forwarding, ~0.3 us a step at N = 64.) Rows and blocks are
+    indexed in place, never sliced: a view costs an atomic reference count."""
+    N = D.shape[1]
+    L = lanes(Wp)
+    B = S.shape[0]
+    Np = P.shape[1]
+    n_wide = N // (4 * L)
+    n_blocks = n_wide + (Np - n_wide * 4 * L) // L
+    turn[0] ^= 1
+    for bi in range(n_blocks):
+        b = n_blocks - 1 - bi if turn[0] else bi
+        i0 = 4 * L * b if b < n_wide else 4 * L * n_wide + L * (b - n_wide)
+        wide = b < n_wide
+        base = i0 * N
+        r = 0
+        while r < B:
+            o = r * Np + i0
+            if r + 1 < B:
+                if wide:
+                    _wide2(Wp, base, S, r, N, L, P, o, o + Np)
+                else:
+                    _narrow2(Wp, base, S, r, N, L, P, o, o + Np)
+                r += 2
+            else:
+                if wide:
+                    _wide1(Wp, base, S, r, N, L, P, o)
+                else:
+                    _narrow1(Wp, base, S, r, N, L, P, o)
+                r += 1
+    shared = D.shape[0] == 1
+    for r in range(B):
+        if mode == RAW:
+            for i in range(N):
+                OUT[r, i] = P[r, i]
+            continue
+        dr = 0 if shared else r
+        for i in range(N):
+            P[r, i] += D[dr, i]
+        apply_phi_row(phi, P, r, N)
+        if mode == PHI:
+            for i in range(N):
+                OUT[r, i] = P[r, i]
+        elif mode == LEAK:
+            for i in range(N):
+                OUT[r, i] = A[i] * Y[r, i] + C[i] * P[r, i]
+        else:  # RELAX
+            for i in range(N):
+                OUT[r, i] = (P[r, i] - Y[r, i]) * A[i]
