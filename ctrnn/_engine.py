@@ -133,12 +133,14 @@ def pack_network(net, rows, dtype=np.float64, tau=None):
     return Network(W, WT, Wp, arr(1.0 / tau), net.phi.code, stp)
 
 
-# The largest N for which the fused panel product (``_kernels.dense``) beats a BLAS call
-# plus separate passes, for one row (a trajectory) and for several (a batch), measured
-# by benchmarks/bench_crossover.py on the 2-core machine of benchmarks/README.md. Above
-# it BLAS (which also uses every core) is kept.
-PANEL_MAX = {(np.dtype(np.float64), False): 400, (np.dtype(np.float64), True): 400,
-             (np.dtype(np.float32), False): 400, (np.dtype(np.float32), True): 400}
+# The largest N for which the panel product (``_kernels.dense``) beats BLAS, for one
+# state row (a trajectory) and for several (a batch, or a state with tangent vectors),
+# measured by benchmarks/bench_crossover.py on the 2-core machine of
+# benchmarks/README.md: one trajectory up to N = 500 (1.4-3.6x faster than the BLAS
+# call plus the same fused pass); a batch of 64 is 10-30% faster on BLAS's dgemm, which
+# also uses both cores, so batches keep BLAS. Either way one pass finishes the step.
+PANEL_MAX = {(np.dtype(np.float64), False): 500, (np.dtype(np.float64), True): 0,
+             (np.dtype(np.float32), False): 500, (np.dtype(np.float32), True): 0}
 
 
 def uses_panels(N, rows, dtype):
@@ -172,6 +174,7 @@ class _Fixed:
     """A fixed-step kernel over ``steps`` steps; progress and chunks count steps."""
 
     unit = "step"
+    per_trial = False  # the kernel steps all trials together (one batched product)
 
     advice = ("unbounded phi with too strong W, or dt too large for the method; reduce "
               "dt, the weights' gain, or use a saturating phi")
@@ -243,6 +246,7 @@ class _Adaptive:
     saves. Trials are integrated one after the other within each chunk."""
 
     unit = "save"
+    per_trial = True  # each trial has its own steps: its products are one row each
 
     def __init__(self, method, net_k, inp_k, Z, dt, steps, save_every, dtype, rtol, atol,
                  max_steps, controller, **_):
@@ -314,7 +318,8 @@ def plan(method, net, Z, xs, interp, *, dt, steps, save_every=1, keys=None, dtyp
     stepper = STEPPERS[method.kind]
     tau = net.tau_array
     keys = np.zeros(0, np.uint64) if keys is None else keys
-    return stepper(method, pack_network(net, B, dtype, tau),
+    rows = 1 if stepper.per_trial else B
+    return stepper(method, pack_network(net, rows, dtype, tau),
                    pack_inputs(net, xs, interp, dtype), Z, dt=dt, steps=steps,
                    save_every=save_every, dtype=dtype,
                    noise=net.noise_array if keys.size else None, tau=tau, keys=keys,

@@ -4,8 +4,9 @@ For N up to a few hundred, a BLAS call costs about as much as its arithmetic (a 
 ``dgemv`` takes 1-2 us here, the multiply-adds need ~0.3), and the result then makes
 separate passes for the input drive, phi and the leak. Here W is packed once into column
 panels (as BLAS packs its operands), each panel read from start to end by a loop that keeps
-its output sums in SIMD registers (``simd``); then one pass per trial adds the drive,
-applies phi and writes the leak update or the field. Trials are taken in pairs so that
+its output sums in SIMD registers (``simd``); then one pass per trial (``finish``, also
+used after a BLAS product) adds the drive, applies phi and writes the leak update or the
+field. Trials are taken in pairs so that
 each panel load serves two trials.
 
 Panel layout: outputs are cut into blocks, wide ones of 4 L rows while at least 4 L
@@ -216,31 +217,19 @@ def _narrow2(Wp, base, S, r, N, L, P, o, o2):
 
 
 @jit
-def fused_product(Wp, S, D, phi, mode, Y, A, C, OUT, P, turn):
-    """For every trial r and neuron i < N, with z = (W S[r, :N])_i + D[r or 0, i]:
+def panel_sums(Wp, S, P, turn):
+    """P[r, i] <- (W S[r, :N])_i for every trial r and i < N (P (B, Np), C-contiguous,
+    Np = Wp.size // N; its columns N.. get the zero rows of the padding).
 
-    RAW:   OUT[r, i] = (W S[r, :N])_i                 (no drive, no phi)
-    PHI:   OUT[r, i] = phi(z)
-    LEAK:  OUT[r, i] = A[i] Y[r, i] + C[i] phi(z)     (a leaky step: decay, gain)
-    RELAX: OUT[r, i] = (phi(z) - Y[r, i]) A[i]        (the field: A = 1 / tau)
-
-    Wp: ``pack_panels(W)``; N = D.shape[1]; P (B, Np) scratch for the sums, C-contiguous,
-    Np = Wp.size // N. OUT may be S or Y: every sum is formed before any output
-    is written. turn (1,) int: flipped on
-    every call, which reverses the order of the blocks; a W of 100 x 100 float64 (80 kB)
-    does not fit in a 48 kB L1 cache, but the blocks last used stay there, so starting
-    the next product with them halves the traffic from L2 (the order of the blocks does
-    not change any result).
-
-    The panel loops write whole vectors of sums into P; one pass per trial then adds the
-    drive, applies phi and writes the leak or the field. (Finishing each block right
-    after its sums are stored costs more than it saves: reading back a vector just
-    stored stalls on store forwarding, ~0.3 us a step at N = 64.) Rows and blocks are
-    indexed in place, never sliced: a view costs an atomic reference count."""
-    N = D.shape[1]
-    L = lanes(Wp)
+    Wp: ``pack_panels(W)``. turn (1,) int: flipped on every call, which reverses the
+    order of the blocks; a W of 100 x 100 float64 (80 kB) does not fit in a 48 kB L1
+    cache, but the blocks last used stay there, so starting the next product with them
+    halves the traffic from L2 (the order of the blocks changes no result). Rows and
+    blocks are indexed in place, never sliced: a view costs an atomic reference count."""
     B = S.shape[0]
     Np = P.shape[1]
+    N = Wp.size // Np
+    L = lanes(Wp)
     n_wide = N // (4 * L)
     n_blocks = n_wide + (Np - n_wide * 4 * L) // L
     turn[0] ^= 1
@@ -264,8 +253,23 @@ def fused_product(Wp, S, D, phi, mode, Y, A, C, OUT, P, turn):
                 else:
                     _narrow1(Wp, base, S, r, N, L, P, o)
                 r += 1
+
+
+@jit
+def finish(P, D, phi, mode, Y, A, C, OUT):
+    """One pass per trial over the sums P[r, i] = (W s_r)_i, i < N = D.shape[1], from
+    the panels or from BLAS, with z = P[r, i] + D[r or 0, i]:
+
+    RAW:   OUT[r, i] = P[r, i]                        (no drive, no phi)
+    PHI:   OUT[r, i] = phi(z)
+    LEAK:  OUT[r, i] = A[i] Y[r, i] + C[i] phi(z)     (a leaky step: decay, gain)
+    RELAX: OUT[r, i] = (phi(z) - Y[r, i]) A[i]        (the field: A = 1 / tau)
+
+    P is overwritten with phi(z). OUT may be P or Y (each element is read before it is
+    written)."""
+    N = D.shape[1]
     shared = D.shape[0] == 1
-    for r in range(B):
+    for r in range(P.shape[0]):
         if mode == RAW:
             for i in range(N):
                 OUT[r, i] = P[r, i]
@@ -283,3 +287,12 @@ def fused_product(Wp, S, D, phi, mode, Y, A, C, OUT, P, turn):
         else:  # RELAX
             for i in range(N):
                 OUT[r, i] = (P[r, i] - Y[r, i]) * A[i]
+
+
+@jit
+def fused_product(Wp, S, D, phi, mode, Y, A, C, OUT, P, turn):
+    """``panel_sums`` into P (B, Np) then ``finish`` into OUT: the whole step of a small
+    dense network in two passes, the products and one pass over the neurons. OUT may be
+    S or Y: every sum is formed before any output is written."""
+    panel_sums(Wp, S, P, turn)
+    finish(P, D, phi, mode, Y, A, C, OUT)

@@ -31,7 +31,7 @@ from numba.extending import overload
 
 from ._jit import FASTMATH, jit
 from . import stp as _stp
-from .dense import PHI, RAW, RELAX, fused_product
+from .dense import PHI, RAW, RELAX, finish, panel_sums
 from .phi import apply_dphi, apply_phi
 
 HOLD, LINEAR = 0, 1
@@ -144,28 +144,28 @@ def make_workspace(Z, net, inp):
 
 
 @jit(inline="always")
+def sums(src, net, ws):
+    """(W s)_i for every row s of src (B, N): the panel product into ws.Sp when the
+    network has panels, else BLAS or the sparse product into ws.P. Returns the array
+    holding them (read columns < N)."""
+    if net.Wp.size > 0:
+        panel_sums(net.Wp, src, ws.Sp, ws.turn)
+        return ws.Sp
+    recurrent(src, net.W, net.WT, ws.P)
+    return ws.P
+
+
+@jit(inline="always")
 def preactivation_phi(Z, k, c, net, inp, ws):
     """P <- phi(W s + U x(t_k + c dt) + b) for every trial (s = h without STP)."""
-    P, D, Xw, S = ws.P, ws.D, ws.Xw, ws.S
-    B, N = P.shape
     if inp.xs.shape[2] > 0:
-        drive(inp, k, c, D, Xw)
-    if S.shape[0] > 0:
-        _stp.signal(Z, net.stp, S)
-        src = S
+        drive(inp, k, c, ws.D, ws.Xw)
+    if ws.S.shape[0] > 0:
+        _stp.signal(Z, net.stp, ws.S)
+        s = sums(ws.S, net, ws)
     else:
-        src = Z
-    if net.Wp.size > 0:
-        fused_product(net.Wp, src, D, net.phi, PHI, Z, net.inv_tau, net.inv_tau, P, ws.Sp, ws.turn)
-        return
-    recurrent(src, net.W, net.WT, P)
-    shared = D.shape[0] == 1
-    for r in range(B):
-        d = D[0 if shared else r]
-        p = P[r]
-        for i in range(N):
-            p[i] += d[i]
-    apply_phi(net.phi, P)
+        s = sums(Z, net, ws)
+    finish(s, ws.D, net.phi, PHI, Z, net.inv_tau, net.inv_tau, ws.P)
 
 
 @jit(inline="always")
@@ -180,18 +180,16 @@ def relax(P, Z, inv_tau, out):
 @jit
 def field(Z, k, c, net, inp, ws, out):
     """out <- dZ/dt at Z, with inputs at time t_k + c dt."""
-    if net.Wp.size > 0 and ws.S.shape[0] == 0:  # one fused pass
+    if ws.S.shape[0] == 0:  # the product and one fused pass
         if inp.xs.shape[2] > 0:
             drive(inp, k, c, ws.D, ws.Xw)
-        fused_product(net.Wp, Z, ws.D, net.phi, RELAX, Z, net.inv_tau, net.inv_tau, out,
-                      ws.Sp, ws.turn)
+        finish(sums(Z, net, ws), ws.D, net.phi, RELAX, Z, net.inv_tau, net.inv_tau, out)
         return
     preactivation_phi(Z, k, c, net, inp, ws)
     P = ws.P
     relax(P, Z, net.inv_tau, out)
     B, N = P.shape
-    if ws.S.shape[0] > 0:
-        _stp.field(Z, net.stp, B, N, out)
+    _stp.field(Z, net.stp, B, N, out)
 
 
 def evaluate(Z, k, c, net, inp, ws, out):
@@ -230,10 +228,7 @@ def tangent_preactivation(Z, k, c, net, inp, ws):
     map with its Jacobian is Z <- decay Z + gain P."""
     P, D, G = ws.P, ws.D, ws.G
     # one product for the state and every tangent vector
-    if net.Wp.size > 0:
-        fused_product(net.Wp, Z, D, net.phi, RAW, Z, net.inv_tau, net.inv_tau, P, ws.Sp, ws.turn)
-    else:
-        recurrent(Z, net.W, net.WT, P)
+    finish(sums(Z, net, ws), D, net.phi, RAW, Z, net.inv_tau, net.inv_tau, P)
     if inp.xs.shape[2] > 0:
         drive(inp, k, c, D, ws.Xw)
     N = P.shape[1]
