@@ -15,14 +15,13 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 import ctrnn
 from ctrnn._kernels._jit import jit
-from peers import best_of  # noqa: F401 - also used by the other benchmark scripts
+from peers import best_of  # also imported from here by the other benchmark scripts
 
 G, TAU, DT = 1.5, 1.0, 0.1
 
@@ -192,10 +191,13 @@ def rows(quick):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="shorter runs, fewer repeats")
+    ap.add_argument("--peers-only", action="store_true",
+                    help="only the per-step cases against the peers (issue 12)")
     args = ap.parse_args(argv)
     print(f"ctrnn {ctrnn.__version__}, numpy {np.__version__}, {os.cpu_count()} cores")
     print("| section | what | time | unit | note |\n|---|---|---|---|---|")
-    for sec, name, val, unit, note in rows(args.quick):
+    table = peer_rows(1 if args.quick else 3) if args.peers_only else rows(args.quick)
+    for sec, name, val, unit, note in table:
         v = "-" if val is None else f"{val:.3g}"
         print(f"| {sec} | {name} | {v} | {unit} | {note} |", flush=True)
 

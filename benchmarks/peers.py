@@ -28,9 +28,10 @@ def workload(N, B, dtype):
 
 
 def steps_for(N, B, method):
-    """About 0.1 s of work per timed call."""
+    """About 0.1 s of work per timed call (10^9 multiply-adds), so that a call's fixed
+    cost (ctrnn's validation and xarray wrapping, ~1-2 ms) is at most a few percent."""
     per = N * N * B * (4 if method == "rk4" else 1)
-    return int(max(20, min(200_000, 3e7 / per)))
+    return int(max(20, min(500_000, 1e9 / per)))
 
 
 def best_of(fn, repeat=7):

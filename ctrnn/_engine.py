@@ -133,12 +133,13 @@ def pack_network(net, rows, dtype=np.float64, tau=None):
     return Network(W, WT, Wp, arr(1.0 / tau), net.phi.code, stp)
 
 
-# The largest N for which the panel product (``_kernels.dense``) beats BLAS, for one
-# state row (a trajectory) and for several (a batch, or a state with tangent vectors),
-# measured by benchmarks/bench_crossover.py on the 2-core machine of
-# benchmarks/README.md: one trajectory up to N = 500 (1.4-3.6x faster than the BLAS
-# call plus the same fused pass); a batch of 64 is 10-30% faster on BLAS's dgemm, which
-# also uses both cores, so batches keep BLAS. Either way one pass finishes the step.
+# Up to which N the panel product (``_kernels.dense``) is used instead of BLAS, for one
+# state row (a trajectory, or a trial of an adaptive run) and for several (a fixed-step
+# batch, or a state with tangent vectors). From benchmarks/bench_crossover.py on the
+# 2-core machine of benchmarks/README.md: one trajectory is 1.4-3.6x faster on panels
+# at every measured N up to 500 and slower at 700; a batch of 64 is 10-40% faster on
+# BLAS's dgemm, which also uses the second core, so several rows keep BLAS. Either way
+# ``dense.finish`` completes the step in one sweep per row.
 PANEL_MAX = {(np.dtype(np.float64), False): 500, (np.dtype(np.float64), True): 0,
              (np.dtype(np.float32), False): 500, (np.dtype(np.float32), True): 0}
 

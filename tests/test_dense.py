@@ -148,11 +148,15 @@ def test_vectorised_phi_runs_match_libm_runs():
         np.testing.assert_allclose(a, b, rtol=0, atol=1e-13, err_msg=method)
 
 
-def test_lyapunov_spectrum_is_the_same_on_both_paths(request):
+def test_lyapunov_spectrum_is_the_same_on_both_paths(request, monkeypatch):
     net = ctrnn.RateNetwork(ctrnn.connectivity.gaussian(40, 2.0, seed=7), tau=1.0)
     kw = dict(k=3, dt=0.1, duration=200.0, transient=10.0, seed=0)
+    # the state and its 3 tangent vectors are 4 rows: force panels for them
+    monkeypatch.setattr(_engine, "PANEL_MAX", {key: 500 for key in _engine.PANEL_MAX})
+    assert _engine.uses_panels(40, 4, np.float64)
     a = ctrnn.analysis.lyapunov_spectrum(net, **kw)
     request.getfixturevalue("blas_only")
+    assert not _engine.uses_panels(40, 4, np.float64)
     b = ctrnn.analysis.lyapunov_spectrum(net, **kw)
     assert a.exponents.values[0] > a.exponents.values[2]
     np.testing.assert_allclose(a.exponents.values, b.exponents.values, rtol=0, atol=1e-8)

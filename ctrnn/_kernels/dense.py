@@ -4,9 +4,9 @@ For N up to a few hundred, a BLAS call costs about as much as its arithmetic (a 
 ``dgemv`` takes 1-2 us here, the multiply-adds need ~0.3), and the result then makes
 separate passes for the input drive, phi and the leak. Here W is packed once into column
 panels (as BLAS packs its operands), each panel read from start to end by a loop that keeps
-its output sums in SIMD registers (``simd``); then one pass per trial (``finish``, also
-used after a BLAS product) adds the drive, applies phi and writes the leak update or the
-field. Trials are taken in pairs so that
+its output sums in SIMD registers (``simd``); then one sweep per trial (``finish``, also
+used after a BLAS product: three short loops over the row while it is in L1) adds the
+drive, applies phi and writes the leak update or the field. Trials are taken in pairs so that
 each panel load serves two trials.
 
 Panel layout: outputs are cut into blocks, wide ones of 4 L rows while at least 4 L
@@ -15,9 +15,11 @@ in float64, 16 in float32). The block of rows i0 ... i0 + w - 1 occupies
 Wp[i0 N : (i0 + w) N], input j at Wp[i0 N + j w : i0 N + (j + 1) w].
 
 Summation order, the same for every trial, batch size and machine: output i's sum runs
-over the inputs j in two interleaved chains (even and odd j; eight chains, j mod 8, in
-the narrow blocks) which are added at the end, each multiply-add rounded once (fma). So a
-trial of a batch equals its single run bit for bit, and a chunked run an unchunked one.
+over the inputs j in two interleaved chains (even and odd j; in the narrow blocks eight
+chains, j mod 8, the last N mod 8 inputs going to the first) which are added at the end, each multiply-add rounded once (fma). So
+a trial of a batch on panels equals its single run bit for bit (batches of fixed-step
+methods run on BLAS, see ``ctrnn._engine.PANEL_MAX``), and a chunked run an unchunked
+one.
 """
 import numpy as np
 
@@ -226,9 +228,10 @@ def panel_sums(Wp, S, P, turn):
     cache, but the blocks last used stay there, so starting the next product with them
     halves the traffic from L2 (the order of the blocks changes no result). Rows and
     blocks are indexed in place, never sliced: a view costs an atomic reference count."""
-    B = S.shape[0]
+    B, N = S.shape[0], S.shape[1]
     Np = P.shape[1]
-    N = Wp.size // Np
+    if Wp.size != Np * N or P.shape[0] < B:  # vector stores are not bounds-checked
+        raise ValueError("panel_sums: P must be (B, Np) with Wp.size == Np * N")
     L = lanes(Wp)
     n_wide = N // (4 * L)
     n_blocks = n_wide + (Np - n_wide * 4 * L) // L
@@ -291,8 +294,8 @@ def finish(P, D, phi, mode, Y, A, C, OUT):
 
 @jit
 def fused_product(Wp, S, D, phi, mode, Y, A, C, OUT, P, turn):
-    """``panel_sums`` into P (B, Np) then ``finish`` into OUT: the whole step of a small
-    dense network in two passes, the products and one pass over the neurons. OUT may be
-    S or Y: every sum is formed before any output is written."""
+    """``panel_sums`` into P (B, Np) then ``finish`` into OUT (for tests and benchmarks;
+    the kernels call the two themselves). OUT may be S or Y: every sum is formed before
+    any output is written."""
     panel_sums(Wp, S, P, turn)
     finish(P, D, phi, mode, Y, A, C, OUT)

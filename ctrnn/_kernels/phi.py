@@ -98,7 +98,7 @@ def _tanh64(x):
     r = num / den
     big = 1.0 - r
     t = x + x * r if small else (big if x >= 0 else -big)
-    return t if x == x else x
+    return t if x == x and x != 0 else x  # NaN stays NaN; -0 stays -0
 
 
 @jit(forceinline=True)
@@ -186,7 +186,7 @@ def _tanh32(x):
     big = _ONE32 - (_TWO32 * e) / (_ONE32 + e)
     big = big if x >= _ZERO32 else -big
     t = small if a < _SMALL32 else big
-    return t if x == x else x
+    return t if x == x and x != _ZERO32 else x  # NaN stays NaN; -0 stays -0
 
 
 # --- dispatch on the precision --------------------------------------------------------

@@ -192,8 +192,8 @@ def field(Z, k, c, net, inp, ws, out):
     _stp.field(Z, net.stp, B, N, out)
 
 
-def evaluate(Z, k, c, net, inp, ws, out):
-    """out <- dZ/dt of the system the workspace was made for: the network (``field``,
+def evaluate(Z, k, c, net, inp, ws, K, st):
+    """K[st] <- dZ/dt of the system the workspace was made for: the network (``field``,
     workspace from ``make_workspace``) or the state with its tangent vectors
     (``tangent_field``, workspace from ``tangent_workspace``). Chosen at compile time,
     so one Runge-Kutta stage loop (``rk.rk_step``) serves both."""
@@ -201,14 +201,14 @@ def evaluate(Z, k, c, net, inp, ws, out):
 
 
 @overload(evaluate, jit_options=dict(fastmath=set(FASTMATH), error_model="numpy"))
-def _evaluate_ov(Z, k, c, net, inp, ws, out):
+def _evaluate_ov(Z, k, c, net, inp, ws, K, st):
     if isinstance(ws, types.BaseNamedTuple) and ws.instance_class is TangentWorkspace:
-        def tangent(Z, k, c, net, inp, ws, out):
-            tangent_field(Z, k, c, net, inp, ws, out)
+        def tangent(Z, k, c, net, inp, ws, K, st):
+            tangent_field(Z, k, c, net, inp, ws, K[st])
         return tangent
 
-    def network(Z, k, c, net, inp, ws, out):
-        field(Z, k, c, net, inp, ws, out)
+    def network(Z, k, c, net, inp, ws, K, st):
+        field(Z, k, c, net, inp, ws, K[st])
     return network
 
 

@@ -38,8 +38,9 @@ class _VecModel(models.PrimitiveModel):
 
 
 def _vec_of(arr):
-    if not isinstance(arr, types.Array) or arr.dtype not in LANES:
-        raise TypeError(f"SIMD vectors need a float32 or float64 array, got {arr}")
+    # loads and stores use flat offsets from the data pointer: C-contiguous arrays only
+    if not isinstance(arr, types.Array) or arr.dtype not in LANES or arr.layout != "C":
+        raise TypeError(f"SIMD vectors need a C-contiguous float32 or float64 array, got {arr}")
     return Vec(arr.dtype, LANES[arr.dtype])
 
 
