@@ -133,28 +133,14 @@ def reservoirpy_peer(W, h0, steps, method, dtype):
 
 
 def bare_blas_peer(W, h0, steps, method, dtype):
-    from ctrnn._kernels._jit import jit
-
-    @jit(cache=False)
-    def one(W, h, n):
-        p = np.empty_like(h)
-        for _ in range(n):
-            np.dot(W, h, p)
-            h, p = p, h
-        return h
-
-    @jit(cache=False)
-    def batch(H, WT, n):
-        P = np.empty_like(H)
-        for _ in range(n):
-            np.dot(H, WT, P)
-            H, P = P, H
-        return H
+    # the compiled loops of nothing but the BLAS products, shared with bench_core's
+    # batch rows (imported here, not at the top: the other peers need no ctrnn)
+    from bench_core import _bare_products, _bare_products_batch
     k = 4 if method == "rk4" else 1
     if h0.shape[0] == 1:
-        return lambda: one(W, h0[0].copy(), k * steps)
+        return lambda: _bare_products(W, h0[0].copy(), k * steps)
     WT = np.ascontiguousarray(W.T)
-    return lambda: batch(h0.copy(), WT, k * steps)
+    return lambda: _bare_products_batch(h0.copy(), WT, k * steps)
 
 
 def bare_panels_peer(W, h0, steps, method, dtype):
@@ -171,7 +157,7 @@ def bare_panels_peer(W, h0, steps, method, dtype):
         return H
     N = W.shape[0]
     Wp = dense.pack_panels(W)
-    Sp = dense.aligned_empty((h0.shape[0], Wp.size // N), dtype)
+    Sp = dense.aligned_rows(h0.shape[0], Wp.size // N, W)
     k = 4 if method == "rk4" else 1
     turn = np.zeros(1, np.int64)
     return lambda: loop(Wp, h0.copy(), np.empty_like(h0), Sp, turn, k * steps)

@@ -31,7 +31,7 @@ def numpy_reference(W, S, D, mode, Y, A, C, phi):
 def run_fused(W, S, D, mode, Y, A, C, code):
     N = W.shape[0]
     Wp = dense.pack_panels(W)
-    P = dense.aligned_empty((S.shape[0], Wp.size // N), W.dtype)
+    P = dense.aligned_rows(S.shape[0], Wp.size // N, W)
     out = np.full_like(Y, np.nan)
     dense.fused_product(Wp, S, D, code, mode, Y, A, C, out, P, np.zeros(1, np.int64))
     return out
@@ -92,7 +92,7 @@ def test_alternating_block_order_changes_nothing():
     N = 100
     W, S = rng.standard_normal((N, N)), rng.standard_normal((2, N))
     Wp = dense.pack_panels(W)
-    P = dense.aligned_empty((2, Wp.size // N), W.dtype)
+    P = dense.aligned_rows(2, Wp.size // N, W)
     turn = np.zeros(1, np.int64)
     outs = []
     for _ in range(2):

@@ -38,22 +38,24 @@ def panel_rows(N, dtype):
     return n_wide * 4 * L + -(-rest // L) * L
 
 
-def aligned_empty(shape, dtype, align=64):
-    """An uninitialised C-contiguous array whose data start on an ``align``-byte boundary
-    (a vector load that straddles two cache lines costs two)."""
-    dtype = np.dtype(dtype)
-    n = int(np.prod(shape))
-    buf = np.empty(n * dtype.itemsize + align, np.uint8)
-    off = -buf.ctypes.data % align
-    return buf[off:off + n * dtype.itemsize].view(dtype).reshape(shape)
+@jit
+def aligned_rows(B, n, like):
+    """An uninitialised C-contiguous (B, n) array of ``like``'s dtype whose data start on
+    a 64-byte boundary (a vector load that straddles two cache lines costs two). Used by
+    the kernels' workspaces and, called from Python, for the packed panels."""
+    item = like.itemsize
+    buf = np.empty(B * n + 64 // item, like.dtype)
+    off = ((64 - buf.ctypes.data % 64) % 64) // item
+    return buf[off:off + B * n].reshape((B, n))
 
 
 def pack_panels(W):
     """The panels of W (N, N) (row i = the inputs of neuron i): a 1-d, 64-byte aligned
     array of Np N elements (``panel_rows``)."""
     N = W.shape[0]
-    Wp = aligned_empty(panel_rows(N, W.dtype) * N, W.dtype)
-    _fill_panels(np.ascontiguousarray(W), Wp)
+    W = np.ascontiguousarray(W)
+    Wp = aligned_rows(1, panel_rows(N, W.dtype) * N, W)[0]
+    _fill_panels(W, Wp)
     return Wp
 
 
