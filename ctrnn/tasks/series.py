@@ -1,5 +1,6 @@
 """Benchmark time series for reservoir computing: Mackey-Glass, NARMA-10, superimposed
-oscillators. Every generator is seeded and returns NumPy arrays.
+oscillators, and the NRMSE to score them. Every generator is seeded and returns NumPy
+arrays. Re-exported as ``ctrnn.tasks.mackey_glass`` etc.
 
 >>> import ctrnn
 >>> u, y = ctrnn.tasks.narma10(500, seed=0)
@@ -10,9 +11,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._kernels._jit import jit
-from ._seeding import generator
-from ._validation import nonnegative_scalar, nonzero, positive_int, positive_scalar
+from .._kernels._jit import jit
+from .._seeding import generator
+from .._validation import nonnegative_scalar, nonzero, positive_int, positive_scalar
 
 
 @jit
@@ -104,6 +105,13 @@ def narma10(n_steps, *, seed=None):
         If n_steps < 1.
     FloatingPointError
         If the sequence diverges (rare; another seed helps).
+
+    Examples
+    --------
+    >>> import ctrnn
+    >>> u, y = ctrnn.tasks.narma10(100, seed=0)
+    >>> u.shape, y.shape, bool(y[:10].max() == 0.0 and y[10:].min() > 0.0)
+    ((100, 1), (100, 1), True)
     """
     n_steps = positive_int("n_steps", n_steps)
     rng = generator(seed)
