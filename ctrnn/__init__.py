@@ -11,7 +11,7 @@
 """
 from ._version import __version__
 
-from . import analysis, connectivity, esn, integrators, nonlinearities, plasticity, tasks
+from . import analysis, connectivity, esn, integrators, nonlinearities, plasticity, tasks, train
 from . import accessor  # registers the ds.ctrnn / da.ctrnn accessor on import
 from .network import RateNetwork
 from .nonlinearities import Phi, get_phi
@@ -21,5 +21,5 @@ from .simulate import simulate
 from .sweep import sweep
 
 __all__ = ["RateNetwork", "STP", "simulate", "sweep", "open_run", "analysis", "connectivity", "esn",
-           "integrators", "nonlinearities", "plasticity", "tasks", "Phi", "get_phi",
+           "integrators", "nonlinearities", "plasticity", "tasks", "train", "Phi", "get_phi",
            "__version__"]

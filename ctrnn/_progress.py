@@ -49,7 +49,8 @@ class Progress:
                         miniters=None if self.live else 1, dynamic_ncols=self.live,
                         ascii=None if self.live else True)
 
-    def update(self, done):
+    def update(self, done, **postfix):
+        """Report ``done`` units; ``postfix`` (e.g. loss=0.3) is shown beside the bar."""
         if callable(self.enabled):
             self.enabled(done, self.total)
             return
@@ -70,6 +71,8 @@ class Progress:
         if done < self.next and done < self.total:
             return
         self.next = done + self.step
+        if postfix:
+            self.bar.set_postfix(postfix, refresh=False)
         if done >= self.total and not self.live:
             self.bar.n = done  # close() draws the final state once, with its newline
             return

@@ -97,6 +97,27 @@ def _discrete_map(a):
     return 0 * one, one, np.sqrt(2.0) * one
 
 
+# d(decay, gain, noise_factor)/da of each leak above, for gradients with respect to tau
+# (the trainer's adjoint: ``ctrnn.train``)
+def _euler_slope(a):
+    one = np.ones_like(a)
+    return -one, one, 1.0 / np.sqrt(2.0 * a)
+
+
+def _exponential_slope(a):
+    decay = np.exp(-a)
+    return -decay, decay, np.exp(-2.0 * a) / np.sqrt(-np.expm1(-2.0 * a))
+
+
+def _discrete_slope(a):
+    zero = np.zeros_like(a)
+    return zero, zero, zero
+
+
+_SLOPES = {_euler_leak: _euler_slope, _exponential_leak: _exponential_slope,
+           _discrete_map: _discrete_slope}
+
+
 ADAPTIVE_OPTIONS = ("rtol", "atol", "max_steps", "controller")
 
 
@@ -165,6 +186,41 @@ class Method:
             raise ValueError(f"{self.name} is not a leaky method")
         a = np.broadcast_to(np.asarray(dt / tau, dtype=np.float64), np.shape(tau))
         return self.leak(a)
+
+    def coefficient_slopes(self, dt, tau):
+        """d/dtau of (decay, gain, noise_factor) of ``coefficients``: what the exact
+        adjoint of a leaky step needs for the gradient with respect to tau. For the
+        Runge-Kutta methods only the noise factor sqrt(2 dt / tau) depends on tau
+        outside the field, and its slope is returned as the third entry (the first two
+        are zero).
+
+        Parameters
+        ----------
+        dt : float
+            Step size, in the time unit of tau.
+        tau : ndarray, shape (n_neurons,)
+            Time constants.
+
+        Returns
+        -------
+        ddecay, dgain, dnoise_factor : ndarray, shape (n_neurons,)
+            In 1 / (time unit of tau); all zero for the discrete RNN, where tau does not
+            enter.
+
+        Raises
+        ------
+        ValueError
+            If the method is adaptive.
+        """
+        tau = np.asarray(tau, dtype=np.float64)
+        a = dt / tau
+        da = -a / tau  # da/dtau
+        if self.leak is not None:
+            return tuple(s * da for s in _SLOPES[self.leak](a))
+        if self.adaptive:
+            raise ValueError(f"{self.name!r} has no fixed-step coefficients")
+        zero = np.zeros_like(a)
+        return zero, zero, da / np.sqrt(2.0 * a)
 
     def noise_factor(self, dt, tau):
         """The standard deviation of one step's noise increment per unit ``noise``: the

@@ -1,0 +1,21 @@
+"""Training rate networks by backpropagation through time, on the simulator's own
+kernels: exact gradients of the discretised network (a hand-written discrete adjoint of
+every fixed-step method), parametrised constraints (Dale's law, masks, low rank), Adam
+and SGD, losses with masks, checkpoints that resume bit for bit. A trained network is a
+``RateNetwork``: simulate and analyse it like any other.
+
+>>> import numpy as np, ctrnn
+>>> task = ctrnn.tasks.flipflop(64, n_bits=2, seed=0)
+>>> net = ctrnn.RateNetwork(ctrnn.connectivity.gaussian(30, g=0.9, seed=0),
+...                         U=np.zeros((30, 2)), tau=0.1)
+>>> g = ctrnn.train.gradient(net, ctrnn.train.Readout.random(2, 30, seed=0), task)
+>>> g["W"].shape
+(30, 30)
+"""
+from . import losses
+from .fit import Model, fit, gradient, gradient_norms
+from .optim import SGD, Adam, clip_by_global_norm, exponential_decay, global_norm
+from .params import Readout
+
+__all__ = ["fit", "gradient", "gradient_norms", "Model", "Readout", "Adam", "SGD",
+           "clip_by_global_norm", "global_norm", "exponential_decay", "losses"]

@@ -1,0 +1,156 @@
+"""One forward pass through the engine and its exact adjoint: the loss of a batch of
+trials and its gradient with respect to the network's effective parameters (W, U, b, tau,
+h0) and the readout (C, c). Everything above (parametrisations, optimisers, ``fit``) works
+with what this returns.
+
+Data flow: validated arrays -> ``_engine.plan`` (the same packed tuples and kernels as
+``simulate``) -> a forward sink that reads out y_k = C h_{k+1} + c step by step and keeps
+every state (or every k-th, ``checkpoint_every``) -> the loss and dL/dy in NumPy -> the
+adjoint kernels of ``_kernels.adjoint`` over the saved states (segments recomputed from
+their checkpoints by the same forward kernel, so the states are bit for bit those of the
+forward pass).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .. import _engine
+from .._kernels import adjoint as _adj
+from .._kernels.rhs import HOLD
+
+BLOCK_STEPS = 16  # steps per block of gradient products (``_kernels.adjoint``)
+
+
+class _Sink:
+    """The forward pass's sink: y_k = C h_{k+1} + c and sum h_{k+1}^2 for every step;
+    every state (``every`` None) or the states at steps 0, every, 2 every, ..."""
+
+    def __init__(self, B, T, M, C, c, every):
+        self.C, self.c, self.every, self.T = C, c, every, T
+        self.Y = np.empty((B, T, C.shape[0]))
+        self.sq = np.zeros(T)
+        if every is None:
+            self.H = np.empty((B, T + 1, M))
+        else:
+            self.buf = np.empty((B, every + 1, M))
+            self.n_ckpt = -(-T // every)
+            self.ckpt = np.empty((B, self.n_ckpt, M))
+
+    def view(self, s0, s1):
+        if self.every is None:
+            return self.H, 0
+        return self.buf, s0
+
+    def commit(self, s0, s1):
+        arr, base = self.view(s0, s1)
+        if self.every is not None:
+            for s in range(s0, s1):
+                if s % self.every == 0 and s // self.every < self.n_ckpt:
+                    self.ckpt[:, s // self.every] = arr[:, s - base]
+        first = max(s0, 1)  # save 0 is the initial state: no output
+        if s1 > first:
+            _adj.readout_rows(arr, first - base, s1 - base, self.C, self.c, self.Y,
+                              first - 1, self.sq)
+
+
+@dataclass
+class Pass:
+    """What one forward and backward pass returns. loss: the total (data loss + rate
+    penalty); data_loss; y (B, T, n_out) the outputs; grads: dL/d(W, U, b, tau, h0, C, c)
+    (W (N, N), or (nnz,) on a sparse W's stored entries; h0 (B, N) per trial; tau None
+    unless asked for); norms (B, T + 1) ||dL/dh_k|| or None; report the forward run's
+    ``_engine.Report`` (not ok: the state left the finite range; loss is NaN and there
+    are no grads)."""
+
+    loss: float
+    data_loss: float
+    y: np.ndarray
+    grads: dict | None
+    norms: np.ndarray | None
+    report: object
+
+
+def run(net, C, c, xs, H0, *, method, dt, loss_fn, targets, mask, keys=None,
+        want_tau=False, rate_l2=0.0, checkpoint_every=None, norms=False, backward=True):
+    """Forward (and, with ``backward``, the exact adjoint) of ``net`` with readout (C, c)
+    over inputs xs (Bx, T, n_in) (Bx = 1 or B) from H0 (B, N).
+
+    loss_fn(y, targets, mask) -> (loss, dL/dy). Arrays must be validated float64 by the
+    caller; the method must be fixed-step (leaky or rk)."""
+    B, N = H0.shape
+    T = xs.shape[1]
+    xs_grid = np.ascontiguousarray(np.concatenate([xs, xs[:, -1:]], axis=1), dtype=np.float64)
+    Z = np.ascontiguousarray(_engine.stp_initial_state(net, H0, None, None), dtype=np.float64)
+    if Z is H0:
+        Z = Z.copy()
+    M = Z.shape[1]
+    keys = np.zeros(0, np.uint64) if keys is None else keys
+    stepper = _engine.plan(method, net, Z, xs_grid, HOLD, dt=dt, steps=T, save_every=1,
+                           keys=keys)
+    sink = _Sink(B, T, M, C, c, checkpoint_every)
+    if checkpoint_every is None:
+        sink.H[:, 0] = Z
+    report, _ = _engine.run(stepper, Z, sink, chunk_steps=checkpoint_every)
+    if not report.ok:
+        return Pass(np.nan, np.nan, sink.Y, None, None, report)
+    with np.errstate(over="ignore", invalid="ignore"):  # a non-finite loss is reported
+        data_loss, ybar = loss_fn(sink.Y, targets, mask)
+    scale = B * T * N
+    total = data_loss + (rate_l2 * float(np.sum(sink.sq)) / scale if rate_l2 else 0.0)
+    if not backward:
+        return Pass(total, data_loss, sink.Y, None, None, report)
+    ybar = np.ascontiguousarray(ybar, dtype=np.float64)
+    rho = 2.0 * rate_l2 / scale
+
+    net_k = stepper.args[0] if method.kind != "adaptive" else None
+    inp_k = stepper.args[1]
+    n_in = xs.shape[2]
+    stages = 1 if method.kind == "leaky" else method.tableau.stages
+    blk = _adj.make_blocks(BLOCK_STEPS, stages, B, N, n_in, C.shape[0])
+    gW = np.zeros(net._W.data.shape if net.is_sparse else (N, N))
+    g = _adj.Grads(gW, np.zeros((N, n_in)), np.zeros(N), np.zeros(N if want_tau else 0),
+                   np.zeros_like(C))
+    a = np.zeros((B, M))
+    nrm = np.zeros((B, T + 1) if norms else (B, 0))
+    tau = net.tau_array
+    if method.kind == "leaky":
+        decay, gain, _ = (np.ascontiguousarray(v) for v in method.coefficients(dt, tau))
+        if want_tau:
+            dd, dg, dn = method.coefficient_slopes(dt, tau)
+            ddecay, dgain = np.ascontiguousarray(dd), np.ascontiguousarray(dg)
+            dnoise = np.ascontiguousarray(dn * net.noise_array)
+        else:
+            ddecay = dgain = dnoise = np.zeros(0)
+
+        def back(Hs, k0, n):
+            _adj.leaky_adjoint(Hs, k0, n, a, net_k, inp_k, decay, gain, ddecay, dgain,
+                               dnoise, keys, float(dt), method.exact_linear, ybar, C, rho,
+                               blk, g, nrm)
+    else:
+        tab = method.tableau
+        A, bw, cc = (np.ascontiguousarray(v, dtype=np.float64) for v in (tab.A, tab.b, tab.c))
+        dnoise = np.ascontiguousarray(method.coefficient_slopes(dt, tau)[2]
+                                      * net.noise_array)
+
+        def back(Hs, k0, n):
+            _adj.rk_adjoint(Hs, k0, n, a, net_k, inp_k, float(dt), A, bw, cc, want_tau,
+                            dnoise, keys, ybar, C, rho, blk, g, nrm)
+
+    if checkpoint_every is None:
+        back(sink.H, 0, T)
+    else:
+        k = checkpoint_every
+        seg = np.empty((B, k + 1, M))
+        for j in range(sink.n_ckpt - 1, -1, -1):
+            k0 = j * k
+            n = min(k, T - k0)
+            Zc = np.ascontiguousarray(sink.ckpt[:, j])
+            seg[:, 0] = Zc
+            rep, _ = stepper.advance(Zc, seg, k0, n, k0)
+            assert rep.ok  # the same steps as the forward pass, which finished
+            back(seg, k0, n)
+    grads = dict(W=g.W, U=g.U, b=g.b, tau=g.tau if want_tau else None,
+                 h0=a[:, :N].copy(), C=g.C, c=ybar.sum(axis=(0, 1)))
+    return Pass(total, data_loss, sink.Y, grads, nrm if norms else None, report)
