@@ -136,26 +136,31 @@ def worker(peer, N, B, T):
     print(f"{best * 1e3:.6g} {version(peer)}")
 
 
-def memory(T=2000, N=100, B=32, every=50):
-    """Peak NumPy memory of one ctrnn training iteration, without and with
-    checkpoint_every (MB)."""
+def memory(T=2000, every=50):
+    """Peak NumPy memory (MB) of one training iteration's forward and backward pass
+    (``_bptt.run`` on arrays prepared once, as ``fit`` does) for the two cases' N and
+    batch, without and with checkpoint_every (tracemalloc)."""
     import tracemalloc
 
-    import xarray as xr
-
     import ctrnn
-    W, U, C, x, tg = workload(N, B, T)
-    task = xr.Dataset({"inputs": (("trial", "time", "input"), x),
-                       "targets": (("trial", "time", "output"), tg)}, attrs={"dt": DT})
-    net = ctrnn.RateNetwork(W, U=U, tau=1.0)
-    ro = ctrnn.train.Readout(C, np.zeros(NOUT))
+    from ctrnn.integrators import get_method
+    from ctrnn.train import _bptt
+    from ctrnn.train.losses import mse
     out = {}
-    for k in (None, every):
-        ctrnn.train.gradient(net, ro, task, checkpoint_every=k)  # compile
-        tracemalloc.start()
-        ctrnn.train.gradient(net, ro, task, checkpoint_every=k)
-        out[k] = tracemalloc.get_traced_memory()[1] / 1e6
-        tracemalloc.stop()
+    for N, B, _ in CASES:
+        W, U, C, x, tg = workload(N, B, T)
+        net = ctrnn.RateNetwork(W, U=U, tau=1.0)
+        mask = np.ones_like(tg)
+        H0 = np.zeros((B, N))
+        for k in (None, every):
+            def one():
+                _bptt.run(net, C, np.zeros(NOUT), x, H0, method=get_method("euler"), dt=DT,
+                          loss_fn=mse, targets=tg, mask=mask, checkpoint_every=k)
+            one()  # compile
+            tracemalloc.start()
+            one()
+            out[(N, B, k)] = tracemalloc.get_traced_memory()[1] / 1e6
+            tracemalloc.stop()
     return out
 
 
@@ -187,10 +192,11 @@ def main(argv):
     print("versions:", "; ".join(sorted({v for _, v in res.values()})))
     if "--memory" in argv:
         mem = memory()
-        print(f"peak memory, T = 2000, N = 100, batch 32: {mem[None]:.1f} MB without "
-              f"checkpointing, {mem[50]:.1f} MB with checkpoint_every=50 "
-              f"({mem[None] / mem[50]:.1f}x less)")
-
+        for N, B, _ in CASES:
+            a, b = mem[(N, B, None)], mem[(N, B, 50)]
+            print(f"peak memory of one iteration, T = 2000, N = {N}, batch {B}: {a:.1f} MB "
+                  f"without checkpointing, {b:.1f} MB with checkpoint_every=50 "
+                  f"({a / b:.1f}x less)")
 
 if __name__ == "__main__":
     main(sys.argv[1:])

@@ -93,3 +93,30 @@ def test_low_rank_outlier_example(tmp_path):
     assert abs(res.kappa.values[1, -1]) > 1.0
     assert (tmp_path / "low_rank_outlier.png").exists()
     _has_units(tmp_path / "low_rank_outlier.nc")
+
+
+def test_vanishing_gradients_decay_at_least_at_the_bound(tmp_path):
+    vg = _load("vanishing_gradients")
+    ds = vg.run(n=60, steps=80, trials=2)
+    r = dict(zip(ds.g.values, ds.decay_rate.values))
+    bound = dict(zip(ds.g.values, ds.bound_rate.values))
+    # g = 0.5: ||W|| < 1, the guaranteed rate is a lower bound on the measured one
+    assert bound[0.5] > 0 and r[0.5] >= bound[0.5]
+    # slower decay towards the edge of chaos and beyond it (g = 1, 1.5)
+    assert r[1.5] < r[1.0] < r[0.5]
+    _has_units(ds)
+    vg.plot(ds, tmp_path / "vg.png")
+    assert (tmp_path / "vg.png").stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("name", ["train_decision", "train_flipflop"])
+def test_training_examples_run_and_write(name, tmp_path):
+    """A short run of each training example (the criteria of a full run are checked in
+    tests/test_train_slow.py): the loss falls, the NetCDF file and figure are written."""
+    ex = _load(name)
+    ds, model = ex.run(iterations=40)
+    assert ds.loss.values[-5:].mean() < ds.loss.values[:5].mean()
+    _has_units(ds)
+    ds.to_netcdf(tmp_path / f"{name}.nc")
+    ex.plot(ds, tmp_path / f"{name}.png")
+    assert (tmp_path / f"{name}.png").stat().st_size > 10_000

@@ -346,3 +346,32 @@ def test_gradient_norms_obey_the_euler_contraction_bound(rng):
     ratios = norms[:, :-1] / norms[:, 1:]
     assert np.all(ratios <= bound * (1 + 1e-12))
     assert norms.shape == (3, Tn + 1)
+
+
+def test_fit_recorded_seed_repeats_the_run_and_resume_checks_the_set_up(tmp_path, rng):
+    task = _fit_task(rng)
+    net = ctrnn.RateNetwork(ctrnn.connectivity.gaussian(8, g=0.5, seed=0),
+                            U=np.zeros((8, 1)))
+    kw = dict(n_outputs=1, batch_size=8, iterations=4, progress=False,
+              nonnegative_inputs=True, optimizer=ctrnn.train.Adam(lr=1e-2))
+    a = ctrnn.train.fit(net, task, **kw)  # seed=None: drawn and recorded
+    b = ctrnn.train.fit(net, task, seed=a.history.attrs["seed"], **kw)
+    np.testing.assert_array_equal(a.history.loss, b.history.loss)
+    assert np.any(np.array(a.network.U) > 0)  # U starting at zero grows (subgradient)
+    path = tmp_path / "ck.nc"
+    ctrnn.train.fit(net, task, checkpoint=path, seed=1, **kw)
+    for change in (dict(optimizer=ctrnn.train.Adam(lr=2e-2)), dict(rate_l2=0.1)):
+        with pytest.raises(ValueError, match="different set-up"):
+            ctrnn.train.fit(net, task, checkpoint=path, **{**kw, **change})
+    with pytest.raises(ValueError, match="different set-up"):
+        ctrnn.train.fit(net.replace(tau=2.0), task, checkpoint=path, **kw)
+
+
+def test_a_custom_loss_of_the_wrong_shape_is_refused(rng):
+    task = _fit_task(rng)
+    net = ctrnn.RateNetwork(np.zeros((4, 4)), U=np.ones((4, 1)))
+    bad = lambda y, t, m: (0.0, np.zeros(y.shape[:2] + (2,)))  # noqa: E731
+    with pytest.raises(ValueError, match="must return"):
+        ctrnn.train.gradient(net, Readout.random(1, 4, seed=0), task, loss=bad)
+    with pytest.raises(ValueError, match="labels belong on the network"):
+        ctrnn.train.fit(net, task, n_outputs=1, batch_size=8, dale=np.ones(4))

@@ -97,6 +97,12 @@ def run(net, C, c, xs, H0, *, method, dt, loss_fn, targets, mask, keys=None,
         return Pass(np.nan, np.nan, sink.Y, None, None, report)
     with np.errstate(over="ignore", invalid="ignore"):  # a non-finite loss is reported
         data_loss, ybar = loss_fn(sink.Y, targets, mask)
+    ybar = np.asarray(ybar)
+    if ybar.shape != sink.Y.shape or not np.isrealobj(ybar) or np.ndim(data_loss) != 0:
+        raise ValueError(f"the loss {getattr(loss_fn, '__name__', loss_fn)!r} must return "
+                         f"(a float, dL/dy of the outputs' shape {sink.Y.shape}); got "
+                         f"dL/dy of shape {ybar.shape}")
+    data_loss = float(data_loss)
     scale = B * T * N
     total = data_loss + (rate_l2 * float(np.sum(sink.sq)) / scale if rate_l2 else 0.0)
     if not backward:

@@ -9,9 +9,10 @@ y_k = C h_{k+1} + c after it.
 """
 from __future__ import annotations
 
+import hashlib
 import math
+import numbers
 import os
-import signal  # noqa: F401  (KeyboardInterrupt is how Ctrl-C arrives)
 import warnings
 from dataclasses import dataclass, field
 
@@ -31,6 +32,15 @@ __all__ = ["fit", "gradient", "gradient_norms", "Model"]
 
 
 # --- validation -----------------------------------------------------------------------
+def _check_net(net):
+    if not isinstance(net, RateNetwork):
+        raise TypeError(f"net must be a RateNetwork; got {type(net).__name__}")
+    if not net.phi.builtin:
+        raise ValueError(f"phi={net.phi.name!r} is a user function: training needs its "
+                         "derivative, which ctrnn writes out for the built-in phi only "
+                         "(tanh, relu, sigmoid, softplus, linear)")
+
+
 def _method(method):
     m = get_method(method)
     if m.kind not in ("leaky", "rk"):
@@ -95,7 +105,7 @@ def _dt(method, dt, task_dt):
             raise TypeError("dt is required (the task has no dt attribute or time "
                             "coordinate to take it from)")
         return float(task_dt)
-    if not (isinstance(dt, (int, float)) and math.isfinite(dt) and dt > 0):
+    if not (isinstance(dt, numbers.Real) and math.isfinite(dt) and dt > 0):
         raise ValueError(f"dt must be a number > 0; got {dt!r}")
     if task_dt is not None and abs(dt - task_dt) > 1e-9 * task_dt:
         raise ValueError(f"dt={dt} differs from the task's sampling dt={task_dt}: each task "
@@ -108,9 +118,9 @@ def _readout(readout, n_outputs, net, seed):
     if readout is None:
         if n_outputs is None:
             raise TypeError("give n_outputs= or readout=")
-        return Readout.random(n_outputs, net.n_neurons,
-                              _seeding.child(_seeding.seed_sequence(seed)[0],
-                                             _seeding.INIT, 0))
+        if seed is None:
+            raise TypeError("give readout=(C, c): this function draws no random readout")
+        return Readout.random(n_outputs, net.n_neurons, _seeding.child(seed, _seeding.INIT, 0))
     if isinstance(readout, Readout):
         r = readout
     else:
@@ -142,8 +152,7 @@ def _noise_keys(net, ss, purpose_index, B):
 # --- gradient and gradient_norms ------------------------------------------------------
 def _one_pass(net, readout, task, *, loss, dt, method, h0, seed, checkpoint_every, rate_l2,
               norms, want_tau):
-    if not isinstance(net, RateNetwork):
-        raise TypeError(f"net must be a RateNetwork; got {type(net).__name__}")
+    _check_net(net)
     m = _method(method)
     readout = _readout(readout, None, net, None)
     xs, tg, mask, _, task_dt = _task_arrays(task, net, readout.n_outputs)
@@ -347,6 +356,8 @@ class Model:
         xs, tg, mask, resp, task_dt = _task_arrays(task, net, self.readout.n_outputs)
         B, T, _ = xs.shape
         m = get_method(self.method)
+        if not m.counts_steps:
+            _dt(m, self.dt, task_dt)  # the task must be sampled at the training dt
         kw = dict(steps=T) if m.counts_steps else dict(steps=T, dt=self.dt)
         ds = simulate(net, method=self.method, inputs=xs, trials=B,
                       h0=np.broadcast_to(self.h0, (B, net.n_neurons)), seed=seed,
@@ -399,6 +410,9 @@ def _load_checkpoint(path):
         else xr.open_dataset(path)
     with ds:
         ds = ds.load()
+    if "opt_step" not in ds.attrs or "fingerprint" not in ds.attrs:
+        raise ValueError(f"{path!r} is not a checkpoint of ctrnn.train.fit: give another "
+                         "checkpoint path, or resume=False to overwrite it")
     theta, opt = {}, {"step": int(ds.attrs["opt_step"])}
     history = {}
     for name, da in ds.data_vars.items():
@@ -546,10 +560,19 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
     >>> bool(model.history.loss[-1] < model.history.loss[0])
     True
     """
-    if not isinstance(net, RateNetwork):
-        raise TypeError(f"net must be a RateNetwork; got {type(net).__name__}")
+    _check_net(net)
     m = _method(method)
-    readout0 = _readout(readout, n_outputs, net, seed)
+    path = _check_path(checkpoint)
+    stored = None
+    if path is not None and resume and os.path.exists(path):
+        stored = _load_checkpoint(path)
+        seed_c = stored[3]
+        if seed is not None and str(_seeding.seed_sequence(seed)[1]) != str(seed_c):
+            raise ValueError(f"the checkpoint {path!r} was trained with seed={seed_c!r}, not "
+                             f"{seed!r}: pass that seed (or seed=None) to resume")
+        seed = seed_c
+    ss, seed_attr = _seeding.seed_sequence(seed)
+    readout0 = _readout(readout, n_outputs, net, ss)
     xs_all, tg_all, mask_all, resp_all, task_dt = _task_arrays(task, net, readout0.n_outputs)
     dt = _dt(m, dt, task_dt)
     n_trials = xs_all.shape[0]
@@ -568,10 +591,13 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
     if clip_grad_norm is not None:
         clip_by_global_norm({}, clip_grad_norm)  # validates
     for name, v in (("rate_l2", rate_l2), ("weight_l1", weight_l1), ("weight_l2", weight_l2)):
-        if not (isinstance(v, (int, float)) and math.isfinite(v) and v >= 0):
+        if not (isinstance(v, numbers.Real) and math.isfinite(v) and v >= 0):
             raise ValueError(f"{name} must be a number >= 0; got {v!r}")
     frozen = (frozen,) if isinstance(frozen, str) else tuple(frozen)
-    bad = set(frozen) - {"W", "U", "b", "C", "c", "tau", "h0"}
+    if {"tau", "h0"} & set(frozen):
+        raise ValueError("tau and h0 are fixed unless train_tau=True / train_h0=True: leave "
+                         "them out of frozen")
+    bad = set(frozen) - {"W", "U", "b", "C", "c"}
     if bad:
         raise ValueError(f"frozen={sorted(bad)}: the parameters are W, U, b, C, c")
     train = [n for n in ("W", "U", "b", "C", "c") if n not in frozen]
@@ -582,7 +608,6 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
         train.append("tau")
     if train_h0:
         train.append("h0")
-    ss, seed_attr = _seeding.seed_sequence(seed)
     par = Parametrisation(net, readout0, _h0(h0, net.n_neurons), train=train, dale=dale,
                           mask=mask, autapses=autapses, nonnegative_inputs=nonnegative_inputs,
                           low_rank=low_rank, seed=_seeding.child(ss, _seeding.INIT, 1))
@@ -592,22 +617,16 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
     opt_state = optimizer.init(theta)
     history = {k: [] for k in _HISTORY}
     start = 0
-    path = _check_path(checkpoint)
-    fingerprint = repr((type(optimizer).__name__, batch_size, sorted(
-        (k, v.shape) for k, v in theta.items()), m.name, loss if isinstance(loss, str)
-        else "callable"))
-    if path is not None and resume and os.path.exists(path):
-        theta_c, opt_c, start, seed_c, fp, hist_c = _load_checkpoint(path)
+    fingerprint = _fingerprint(net, readout0, par, optimizer, m, dt, loss, batch_size,
+                               clip_grad_norm, rate_l2, weight_l1, weight_l2, xs_all, tg_all,
+                               mask_all, theta)
+    if stored is not None:
+        theta_c, opt_c, start, _, fp, hist_c = stored
         if fp != fingerprint:
             raise ValueError(f"the checkpoint {path!r} was written by a different set-up "
-                             f"({fp}) than this one ({fingerprint}): give another path or "
-                             "resume=False to overwrite it")
-        if seed is not None and str(seed_attr) != str(seed_c):
-            raise ValueError(f"the checkpoint {path!r} was trained with seed={seed_c!r}, not "
-                             f"{seed!r}: pass that seed (or seed=None) to resume")
+                             "(network, task, readout, constraints, optimiser or options "
+                             "differ): give another path, or resume=False to overwrite it")
         theta, opt_state, history = theta_c, opt_c, {k: hist_c.get(k, []) for k in _HISTORY}
-        seed_attr = seed_c
-        ss, _ = _seeding.seed_sequence(seed_c)
     want_tau = "tau" in train
     C_of = lambda th: np.ascontiguousarray(th.get("C", readout0.C))  # noqa: E731
     c_of = lambda th: np.ascontiguousarray(th.get("c", readout0.c))  # noqa: E731
@@ -648,17 +667,25 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
                 grads = par.pullback(theta, p.grads)
                 for k, v in gpen.items():
                     grads[k] = grads[k] + v
+                gnorm = global_norm(grads)
+                if not math.isfinite(gnorm):
+                    err = FloatingPointError(
+                        f"the gradient became {gnorm} at iteration {it} (the loss was "
+                        f"{total}): lower the learning rate or start from weights of "
+                        "smaller gain; err.model holds the model before this iteration")
+                    err.model = model(theta)
+                    raise err
                 if clip_grad_norm is not None:
-                    grads, gnorm = clip_by_global_norm(grads, clip_grad_norm)
-                else:
-                    gnorm = global_norm(grads)
+                    grads, _ = clip_by_global_norm(grads, clip_grad_norm)
                 lr = optimizer.lr(opt_state["step"]) if callable(optimizer.lr) \
                     else optimizer.lr
-                theta, opt_state = optimizer.update(grads, opt_state, theta)
+                new_theta, new_state = optimizer.update(grads, opt_state, theta)
                 acc = accuracy(p.y, tg_all[idx], resp_all[idx]) if resp_all is not None \
                     else float("nan")
-                for k, v in zip(_HISTORY, (total, p.data_loss, acc, gnorm, lr)):
-                    history[k].append(float(v))
+                row = dict(zip(_HISTORY, (total, p.data_loss, acc, gnorm, lr)))
+                # commit the step in one assignment: Ctrl-C leaves it done or not done
+                theta, opt_state, history = new_theta, new_state, {
+                    k: history[k] + [float(row[k])] for k in _HISTORY}
                 done = it + 1
                 if path is not None and (done % checkpoint_interval == 0
                                          or done == iterations):
@@ -675,6 +702,29 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
                           "model so far" + (f" (saved to {path})" if path else ""),
                           RuntimeWarning, stacklevel=2)
     return model(theta, interrupted)
+
+
+def _fingerprint(net, readout0, par, optimizer, m, dt, loss, batch_size, clip, rate_l2,
+                 weight_l1, weight_l2, xs, tg, mask, theta):
+    """A hash of everything that decides the training run besides the iteration count,
+    so that a checkpoint resumes only the run that wrote it."""
+    h = hashlib.sha256()
+    fixed = [np.asarray(net._W.data if net.is_sparse else net._W), net._U, net._b,
+             net.tau_array, net.noise_array, readout0.C, readout0.c, par.h0_fixed, xs, tg,
+             mask]
+    if par.mask is not None:
+        fixed.append(par.mask)
+    for a in fixed:
+        a = np.ascontiguousarray(a, dtype=np.float64)
+        h.update(repr(a.shape).encode())
+        h.update(a.tobytes())
+    h.update(repr((net.phi.name, repr(net.stp), None if net.dale is None else
+                   net.dale.tolist(), par.train, par.dale, par.nonneg_U, par.rank,
+                   repr(optimizer), m.name, dt, loss if isinstance(loss, str)
+                   else getattr(loss, "__qualname__", "callable"), batch_size, clip,
+                   rate_l2, weight_l1, weight_l2,
+                   sorted((k, v.shape) for k, v in theta.items()))).encode())
+    return h.hexdigest()
 
 
 def _history_dataset(history, seed_attr):

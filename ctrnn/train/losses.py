@@ -50,7 +50,10 @@ def mse(y, target, mask):
     """
     w = _total(mask, "mse")
     d = y - target
-    return float(np.sum(mask * d * d)) / w, (2.0 / w) * mask * d
+    d *= mask
+    loss = float(np.vdot(d, y - target)) / w
+    d *= 2.0 / w  # in place: one array of the size of y besides y itself
+    return loss, d
 
 
 def _class_weights(mask):

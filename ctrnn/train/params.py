@@ -146,7 +146,11 @@ class Parametrisation:
                              f"{', '.join(TRAINABLE)}")
         if "U" in self.train and net.n_inputs == 0:
             self.train = tuple(n for n in self.train if n != "U")
-        if dale not in ("abs", "rectify"):
+        if not isinstance(dale, str) or dale not in ("abs", "rectify"):
+            if not isinstance(dale, str):
+                raise ValueError("dale= chooses how Dale's law is imposed ('abs' or "
+                                 "'rectify'); the E/I labels belong on the network: "
+                                 "RateNetwork(W, dale=labels)")
             raise ValueError(f"dale must be 'abs' (W = |W~| D) or 'rectify' (W = max(W~, 0) "
                              f"D); got {dale!r}")
         self.signs = None if net.dale is None else np.asarray(net.dale, dtype=np.float64)
@@ -168,6 +172,11 @@ class Parametrisation:
             np.fill_diagonal(mask, 0.0)
         self.mask = mask
         self.nonneg_U = bool(nonnegative_inputs)
+        if low_rank is not None and (isinstance(low_rank, bool) or not isinstance(
+                low_rank, (int, np.integer))):
+            raise ValueError(f"low_rank must be an integer rank; got {low_rank!r}")
+        if low_rank is not None and "W" not in self.train:
+            raise ValueError("low_rank trains M and N of W: do not freeze W")
         self.rank = None if low_rank is None else int(low_rank)
         if self.rank is not None and not 1 <= self.rank <= N:
             raise ValueError(f"low_rank must be an integer in [1, {N}]; got {low_rank!r}")
@@ -269,11 +278,14 @@ class Parametrisation:
                     Wt = theta["W"]
                     sign = self.signs[self.net._W.indices] if self.sparse \
                         else self.signs[None, :]
-                    slope = np.sign(Wt) if self.dale == "abs" else (Wt > 0).astype(float)
+                    # the subgradient 1 at 0, so that weights starting at zero can grow
+                    slope = np.where(Wt >= 0, 1.0, -1.0) if self.dale == "abs" \
+                        else (Wt >= 0).astype(float)
                     G = G * sign * slope
                 out["W"] = G
         if has("U"):
-            out["U"] = g["U"] * np.sign(theta["U"]) if self.nonneg_U else g["U"]
+            out["U"] = g["U"] * np.where(theta["U"] >= 0, 1.0, -1.0) if self.nonneg_U \
+                else g["U"]
         if has("b"):
             out["b"] = g["b"]
         if has("tau"):
