@@ -217,6 +217,7 @@ class _Leaky(_Fixed):
 
     def __init__(self, method, net_k, inp_k, Z, dt, steps, save_every, noise, keys, tau,
                  dtype, **_):
+        self.net_k, self.inp_k = net_k, inp_k  # the trainer's adjoint reads them
         arr = _packer(dtype)
         decay, gain, nf = method.coefficients(dt, tau)
         scale = arr(nf * noise) if keys.size else np.zeros(0, dtype)  # noise: keys only
@@ -232,6 +233,7 @@ class _RungeKutta(_Fixed):
 
     def __init__(self, method, net_k, inp_k, Z, dt, steps, save_every, noise, keys, tau,
                  dtype, **_):
+        self.net_k, self.inp_k = net_k, inp_k  # the trainer's adjoint reads them
         arr = _packer(dtype)
         tab = method.tableau
         scale = arr(method.noise_factor(dt, tau) * noise) if keys.size else np.zeros(0, dtype)

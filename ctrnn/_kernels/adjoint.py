@@ -30,9 +30,11 @@ import numpy as np
 from numba import types
 from numba.extending import overload
 
+from . import stp as _stp
 from ._jit import FASTMATH, jit
 from .phi import apply_dphi, apply_phi
-from .rhs import recurrent
+from .rhs import drive, make_workspace, recurrent, relax
+from .rk import _stage_input
 from .rng import add_noise
 
 Grads = namedtuple("Grads", "W U b tau C")
@@ -150,60 +152,67 @@ def _inject(a, Hs, j, k, Ybar, C, rho, blk, slot, norms):
             hn = Hs[r, j, i]
             blk.Hn[slot, r, i] = hn
             a[r, i] += rho * hn
-    if norms.shape[1] > 0:
-        for r in range(B):
-            acc = 0.0
-            for i in range(N):
-                acc += a[r, i] * a[r, i]
-            norms[r, k + 1] = np.sqrt(acc)
+    _norms(a, N, norms, k + 1)
 
 
 @jit(inline="always")
-def _final_norms(a, N, norms):
+def _norms(a, N, norms, col):
+    """norms[:, col] <- ||a[:, :N]|| per trial, when norms are asked for (> 0 columns)."""
     if norms.shape[1] > 0:
         for r in range(a.shape[0]):
             acc = 0.0
             for i in range(N):
                 acc += a[r, i] * a[r, i]
-            norms[r, 0] = np.sqrt(acc)
+            norms[r, col] = np.sqrt(acc)
 
 
 @jit(inline="always")
 def _signal(Y, net, src):
     """src (B, N) <- what the presynaptic neurons transmit at state Y (B, M): h, or with
     STP e u x max(h, 0)."""
-    B, N = src.shape
+    N = src.shape[1]
     if Y.shape[1] > N:
-        eff = net.stp.efficacy
-        for r in range(B):
-            for i in range(N):
-                h = Y[r, i]
-                src[r, i] = eff[i] * Y[r, N + i] * Y[r, 2 * N + i] * (h if h > 0 else 0.0)
+        _stp.signal(Y, net.stp, src)
     else:
-        for r in range(B):
-            for i in range(N):
-                src[r, i] = Y[r, i]
+        src[:, :] = Y[:, :N]
 
 
 @jit(inline="always")
-def _preactivation(src, k, net, inp, z, blk, slot, store_x):
-    """z <- W src + U x_k + b (inputs held over step k); x_k into the block."""
+def _preactivation(src, k, net, inp, z, D, Xw, blk, slot, store_x):
+    """z <- W src + (U x_k + b), the drive from ``rhs.drive`` as the forward loops form it
+    (inputs held over step k; D (Bx, N) from ``rhs.make_workspace``, which holds b
+    when there are no inputs); x_k into the
+    block."""
     recurrent(src, net.W, net.WT, z)
-    xs, UT, b = inp.xs, inp.UT, inp.b
+    n_in = Xw.shape[1]
+    if n_in > 0:
+        drive(inp, k, 0.0, D, Xw)
     B, N = z.shape
-    n_in = UT.shape[0]
-    shared = xs.shape[0] == 1
+    shared = D.shape[0] == 1
     for r in range(B):
         rx = 0 if shared else r
         for i in range(N):
-            z[r, i] += b[i]
-        for m in range(n_in):
-            x = xs[rx, k, m]
-            if store_x:
-                blk.X[slot, r, m] = x
-            if x != 0.0:
-                for i in range(N):
-                    z[r, i] += x * UT[m, i]
+            z[r, i] += D[rx, i]
+        if store_x:
+            for m in range(n_in):
+                blk.X[slot, r, m] = Xw[rx, m]
+
+
+@jit
+def _noise_tau(g, a, E, keys, k, dnoise):
+    """g.tau += a * (d(noise increment)/dtau) of step k: the increment replayed from the
+    counter-based generator with dnoise as its scale. A real call, not inlined: inlined
+    with inline="always" into ``leaky_adjoint`` (numba 0.68.1) it gave a wrong tau
+    gradient with noise (relative error 0.38 against finite differences), while the same
+    code inlined into ``rk_adjoint`` was right; the call costs nothing next to a step's
+    products."""
+    if keys.size > 0:
+        E[:, :] = 0.0
+        add_noise(E, keys, k, dnoise)
+        B, N = E.shape
+        for r in range(B):
+            for i in range(N):
+                g.tau[i] += a[r, i] * E[r, i]
 
 
 @jit(inline="always")
@@ -271,25 +280,23 @@ def leaky_adjoint(Hs, k0, n, a, net, inp, decay, gain, ddecay, dgain, dnoise, ke
     dl = np.empty((B, N))
     sb = np.empty((B, N))
     E = np.zeros((B, N))
+    ws = make_workspace(h, net, inp)  # D = b (no inputs) and Xw, as the forward's
+    D, Xw = ws.D, ws.Xw
     for k in range(k0 + n - 1, k0 - 1, -1):
         j = k - k0
         slot = k % Kb
         _inject(a, Hs, j + 1, k, Ybar, C, rho, blk, slot, norms)
-        for r in range(B):
-            for i in range(M):
-                h[r, i] = Hs[r, j, i]
+        h[:, :] = Hs[:, j]
         _signal(h, net, src)
-        _preactivation(src, k, net, inp, z, blk, slot, True)
+        _preactivation(src, k, net, inp, z, D, Xw, blk, slot, True)
         dz[:, :] = z
         apply_dphi(net.phi, dz)
         if want_tau:
             apply_phi(net.phi, z)  # z now holds phi(z)
-            if keys.size > 0:
-                E[:, :] = 0.0
-                add_noise(E, keys, k, dnoise)
+            _noise_tau(g, a, E, keys, k, dnoise)
             for r in range(B):
                 for i in range(N):
-                    g.tau[i] += a[r, i] * (ddecay[i] * h[r, i] + dgain[i] * z[r, i] + E[r, i])
+                    g.tau[i] += a[r, i] * (ddecay[i] * h[r, i] + dgain[i] * z[r, i])
         for r in range(B):
             for i in range(N):
                 d = gain[i] * dz[r, i] * a[r, i]
@@ -325,14 +332,15 @@ def leaky_adjoint(Hs, k0, n, a, net, inp, decay, gain, ddecay, dgain, dnoise, ke
         if slot == 0:
             flush(blk, g, net.W)
     if k0 == 0:
-        _final_norms(a, N, norms)
+        _norms(a, N, norms, 0)
         flush(blk, g, net.W)
 
 
 @jit
-def rk_adjoint(Hs, k0, n, a, net, inp, dt, A, bw, c, want_tau, dnoise, keys, Ybar, C, rho,
+def rk_adjoint(Hs, k0, n, a, net, inp, dt, A, bw, want_tau, dnoise, keys, Ybar, C, rho,
                blk, g, norms):
-    """``leaky_adjoint`` for the explicit Runge-Kutta tableau (A, bw, c): the stages of
+    """``leaky_adjoint`` for the explicit Runge-Kutta tableau (A, bw) (its c does not
+    matter: inputs are held over the step): the stages of
     each step are recomputed from its start and one reverse stage loop carries the
     adjoint back. want_tau: accumulate dL/dtau (dnoise (N,) the noise factor's (times
     noise) derivative with respect to tau, used when there is noise)."""
@@ -355,45 +363,26 @@ def rk_adjoint(Hs, k0, n, a, net, inp, dt, A, bw, c, want_tau, dnoise, keys, Yba
     sb = np.empty((B, N))
     Yb = np.empty((B, M))
     E = np.zeros((B, N))
+    ws = make_workspace(y, net, inp)  # D = b (no inputs) and Xw, as the forward's
+    D, Xw = ws.D, ws.Xw
     for k in range(k0 + n - 1, k0 - 1, -1):
         j = k - k0
         slot = k % Kb
         _inject(a, Hs, j + 1, k, Ybar, C, rho, blk, slot, norms)
-        for r in range(B):
-            for i in range(M):
-                y[r, i] = Hs[r, j, i]
-        # the forward stages of step k
+        y[:, :] = Hs[:, j]
+        # the forward stages of step k, with the forward loop's own pieces
         for st in range(S):
             Ys = Y[st]
-            Ys[:, :] = y
-            for m in range(st):
-                am = dt * A[st, m]
-                if am != 0.0:
-                    for r in range(B):
-                        for i in range(M):
-                            Ys[r, i] += am * K[m, r, i]
+            _stage_input(y, Ys, K, A, st, dt)
             _signal(Ys, net, Src[st])
-            _preactivation(Src[st], k, net, inp, Zp[st], blk, slot, st == 0)
+            _preactivation(Src[st], k, net, inp, Zp[st], D, Xw, blk, slot, st == 0)
             Z[st, :, :] = Zp[st]
             apply_phi(net.phi, Z[st])
-            for r in range(B):
-                for i in range(N):
-                    K[st, r, i] = (Z[st, r, i] - Ys[r, i]) * inv_tau[i]
+            relax(Z[st], Ys, inv_tau, K[st])
             if has_stp:
-                for r in range(B):
-                    for i in range(N):
-                        hv = Ys[r, i]
-                        rate = stp.rate_scale * (hv if hv > 0 else 0.0)
-                        u, x = Ys[r, N + i], Ys[r, 2 * N + i]
-                        K[st, r, N + i] = (stp.U[i] - u) * stp.inv_tau_f[i] \
-                            + stp.U[i] * (1.0 - u) * rate
-                        K[st, r, 2 * N + i] = (1.0 - x) * stp.inv_tau_d[i] - u * x * rate
-        if want_tau and keys.size > 0:
-            E[:, :] = 0.0
-            add_noise(E, keys, k, dnoise)
-            for r in range(B):
-                for i in range(N):
-                    g.tau[i] += a[r, i] * E[r, i]
+                _stp.field(Ys, stp, B, N, K[st])
+        if want_tau:
+            _noise_tau(g, a, E, keys, k, dnoise)
         # the reverse stage loop
         for st in range(S):
             w = dt * bw[st]
@@ -442,7 +431,7 @@ def rk_adjoint(Hs, k0, n, a, net, inp, dt, A, bw, c, want_tau, dnoise, keys, Yba
         if slot == 0:
             flush(blk, g, net.W)
     if k0 == 0:
-        _final_norms(a, N, norms)
+        _norms(a, N, norms, 0)
         flush(blk, g, net.W)
 
 

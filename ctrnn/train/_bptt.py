@@ -90,8 +90,6 @@ def run(net, C, c, xs, H0, *, method, dt, loss_fn, targets, mask, keys=None,
     stepper = _engine.plan(method, net, Z, xs_grid, HOLD, dt=dt, steps=T, save_every=1,
                            keys=keys)
     sink = _Sink(B, T, M, C, c, checkpoint_every)
-    if checkpoint_every is None:
-        sink.H[:, 0] = Z
     report, _ = _engine.run(stepper, Z, sink, chunk_steps=checkpoint_every)
     if not report.ok:
         return Pass(np.nan, np.nan, sink.Y, None, None, report)
@@ -110,8 +108,7 @@ def run(net, C, c, xs, H0, *, method, dt, loss_fn, targets, mask, keys=None,
     ybar = np.ascontiguousarray(ybar, dtype=np.float64)
     rho = 2.0 * rate_l2 / scale
 
-    net_k = stepper.args[0] if method.kind != "adaptive" else None
-    inp_k = stepper.args[1]
+    net_k, inp_k = stepper.net_k, stepper.inp_k  # the forward pass's packed tuples
     n_in = xs.shape[2]
     stages = 1 if method.kind == "leaky" else method.tableau.stages
     blk = _adj.make_blocks(BLOCK_STEPS, stages, B, N, n_in, C.shape[0])
@@ -136,12 +133,12 @@ def run(net, C, c, xs, H0, *, method, dt, loss_fn, targets, mask, keys=None,
                                blk, g, nrm)
     else:
         tab = method.tableau
-        A, bw, cc = (np.ascontiguousarray(v, dtype=np.float64) for v in (tab.A, tab.b, tab.c))
+        A, bw = (np.ascontiguousarray(v, dtype=np.float64) for v in (tab.A, tab.b))
         dnoise = np.ascontiguousarray(method.coefficient_slopes(dt, tau)[2]
                                       * net.noise_array)
 
         def back(Hs, k0, n):
-            _adj.rk_adjoint(Hs, k0, n, a, net_k, inp_k, float(dt), A, bw, cc, want_tau,
+            _adj.rk_adjoint(Hs, k0, n, a, net_k, inp_k, float(dt), A, bw, want_tau,
                             dnoise, keys, ybar, C, rho, blk, g, nrm)
 
     if checkpoint_every is None:
