@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import math
-import numbers
 import os
 import warnings
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ import xarray as xr
 
 from .. import _seeding
 from .._progress import Progress
+from .._validation import as_float_array, nonnegative_scalar, positive_int, positive_scalar
 from ..integrators import get_method
 from ..network import RateNetwork
 from . import _bptt
@@ -105,8 +105,7 @@ def _dt(method, dt, task_dt):
             raise TypeError("dt is required (the task has no dt attribute or time "
                             "coordinate to take it from)")
         return float(task_dt)
-    if not (isinstance(dt, numbers.Real) and math.isfinite(dt) and dt > 0):
-        raise ValueError(f"dt must be a number > 0; got {dt!r}")
+    dt = positive_scalar("dt", dt)
     if task_dt is not None and abs(dt - task_dt) > 1e-9 * task_dt:
         raise ValueError(f"dt={dt} differs from the task's sampling dt={task_dt}: each task "
                          "sample drives one step, so give the task's dt (or make the task "
@@ -137,10 +136,7 @@ def _readout(readout, n_outputs, net, seed):
 def _h0(h0, N):
     if h0 is None:
         return np.zeros(N)
-    h = np.asarray(h0, dtype=np.float64)
-    if h.shape != (N,) or not np.all(np.isfinite(h)):
-        raise ValueError(f"h0 must be a finite array of shape ({N},); got {h.shape}")
-    return h
+    return as_float_array("h0 (one initial state for every trial)", h0, shape=(N,))
 
 
 def _noise_keys(net, ss, purpose_index, B):
@@ -166,21 +162,12 @@ def _one_pass(net, readout, task, *, loss, dt, method, h0, seed, checkpoint_ever
     p = _bptt.run(net, np.array(readout.C), np.array(readout.c), xs, H0, method=m, dt=dt,
                   loss_fn=get_loss(loss), targets=tg, mask=mask, keys=keys,
                   want_tau=want_tau, rate_l2=rate_l2,
-                  checkpoint_every=_checkpoint_every(checkpoint_every), norms=norms)
+                  checkpoint_every=positive_int("checkpoint_every", checkpoint_every,
+                                                allow_none=True), norms=norms)
     if not p.report.ok:
-        raise FloatingPointError(
-            "the state left the finite range during the forward pass at step "
-            f"{p.report.step + 1}: the network diverges (reduce the weights' gain or dt)")
+        raise FloatingPointError(p.report.message(method=m.name, n_neurons=net.n_neurons,
+                                                  batched=B > 1))
     return p, m, dt
-
-
-def _checkpoint_every(k):
-    if k is None:
-        return None
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"checkpoint_every must be an integer >= 1 (store every k-th "
-                         f"state); got {k!r}")
-    return int(k)
 
 
 def gradient(net, readout, task, *, loss="mse", dt=None, method="euler", h0=None, seed=0,
@@ -447,12 +434,6 @@ def _check_path(checkpoint):
 _HISTORY = ("loss", "data_loss", "accuracy", "grad_norm", "lr")
 
 
-def _positive_int(name, v):
-    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-        raise ValueError(f"{name} must be an integer >= 1; got {v!r}")
-    return int(v)
-
-
 def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
         optimizer=None, batch_size=64, iterations=1000, loss=None, clip_grad_norm=None,
         seed=None, progress=None, checkpoint=None, checkpoint_interval=100, resume=True,
@@ -537,7 +518,9 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
     Raises
     ------
     TypeError
-        If net is not a RateNetwork or task not a Dataset.
+        If net is not a RateNetwork, task not a Dataset, or a count (batch_size,
+        iterations, checkpoint_interval, checkpoint_every, low_rank) or a number (dt,
+        lr, rate_l2, ...) is of another type.
     ValueError
         If the task does not fit the network (both shapes named), an option is out of
         range, or the checkpoint belongs to a different training set-up.
@@ -576,13 +559,13 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
     xs_all, tg_all, mask_all, resp_all, task_dt = _task_arrays(task, net, readout0.n_outputs)
     dt = _dt(m, dt, task_dt)
     n_trials = xs_all.shape[0]
-    batch_size = _positive_int("batch_size", batch_size)
+    batch_size = positive_int("batch_size", batch_size)
     if batch_size > n_trials:
         raise ValueError(f"batch_size={batch_size} is larger than the task's {n_trials} "
                          "trials: make more trials or a smaller batch")
-    iterations = _positive_int("iterations", iterations)
-    checkpoint_interval = _positive_int("checkpoint_interval", checkpoint_interval)
-    checkpoint_every = _checkpoint_every(checkpoint_every)
+    iterations = positive_int("iterations", iterations)
+    checkpoint_interval = positive_int("checkpoint_interval", checkpoint_interval)
+    checkpoint_every = positive_int("checkpoint_every", checkpoint_every, allow_none=True)
     optimizer = Adam() if optimizer is None else optimizer
     if not isinstance(optimizer, (Adam, SGD)):
         raise TypeError(f"optimizer must be ctrnn.train.Adam or SGD; got {optimizer!r}")
@@ -590,9 +573,8 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
     loss_fn = get_loss(loss)
     if clip_grad_norm is not None:
         clip_by_global_norm({}, clip_grad_norm)  # validates
-    for name, v in (("rate_l2", rate_l2), ("weight_l1", weight_l1), ("weight_l2", weight_l2)):
-        if not (isinstance(v, numbers.Real) and math.isfinite(v) and v >= 0):
-            raise ValueError(f"{name} must be a number >= 0; got {v!r}")
+    rate_l2, weight_l1, weight_l2 = (nonnegative_scalar(name, v) for name, v in (
+        ("rate_l2", rate_l2), ("weight_l1", weight_l1), ("weight_l2", weight_l2)))
     frozen = (frozen,) if isinstance(frozen, str) else tuple(frozen)
     if {"tau", "h0"} & set(frozen):
         raise ValueError("tau and h0 are fixed unless train_tau=True / train_h0=True: leave "
@@ -658,8 +640,9 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
                 if not math.isfinite(total):
                     err = FloatingPointError(
                         f"the loss became {total} at iteration {it}"
-                        + ("" if p.report.ok else " (the network's state left the finite "
-                           "range)") + ": lower the learning rate, set clip_grad_norm= "
+                        + ("" if p.report.ok else " (" + p.report.message(
+                            method=m.name, n_neurons=net.n_neurons, batched=True) + ")")
+                        + ": lower the learning rate, set clip_grad_norm= "
                         "(e.g. 1.0), or start from weights of smaller gain; err.model "
                         "holds the model before this iteration")
                     err.model = model(theta)

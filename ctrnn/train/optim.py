@@ -13,6 +13,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .._validation import positive_scalar
+
 __all__ = ["Adam", "SGD", "clip_by_global_norm", "global_norm", "exponential_decay"]
 
 
@@ -21,9 +23,8 @@ def _rate(lr, step):
 
 
 def _check_lr(lr):
-    if not callable(lr) and not (isinstance(lr, (int, float)) and math.isfinite(lr)
-                                 and lr > 0):
-        raise ValueError(f"lr must be a number > 0 or a schedule lr(step); got {lr!r}")
+    if not callable(lr):
+        positive_scalar("lr (or a schedule lr(step))", lr)
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,8 @@ class Adam:
 
     Raises
     ------
+    TypeError
+        If a number is given as something else (a string, None).
     ValueError
         If lr is not > 0 (or a callable), beta1/beta2 not in [0, 1), or eps < 0.
 
@@ -118,6 +121,8 @@ class SGD:
 
     Raises
     ------
+    TypeError
+        If a number is given as something else (a string, None).
     ValueError
         If lr is not > 0 (or a callable) or momentum not in [0, 1).
 
@@ -190,6 +195,8 @@ def clip_by_global_norm(grads, max_norm):
 
     Raises
     ------
+    TypeError
+        If a number is given as something else (a string, None).
     ValueError
         If max_norm is not > 0.
 
@@ -201,8 +208,7 @@ def clip_by_global_norm(grads, max_norm):
     >>> g["a"], n
     (array([0.6, 0.8]), 5.0)
     """
-    if not (isinstance(max_norm, (int, float)) and max_norm > 0):
-        raise ValueError(f"clip_grad_norm must be a number > 0; got {max_norm!r}")
+    positive_scalar("clip_grad_norm", max_norm)
     n = global_norm(grads)
     if n > max_norm:
         f = max_norm / n
@@ -220,6 +226,8 @@ def exponential_decay(lr, rate, every):
 
     Raises
     ------
+    TypeError
+        If a number is given as something else (a string, None).
     ValueError
         If lr, rate or every is not > 0.
 
@@ -229,7 +237,6 @@ def exponential_decay(lr, rate, every):
     >>> exponential_decay(1e-2, 0.5, 100)(200)
     0.0025
     """
-    if not (lr > 0 and rate > 0 and every > 0):
-        raise ValueError(f"exponential_decay needs lr, rate and every > 0; got {lr}, "
-                         f"{rate}, {every}")
+    for name, v in (("lr", lr), ("rate", rate), ("every", every)):
+        positive_scalar(name, v)
     return lambda step: lr * rate ** (step / every)

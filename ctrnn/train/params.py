@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._seeding import generator
+from .._validation import positive_int
 
 __all__ = ["Readout", "Parametrisation"]
 
@@ -117,6 +118,8 @@ class Parametrisation:
 
     Raises
     ------
+    TypeError
+        If low_rank is not an integer.
     ValueError
         For an unknown parameter name or dale option, a mask of the wrong shape, a rank
         outside [1, n_neurons], or a combination that does not exist (a sparse W with a
@@ -172,9 +175,7 @@ class Parametrisation:
             np.fill_diagonal(mask, 0.0)
         self.mask = mask
         self.nonneg_U = bool(nonnegative_inputs)
-        if low_rank is not None and (isinstance(low_rank, bool) or not isinstance(
-                low_rank, (int, np.integer))):
-            raise ValueError(f"low_rank must be an integer rank; got {low_rank!r}")
+        low_rank = positive_int("low_rank", low_rank, allow_none=True)
         if low_rank is not None and "W" not in self.train:
             raise ValueError("low_rank trains M and N of W: do not freeze W")
         self.rank = None if low_rank is None else int(low_rank)
