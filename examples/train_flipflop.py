@@ -2,7 +2,8 @@
 its 2^3 = 8 memories.
 
 Each of 3 input channels carries occasional +1/-1 pulses; the matching output must hold
-the sign of the last pulse. A tanh rate network (Euler, dt = 10 ms, tau = 100 ms) is
+the sign of the last pulse (the loss counts a bit from its first pulse on). A tanh
+network of 100 units (Euler, dt = 10 ms, tau = 100 ms) is
 trained by backpropagation through time (``ctrnn.train.fit``, Adam, MSE). Sussillo &
 Barak's analysis is then run on the trained network as on any other:
 ``ctrnn.analysis.fixed_points`` at zero input, started from states the network visits,
@@ -22,16 +23,16 @@ import xarray as xr
 
 import ctrnn
 
-N, BITS, DT = 64, 3, 0.01
+N, BITS, DT = 100, 3, 0.01
 
 
-def train(iterations=1500, seed=0, progress=None):
+def train(iterations=3000, seed=0, progress=None):
     task = ctrnn.tasks.flipflop(256, n_bits=BITS, duration=1.0, dt=DT, p_pulse=0.04,
                                 seed=seed)
     net = ctrnn.RateNetwork(ctrnn.connectivity.gaussian(N, g=0.9, seed=seed),
                             U=np.zeros((N, BITS)), tau=0.1, phi="tanh")
     return ctrnn.train.fit(net, task, n_outputs=BITS, method="euler",
-                           optimizer=ctrnn.train.Adam(lr=1e-2), batch_size=32,
+                           optimizer=ctrnn.train.Adam(lr=5e-3), batch_size=32,
                            iterations=iterations, loss="mse", clip_grad_norm=1.0,
                            seed=seed, progress=progress)
 
@@ -42,7 +43,8 @@ def analyse(model, seed=1):
     test = ctrnn.tasks.flipflop(64, n_bits=BITS, duration=1.0, dt=DT, p_pulse=0.04,
                                 seed=seed)
     pred = model.predict(test, seed=seed)
-    err = float(np.mean((pred.y.values - test.targets.values) ** 2))
+    m = test["mask"].values  # from each bit's first pulse on
+    err = float(np.sum(m * (pred.y.values - test.targets.values) ** 2) / m.sum())
     states = pred.h.values.reshape(-1, N)
     fp = ctrnn.analysis.fixed_points(model.network, x=np.zeros(BITS), n_starts=64,
                                      starts=states[::50], seed=seed)
@@ -51,7 +53,7 @@ def analyse(model, seed=1):
     return pred, test, fp, err, memories
 
 
-def run(iterations=1500, seed=0, progress=None):
+def run(iterations=3000, seed=0, progress=None):
     model = train(iterations, seed, progress)
     pred, test, fp, err, memories = analyse(model)
     states = pred.h.values.reshape(-1, N)
@@ -95,7 +97,7 @@ def plot(ds, path):
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("-o", "--outdir", default=".")
-    p.add_argument("--iterations", type=int, default=1500)
+    p.add_argument("--iterations", type=int, default=3000)
     a = p.parse_args(argv)
     out = Path(a.outdir)
     out.mkdir(parents=True, exist_ok=True)

@@ -30,3 +30,34 @@ def test_dale_network_learns_perceptual_decisions_to_criterion():
     # the psychometric curve rises with the signed coherence
     p = ds.p_choice_2.values
     assert p[0] < 0.1 and p[-1] > 0.9 and np.all(np.diff(p) >= -0.1)
+
+
+def test_flipflop_network_has_eight_stable_fixed_points():
+    """Sussillo & Barak (2013): a trained 3-bit flip-flop stores its 8 memories as
+    stable fixed points (found by analysis.fixed_points at zero input)."""
+    ds, _ = _load("train_flipflop").run(iterations=3000)
+    assert ds.attrs["n_memories"] == 8
+    assert ds.attrs["n_stable"] >= 8
+    assert ds.attrs["test_mse"] < 0.1
+
+
+def test_low_rank_training_gives_r_outliers_at_the_eigenvalues_of_nt_m():
+    """W = W0 + M N^T / N with W0 random of small gain (0.1) and rank r = 2 trained: W
+    has r outliers outside the bulk, at the eigenvalues of N^T M / N (Mastrogiuseppe &
+    Ostojic 2018), up to corrections of order the gain. The pair is compared through its
+    sum and product (the trace and determinant of N^T M / N): a trained N^T M / N can be
+    close to defective, where the eigenvalues themselves move by the square root of a
+    perturbation."""
+    n, r = 200, 2
+    task = ctrnn.tasks.flipflop(256, n_bits=2, duration=1.0, dt=0.01, seed=0)
+    net = ctrnn.RateNetwork(ctrnn.connectivity.gaussian(n, g=0.1, seed=0),
+                            U=np.random.default_rng(0).normal(size=(n, 2)), tau=0.1)
+    model = ctrnn.train.fit(net, task, n_outputs=2, low_rank=r, frozen=("U",),
+                            optimizer=ctrnn.train.Adam(lr=1e-2), batch_size=32,
+                            iterations=800, seed=0, progress=False)
+    assert model.history.loss.values[-20:].mean() < 0.5 * model.history.loss.values[0]
+    K = model.theta["Nv"].T @ model.theta["M"] / n
+    out = ctrnn.analysis.outliers(np.array(model.network.W), radius=0.1, margin=2.0).values
+    assert len(out) == r
+    assert np.sum(out).real == pytest.approx(np.trace(K), rel=0.05)
+    assert np.prod(out).real == pytest.approx(np.linalg.det(K), rel=0.05)
