@@ -7,8 +7,9 @@ The loss is read at the last step only; ``ctrnn.train.gradient_norms`` gives
 Euler step J_t = (1 - a) I + a diag(phi'(z_t)) W (a = dt / tau) and
 ||J_t|| <= 1 - a (1 - gamma ||W||), gamma = sup |tanh'| = 1, so when ||W|| < 1 the norms
 must fall at least geometrically with the lag; the fitted decay rate per unit time is
-printed against that bound. Near the edge of chaos (g = 1) the decay slows, and in the
-chaotic regime (g = 1.5) the norms no longer decay: gradients explode instead.
+printed against that bound (there is none once ||W|| >= 1). Near the edge of chaos
+(g = 1) the decay slows, and in the chaotic regime (g = 1.5) the norms no longer decay
+(measured at N = 200: 0.595, 0.138 and -0.041 per unit time, the last a slow growth).
 
 Run:  python examples/vanishing_gradients.py [-o OUTDIR]
       (writes vanishing_gradients.nc and vanishing_gradients.png)
@@ -70,7 +71,7 @@ def plot(ds, path):
     for g in ds.g.values:
         ax.semilogy(ds.lag, ds.grad_norm.sel(g=g), label=f"g = {g:g}")
     ax.set(xlabel="lag before the loss (s)", ylabel="||dL/dh_t||",
-           title="gradients vanish (g < 1) or explode (g > 1)")
+           title="||dL/dh_t|| vanishes for g < 1, persists for g > 1")
     ax.legend()
     fig.tight_layout()
     fig.savefig(path, dpi=120)
@@ -87,7 +88,8 @@ def main(argv=None):
     ds.to_netcdf(out / "vanishing_gradients.nc")
     plot(ds, out / "vanishing_gradients.png")
     for g, r, b in zip(ds.g.values, ds.decay_rate.values, ds.bound_rate.values):
-        print(f"g = {g:g}: decay rate {r:.3f} /s (guaranteed at least {b:.3f} /s)")
+        bound = f"guaranteed at least {b:.3f} /s" if b == b else "no bound: ||W|| >= 1"
+        print(f"g = {g:g}: decay rate {r:.3f} /s ({bound})")
     print(f"wrote {out}/vanishing_gradients.nc and .png")
 
 

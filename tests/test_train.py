@@ -360,11 +360,29 @@ def test_fit_recorded_seed_repeats_the_run_and_resume_checks_the_set_up(tmp_path
     assert np.any(np.array(a.network.U) > 0)  # U starting at zero grows (subgradient)
     path = tmp_path / "ck.nc"
     ctrnn.train.fit(net, task, checkpoint=path, seed=1, **kw)
-    for change in (dict(optimizer=ctrnn.train.Adam(lr=2e-2)), dict(rate_l2=0.1)):
-        with pytest.raises(ValueError, match="different set-up"):
+    for change, part in ((dict(optimizer=ctrnn.train.Adam(lr=2e-2)), "optimizer"),
+                         (dict(rate_l2=0.1), "regularisers")):
+        with pytest.raises(ValueError, match=f"different set-up: its {part} differ"):
             ctrnn.train.fit(net, task, checkpoint=path, **{**kw, **change})
-    with pytest.raises(ValueError, match="different set-up"):
+    with pytest.raises(ValueError, match="different set-up: its network differ"):
         ctrnn.train.fit(net.replace(tau=2.0), task, checkpoint=path, **kw)
+    with pytest.warns(RuntimeWarning, match="holds 4 iterations"):
+        done = ctrnn.train.fit(net, task, checkpoint=path, **kw)
+    assert done.history.sizes["iteration"] == 4
+    # a schedule made again (as in a new process) is the same set-up; another is not
+    sched = dict(kw, optimizer=ctrnn.train.Adam(lr=ctrnn.train.exponential_decay(1e-2, 0.5,
+                                                                                   2)))
+    spath = tmp_path / "sched.nc"
+    ctrnn.train.fit(net, task, checkpoint=spath, **sched)
+    sched2 = dict(sched, iterations=6, optimizer=ctrnn.train.Adam(
+        lr=ctrnn.train.exponential_decay(1e-2, 0.5, 2)))
+    assert ctrnn.train.fit(net, task, checkpoint=spath, **sched2).history.sizes[
+        "iteration"] == 6
+    with pytest.raises(ValueError, match="its optimizer differ"):
+        ctrnn.train.fit(net, task, checkpoint=spath, **dict(sched2, optimizer=ctrnn.train.Adam(
+            lr=ctrnn.train.exponential_decay(1e-2, 0.6, 2))))
+    with pytest.raises(ValueError, match="no E/I labels"):
+        ctrnn.train.fit(net, task, dale="rectify", **kw)
 
 
 def test_a_custom_loss_of_the_wrong_shape_is_refused(rng):
@@ -375,3 +393,58 @@ def test_a_custom_loss_of_the_wrong_shape_is_refused(rng):
         ctrnn.train.gradient(net, Readout.random(1, 4, seed=0), task, loss=bad)
     with pytest.raises(ValueError, match="labels belong on the network"):
         ctrnn.train.fit(net, task, n_outputs=1, batch_size=8, dale=np.ones(4))
+
+
+@pytest.mark.parametrize("case", ["one trial", "cross-entropy", "no inputs, sparse, STP"])
+def test_gradient_matches_finite_differences_in_the_other_paths(case, rng):
+    """One trial (the forward pass runs on panels, the adjoint on BLAS); cross-entropy
+    through the network with relu; a sparse W with STP and no inputs (sigmoid)."""
+    n_in = 0 if case.startswith("no inputs") else NIN
+    W = rng.normal(0, 1.0 / np.sqrt(N), (N, N))
+    if case.startswith("no inputs"):
+        W = sp.csr_matrix(W * (rng.random((N, N)) < 0.6))
+    net = ctrnn.RateNetwork(W, U=rng.normal(size=(N, n_in)) if n_in else None,
+                            b=rng.normal(0, 0.3, N), tau=rng.uniform(0.5, 2, N),
+                            phi={"one trial": "tanh", "cross-entropy": "relu"}.get(case,
+                                                                                 "sigmoid"),
+                            noise=0.1, stp=STP if n_in == 0 else None)
+    trials = 1 if case == "one trial" else B
+    task = _task(rng, B=trials, n_in=n_in, mask=case != "cross-entropy")
+    loss = "mse"
+    if case == "cross-entropy":
+        task["targets"] = (("trial", "time", "output"),
+                           np.eye(NOUT)[rng.integers(0, NOUT, (trials, T))])
+        loss = "cross_entropy"
+    ro = Readout(rng.normal(size=(NOUT, N)), rng.normal(size=NOUT))
+    h0 = rng.normal(0, 0.5, N)
+
+    def f(net=net, ro=ro, h0=h0):
+        return ctrnn.train.gradient(net, ro, task, h0=h0, loss=loss, seed=2)["loss"]
+
+    g = ctrnn.train.gradient(net, ro, task, h0=h0, loss=loss, seed=2)
+    Wd = net.W.toarray() if net.is_sparse else np.array(net.W)
+    if net.is_sparse:
+        Wc = net.W.tocsr()
+        ref_W = _fd(lambda X: f(net=net.replace(W=sp.csr_matrix(
+            (X, Wc.indices, Wc.indptr), shape=(N, N)))), Wc.data.copy())
+    else:
+        ref_W = _fd(lambda X: f(net=net.replace(W=X)), Wd)
+    assert _rel(g["W"], ref_W) < 1e-6
+    assert _rel(g["tau"], _fd(lambda X: f(net=net.replace(tau=X)),
+                              np.array(net.tau_array))) < 1e-6
+    assert _rel(g["h0"], _fd(lambda X: f(h0=X), h0)) < 1e-6
+    assert _rel(g["C"], _fd(lambda X: f(ro=Readout(X, ro.c)), np.array(ro.C))) < 1e-6
+    if n_in:
+        assert _rel(g["U"], _fd(lambda X: f(net=net.replace(U=X)), np.array(net.U))) < 1e-6
+
+
+def test_weight_penalty_gradient(rng):
+    W, labels = ctrnn.connectivity.dale(4, 2, seed=1)
+    net = ctrnn.RateNetwork(W, dale=labels)
+    par = Parametrisation(net, Readout.random(1, N, seed=0), np.zeros(N), train=("W",))
+    theta = par.init()
+    pen, g = par.weight_penalty(theta, 0.3, 0.7)
+    Weff = np.array(par.network(theta).W)
+    assert pen == pytest.approx(0.3 * np.abs(Weff).sum() + 0.7 * (Weff ** 2).sum())
+    ref = _fd(lambda X: par.weight_penalty({"W": X}, 0.3, 0.7)[0], theta["W"])
+    assert _rel(g["W"], ref) < 1e-6

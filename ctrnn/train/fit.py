@@ -10,6 +10,7 @@ y_k = C h_{k+1} + c after it.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import warnings
@@ -41,15 +42,23 @@ def _check_net(net):
                          "(tanh, relu, sigmoid, softplus, linear)")
 
 
+def _diverged(report, N):
+    """Where the forward pass left the finite range, from the engine's Report."""
+    col = report.column
+    what = f"neuron {col % N}" + ("" if col < N else f" (STP variable {'ux'[col // N - 1]})")
+    return (f"the network's state left the finite range {report.where} in {what} of "
+            f"trial {report.trial}")
+
+
 def _method(method):
     m = get_method(method)
     if m.kind not in ("leaky", "rk"):
-        raise ValueError(f"method={m.name!r} has an adaptive step size: training needs a "
+        raise ValueError(f"method={method!r} has an adaptive step size: training needs a "
                          "fixed-step method (euler, exponential_euler, discrete, heun, rk4)")
     return m
 
 
-def _task_arrays(task, net, n_outputs=None):
+def _task_arrays(task, net, n_outputs=None, fix=None):
     """(xs (B, T, n_in), targets (B, T, n_out), mask, response or None, task dt or None)
     from a task Dataset, checked against the network before any work."""
     if not isinstance(task, xr.Dataset):
@@ -82,7 +91,8 @@ def _task_arrays(task, net, n_outputs=None):
                          f"network U of shape ({net.n_neurons}, {xs.shape[2]})")
     if n_outputs is not None and tg.shape[2] != n_outputs:
         raise ValueError(f"the task has {tg.shape[2]} outputs (task.targets {tg.shape}) "
-                         f"but the readout has {n_outputs}: set n_outputs={tg.shape[2]}")
+                         f"but the readout has {n_outputs}: "
+                         + (fix or f"set n_outputs={tg.shape[2]}"))
     if xs.shape[:2] != tg.shape[:2] or mask.shape != tg.shape:
         raise ValueError(f"task.inputs {xs.shape}, targets {tg.shape} and mask {mask.shape} "
                          "must agree in (trial, time)")
@@ -151,7 +161,8 @@ def _one_pass(net, readout, task, *, loss, dt, method, h0, seed, checkpoint_ever
     _check_net(net)
     m = _method(method)
     readout = _readout(readout, None, net, None)
-    xs, tg, mask, _, task_dt = _task_arrays(task, net, readout.n_outputs)
+    xs, tg, mask, _, task_dt = _task_arrays(
+        task, net, readout.n_outputs, fix="give a readout with as many outputs (rows of C)")
     dt = _dt(m, dt, task_dt)
     if want_tau and m.counts_steps:
         want_tau = False
@@ -165,8 +176,8 @@ def _one_pass(net, readout, task, *, loss, dt, method, h0, seed, checkpoint_ever
                   checkpoint_every=positive_int("checkpoint_every", checkpoint_every,
                                                 allow_none=True), norms=norms)
     if not p.report.ok:
-        raise FloatingPointError(p.report.message(method=m.name, n_neurons=net.n_neurons,
-                                                  batched=B > 1))
+        raise FloatingPointError(_diverged(p.report, net.n_neurons)
+                                 + ": the network diverges; reduce the weights' gain")
     return p, m, dt
 
 
@@ -286,7 +297,9 @@ def gradient_norms(net, readout, task, *, loss="mse", dt=None, method="euler", h
     T = p.norms.shape[1] - 1
     return xr.DataArray(p.norms, dims=("trial", "time"),
                         coords={"time": ("time", np.arange(T + 1) * dt,
-                                         {"units": "steps" if m.counts_steps else "s"})},
+                                         {"units": "steps" if m.counts_steps else
+                                          task["time"].attrs.get("units", "s")
+                                          if "time" in task.coords else "s"})},
                         name="grad_norm",
                         attrs={"long_name": "||dL/dh_t||", "method": m.name})
 
@@ -340,11 +353,15 @@ class Model:
         from ..simulate import simulate
 
         net = self.network if noise else self.network.replace(noise=0.0)
-        xs, tg, mask, resp, task_dt = _task_arrays(task, net, self.readout.n_outputs)
+        xs, tg, mask, resp, task_dt = _task_arrays(
+            task, net, self.readout.n_outputs,
+            fix="the model's readout has a fixed number of outputs")
         B, T, _ = xs.shape
         m = get_method(self.method)
-        if not m.counts_steps:
-            _dt(m, self.dt, task_dt)  # the task must be sampled at the training dt
+        if not m.counts_steps and task_dt is not None \
+                and abs(task_dt - self.dt) > 1e-9 * self.dt:
+            raise ValueError(f"the task is sampled at dt={task_dt} but the model was "
+                             f"trained at dt={self.dt}: make the task with dt={self.dt}")
         kw = dict(steps=T) if m.counts_steps else dict(steps=T, dt=self.dt)
         ds = simulate(net, method=self.method, inputs=xs, trials=B,
                       h0=np.broadcast_to(self.h0, (B, net.n_neurons)), seed=seed,
@@ -383,7 +400,7 @@ def _save_checkpoint(path, theta, opt_state, it, seed_attr, fingerprint, history
     for name, v in history.items():
         data[f"history__{name}"] = ("iteration", np.asarray(v[:it], dtype=np.float64))
     ds = xr.Dataset(data, attrs=dict(iteration=it, opt_step=int(opt_state["step"]),
-                                     seed=seed_attr, fingerprint=fingerprint))
+                                     seed=seed_attr, fingerprint=json.dumps(fingerprint)))
     path = str(path)
     if path.endswith(".zarr"):
         write_atomic(path, lambda tmp: ds.to_zarr(tmp, mode="w", consolidated=False))
@@ -411,7 +428,7 @@ def _load_checkpoint(path):
         elif parts[0] == "history":
             history[parts[1]] = list(np.asarray(da.values, dtype=np.float64))
     return theta, opt, int(ds.attrs["iteration"]), ds.attrs["seed"], \
-        ds.attrs["fingerprint"], history
+        json.loads(ds.attrs["fingerprint"]), history
 
 
 def _check_path(checkpoint):
@@ -425,8 +442,8 @@ def _check_path(checkpoint):
         try:
             import zarr  # noqa: F401
         except ImportError:
-            raise ImportError("checkpoint=*.zarr needs zarr: pip install 'ctrnn[dask]', "
-                              "or give a .nc path") from None
+            raise ImportError("checkpoint=*.zarr needs zarr: pip install zarr, or give a .nc "
+                              "path") from None
     return path
 
 
@@ -437,7 +454,7 @@ _HISTORY = ("loss", "data_loss", "accuracy", "grad_norm", "lr")
 def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
         optimizer=None, batch_size=64, iterations=1000, loss=None, clip_grad_norm=None,
         seed=None, progress=None, checkpoint=None, checkpoint_interval=100, resume=True,
-        checkpoint_every=None, train_tau=False, train_h0=False, frozen=(), dale="abs",
+        checkpoint_every=None, train_tau=False, train_h0=False, frozen=(), dale=None,
         mask=None, autapses=True, nonnegative_inputs=False, low_rank=None, h0=None,
         rate_l2=0.0, weight_l1=0.0, weight_l2=0.0):
     """Train ``net`` and a linear readout on ``task`` by backpropagation through time,
@@ -494,8 +511,9 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
         Also learn the time constants (through log tau) and the initial state.
     frozen : sequence of str
         Parameters to keep fixed, of "W", "U", "b", "C", "c".
-    dale : {"abs", "rectify"}
-        For a network with ``dale`` labels: W = |W~| D (default) or max(W~, 0) D.
+    dale : {"abs", "rectify"}, optional
+        For a network with ``dale`` labels: W = |W~| D ("abs", the default) or
+        max(W~, 0) D ("rectify"). A network without labels takes none.
     mask : array_like of bool, shape (n_neurons, n_neurons), optional
         Synapses that exist; the others stay zero.
     autapses : bool
@@ -519,8 +537,8 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
     ------
     TypeError
         If net is not a RateNetwork, task not a Dataset, or a count (batch_size,
-        iterations, checkpoint_interval, checkpoint_every, low_rank) or a number (dt,
-        lr, rate_l2, ...) is of another type.
+        iterations, checkpoint_interval, checkpoint_every, low_rank) is not a whole
+        number, or a number (dt, lr, rate_l2, ...) is of another type.
     ValueError
         If the task does not fit the network (both shapes named), an option is out of
         range, or the checkpoint belongs to a different training set-up.
@@ -590,7 +608,11 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
         train.append("tau")
     if train_h0:
         train.append("h0")
-    par = Parametrisation(net, readout0, _h0(h0, net.n_neurons), train=train, dale=dale,
+    if isinstance(dale, str) and net.dale is None:  # labels given here: params says where
+        raise ValueError(f"dale={dale!r} imposes Dale's law on a network that has no E/I "
+                         "labels: give them to the network, RateNetwork(W, dale=labels)")
+    par = Parametrisation(net, readout0, _h0(h0, net.n_neurons), train=train,
+                          dale="abs" if dale is None else dale,
                           mask=mask, autapses=autapses, nonnegative_inputs=nonnegative_inputs,
                           low_rank=low_rank, seed=_seeding.child(ss, _seeding.INIT, 1))
     theta = par.init()
@@ -604,14 +626,18 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
                                mask_all, theta)
     if stored is not None:
         theta_c, opt_c, start, _, fp, hist_c = stored
-        if fp != fingerprint:
-            raise ValueError(f"the checkpoint {path!r} was written by a different set-up "
-                             "(network, task, readout, constraints, optimiser or options "
-                             "differ): give another path, or resume=False to overwrite it")
+        differ = sorted(k for k in fingerprint if fp.get(k) != fingerprint[k])
+        if differ:
+            raise ValueError(f"the checkpoint {path!r} was written by a different set-up: "
+                             f"its {', '.join(differ)} differ from this call's; give the "
+                             "same arguments to resume, another path, or resume=False to "
+                             "overwrite it")
+        if start >= iterations:
+            warnings.warn(f"the checkpoint {path!r} holds {start} iterations, iterations="
+                          f"{iterations}: returning it as it is (raise iterations to train "
+                          "on)", RuntimeWarning, stacklevel=2)
         theta, opt_state, history = theta_c, opt_c, {k: hist_c.get(k, []) for k in _HISTORY}
     want_tau = "tau" in train
-    C_of = lambda th: np.ascontiguousarray(th.get("C", readout0.C))  # noqa: E731
-    c_of = lambda th: np.ascontiguousarray(th.get("c", readout0.c))  # noqa: E731
 
     def model(th, interrupted=False):
         return Model(par.network(th), par.readout(th), np.array(par.h0(th)),
@@ -619,18 +645,17 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
                      None if m.counts_steps else dt, interrupted, dict(th))
 
     interrupted = False
-    it = start
     with Progress(iterations, enabled=progress, label="ctrnn.train.fit",
                   unit="it") as bar:
         try:
             for it in range(start, iterations):
                 rng = np.random.default_rng(_seeding.child(ss, _seeding.BATCH, it))
                 idx = np.sort(rng.choice(n_trials, size=batch_size, replace=False))
-                xs = xs_all[idx] if xs_all.shape[0] > 1 else xs_all
-                netw = par.network(theta)
+                netw, ro = par.network(theta), par.readout(theta)
                 H0 = np.ascontiguousarray(np.broadcast_to(par.h0(theta),
                                                           (batch_size, net.n_neurons)))
-                p = _bptt.run(netw, C_of(theta), c_of(theta), xs, H0, method=m, dt=dt,
+                p = _bptt.run(netw, np.array(ro.C), np.array(ro.c), xs_all[idx], H0,
+                              method=m, dt=dt,
                               loss_fn=loss_fn, targets=tg_all[idx], mask=mask_all[idx],
                               keys=_noise_keys(netw, ss, it, batch_size),
                               want_tau=want_tau, rate_l2=rate_l2,
@@ -640,8 +665,7 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
                 if not math.isfinite(total):
                     err = FloatingPointError(
                         f"the loss became {total} at iteration {it}"
-                        + ("" if p.report.ok else " (" + p.report.message(
-                            method=m.name, n_neurons=net.n_neurons, batched=True) + ")")
+                        + ("" if p.report.ok else f" ({_diverged(p.report, net.n_neurons)})")
                         + ": lower the learning rate, set clip_grad_norm= "
                         "(e.g. 1.0), or start from weights of smaller gain; err.model "
                         "holds the model before this iteration")
@@ -687,27 +711,53 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
     return model(theta, interrupted)
 
 
+def _describe(v):
+    """A text for a setting that is the same in every process: a function (a schedule,
+    a loss) by its name, code and captured values rather than its address."""
+    if callable(v) and hasattr(v, "__code__"):
+        code = v.__code__
+        cells = tuple(c.cell_contents for c in (v.__closure__ or ()))
+        return repr((v.__module__, v.__qualname__, code.co_code.hex(), code.co_consts,
+                     cells, v.__defaults__))
+    if hasattr(v, "__dataclass_fields__"):
+        return type(v).__name__ + repr(tuple(_describe(getattr(v, f))
+                                             for f in v.__dataclass_fields__))
+    return repr(v)
+
+
 def _fingerprint(net, readout0, par, optimizer, m, dt, loss, batch_size, clip, rate_l2,
                  weight_l1, weight_l2, xs, tg, mask, theta):
-    """A hash of everything that decides the training run besides the iteration count,
-    so that a checkpoint resumes only the run that wrote it."""
-    h = hashlib.sha256()
-    fixed = [np.asarray(net._W.data if net.is_sparse else net._W), net._U, net._b,
-             net.tau_array, net.noise_array, readout0.C, readout0.c, par.h0_fixed, xs, tg,
-             mask]
-    if par.mask is not None:
-        fixed.append(par.mask)
-    for a in fixed:
-        a = np.ascontiguousarray(a, dtype=np.float64)
-        h.update(repr(a.shape).encode())
-        h.update(a.tobytes())
-    h.update(repr((net.phi.name, repr(net.stp), None if net.dale is None else
-                   net.dale.tolist(), par.train, par.dale, par.nonneg_U, par.rank,
-                   repr(optimizer), m.name, dt, loss if isinstance(loss, str)
-                   else getattr(loss, "__qualname__", "callable"), batch_size, clip,
-                   rate_l2, weight_l1, weight_l2,
-                   sorted((k, v.shape) for k, v in theta.items()))).encode())
-    return h.hexdigest()
+    """{part of the set-up: hash} of everything that decides a training run besides the
+    iteration count, so that a checkpoint resumes only the run that wrote it and the
+    refusal names what differs."""
+    def digest(*items):
+        h = hashlib.sha256()
+        for a in items:
+            if isinstance(a, np.ndarray) or (hasattr(a, "shape") and hasattr(a, "dtype")):
+                a = np.ascontiguousarray(a, dtype=np.float64)
+                h.update(repr(a.shape).encode())
+                h.update(a.tobytes())
+            else:
+                h.update(_describe(a).encode())
+        return h.hexdigest()[:16]
+
+    return {
+        "network": digest(net._W.data if net.is_sparse else net._W, net._U, net._b,
+                          net.tau_array, net.noise_array, net.phi.name, repr(net.stp),
+                          None if net.dale is None else net.dale.tolist()),
+        "task": digest(xs, tg, mask),
+        "readout": digest(readout0.C, readout0.c),
+        "h0": digest(par.h0_fixed),
+        "constraints": digest(par.train, par.dale, par.nonneg_U, par.rank,
+                              np.zeros(0) if par.mask is None else par.mask),
+        "optimizer": digest(optimizer),
+        "method and dt": digest(m.name, dt),
+        "loss": digest(loss),
+        "batch_size": digest(batch_size),
+        "clip_grad_norm": digest(clip),
+        "regularisers": digest(rate_l2, weight_l1, weight_l2),
+        "parameters": digest(sorted((k, v.shape) for k, v in theta.items())),
+    }
 
 
 def _history_dataset(history, seed_attr):

@@ -50,10 +50,10 @@ def mse(y, target, mask):
     """
     w = _total(mask, "mse")
     d = y - target
-    d *= mask
-    loss = float(np.vdot(d, y - target)) / w
-    d *= 2.0 / w  # in place: one array of the size of y besides y itself
-    return loss, d
+    md = mask * d
+    loss = float(np.vdot(md, d)) / w
+    md *= 2.0 / w  # in place: the gradient is the second and last array of y's size
+    return loss, md
 
 
 def _class_weights(mask):

@@ -239,4 +239,17 @@ def exponential_decay(lr, rate, every):
     """
     for name, v in (("lr", lr), ("rate", rate), ("every", every)):
         positive_scalar(name, v)
-    return lambda step: lr * rate ** (step / every)
+    return _ExponentialDecay(lr, rate, every)
+
+
+@dataclass(frozen=True)
+class _ExponentialDecay:
+    """lr * rate ** (step / every) as data: its repr names the numbers, so a checkpoint
+    recognises the schedule in a new process (a lambda's repr is its address)."""
+
+    lr: float
+    rate: float
+    every: float
+
+    def __call__(self, step):
+        return self.lr * self.rate ** (step / self.every)
