@@ -448,3 +448,15 @@ def test_weight_penalty_gradient(rng):
     assert pen == pytest.approx(0.3 * np.abs(Weff).sum() + 0.7 * (Weff ** 2).sum())
     ref = _fd(lambda X: par.weight_penalty({"W": X}, 0.3, 0.7)[0], theta["W"])
     assert _rel(g["W"], ref) < 1e-6
+
+
+def test_small_training_products_run_blas_on_one_thread():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    info = lambda: {lib["filepath"]: lib["num_threads"]  # noqa: E731
+                    for lib in threadpoolctl.threadpool_info() if lib["user_api"] == "blas"}
+    before = info()
+    with _bptt._blas_threads(32, 100):
+        assert set(info().values()) == {1}
+    assert info() == before
+    with _bptt._blas_threads(64, 1000):  # above SINGLE_THREAD_MAX: as configured
+        assert info() == before

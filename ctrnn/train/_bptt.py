@@ -12,6 +12,7 @@ forward pass).
 """
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +22,39 @@ from .._kernels import adjoint as _adj
 from .._kernels.rhs import HOLD
 
 BLOCK_STEPS = 16  # steps per block of gradient products (``_kernels.adjoint``)
+
+# Up to this many multiply-adds per product (trials x N^2) a training pass runs BLAS on
+# one thread. Measured with benchmarks/bench_train.py on the 2-core machine of
+# benchmarks/README.md, ms per iteration, OpenBLAS on 1 and 2 threads, two runs each:
+# N = 100, batch 32: 24.5, 23.6 against 59.3, 78.5; N = 256, batch 64: 222, 302 against
+# 383, 336; N = 512, batch 64: 390, 448 against 422, 424 (a tie at 16.8 million);
+# N = 1000, batch 64: 705, 673 against 514, 556. The products of one step are small and
+# many; splitting each over two threads costs more than it gains, the more so when the
+# other core is busy.
+SINGLE_THREAD_MAX = 16_000_000
+_controller = None
+
+
+def _blas_threads(B, N):
+    """A context in which BLAS runs on one thread for products of B x N x N up to
+    SINGLE_THREAD_MAX multiply-adds, else as configured. Through threadpoolctl (it
+    finds both OpenBLAS copies, numpy's and the scipy one Numba calls) when it is
+    installed: it is not among the runtime dependencies, which are fixed, so without it
+    BLAS keeps its own thread count (set OPENBLAS_NUM_THREADS=1 for the same effect)."""
+    global _controller
+    if B * N * N > SINGLE_THREAD_MAX:
+        return contextlib.nullcontext()
+    if _controller is None:
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            _controller = False
+        else:
+            import scipy.linalg.cython_blas  # noqa: F401  (Numba's BLAS, loaded first)
+            _controller = ThreadpoolController()
+    if _controller is False:
+        return contextlib.nullcontext()
+    return _controller.limit(limits=1, user_api="blas")
 
 
 class _Sink:
@@ -72,13 +106,21 @@ class Pass:
     report: object
 
 
-def run(net, C, c, xs, H0, *, method, dt, loss_fn, targets, mask, keys=None,
-        want_tau=False, rate_l2=0.0, checkpoint_every=None, norms=False, backward=True):
+def run(net, C, c, xs, H0, **kwargs):
     """Forward (and, with ``backward``, the exact adjoint) of ``net`` with readout (C, c)
-    over inputs xs (Bx, T, n_in) (Bx = 1 or B) from H0 (B, N).
+    over inputs xs (Bx, T, n_in) (Bx = 1 or B) from H0 (B, N), keywords method, dt,
+    loss_fn, targets, mask, keys=None, want_tau=False, rate_l2=0.0,
+    checkpoint_every=None, norms=False, backward=True; BLAS on one thread for small
+    products (``_blas_threads``).
 
     loss_fn(y, targets, mask) -> (loss, dL/dy). Arrays must be validated float64 by the
     caller; the method must be fixed-step (leaky or rk)."""
+    with _blas_threads(*H0.shape):
+        return _run(net, C, c, xs, H0, **kwargs)
+
+
+def _run(net, C, c, xs, H0, *, method, dt, loss_fn, targets, mask, keys=None,
+         want_tau=False, rate_l2=0.0, checkpoint_every=None, norms=False, backward=True):
     B, N = H0.shape
     T = xs.shape[1]
     xs_grid = np.ascontiguousarray(np.concatenate([xs, xs[:, -1:]], axis=1), dtype=np.float64)
