@@ -92,7 +92,7 @@ def plot(res, path):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("-o", "--outdir", default=".")
     ap.add_argument("--quick", action="store_true", help="smaller networks, fewer g")
     args = ap.parse_args(argv)

@@ -95,7 +95,7 @@ def plot(ds, path):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     p.add_argument("-o", "--outdir", default=".")
     p.add_argument("--iterations", type=int, default=3000)
     a = p.parse_args(argv)

@@ -79,7 +79,7 @@ def plot(ds, path):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     p.add_argument("-o", "--outdir", default=".")
     a = p.parse_args(argv)
     out = Path(a.outdir)

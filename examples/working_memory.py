@@ -87,7 +87,7 @@ def plot(ds, path):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     ap.add_argument("-o", "--outdir", default=".")
     args = ap.parse_args(argv)
     ds = run()

@@ -58,7 +58,7 @@ def _method(method):
     return m
 
 
-def _task_arrays(task, net, n_outputs=None, fix=None):
+def _task_arrays(task, net, n_outputs=None, fix=None, inputs_fix=None):
     """(xs (B, T, n_in), targets (B, T, n_out), mask, response or None, task dt or None)
     from a task Dataset, checked against the network before any work."""
     if not isinstance(task, xr.Dataset):
@@ -87,8 +87,9 @@ def _task_arrays(task, net, n_outputs=None, fix=None):
         resp = np.asarray(task["response"].transpose("trial", "time").values, dtype=bool)
     if xs.shape[2] != net.n_inputs:
         raise ValueError(f"the task has {xs.shape[2]} inputs (task.inputs {xs.shape}) but "
-                         f"the network takes {net.n_inputs} (U {net.U.shape}): give the "
-                         f"network U of shape ({net.n_neurons}, {xs.shape[2]})")
+                         f"the network takes {net.n_inputs} (U {net.U.shape}): "
+                         + (inputs_fix or f"give the network U of shape "
+                            f"({net.n_neurons}, {xs.shape[2]})"))
     if n_outputs is not None and tg.shape[2] != n_outputs:
         raise ValueError(f"the task has {tg.shape[2]} outputs (task.targets {tg.shape}) "
                          f"but the readout has {n_outputs}: "
@@ -125,10 +126,11 @@ def _dt(method, dt, task_dt):
 
 def _readout(readout, n_outputs, net, seed):
     if readout is None:
+        if seed is None:
+            raise TypeError("give readout=(C, c) or a ctrnn.train.Readout: this function "
+                            "draws no random readout")
         if n_outputs is None:
             raise TypeError("give n_outputs= or readout=")
-        if seed is None:
-            raise TypeError("give readout=(C, c): this function draws no random readout")
         return Readout.random(n_outputs, net.n_neurons, _seeding.child(seed, _seeding.INIT, 0))
     if isinstance(readout, Readout):
         r = readout
@@ -309,7 +311,8 @@ def gradient_norms(net, readout, task, *, loss="mse", dt=None, method="euler", h
 class Model:
     """A trained network: ``network`` (a RateNetwork: simulate and analyse it like any
     other), ``readout`` (y = C h + c), ``h0`` (the initial state, (n_neurons,)),
-    ``history`` (a Dataset over iterations: loss, accuracy, grad_norm, lr), and the
+    ``history`` (a Dataset over iterations: loss (with the penalties), data_loss,
+    accuracy, grad_norm, lr), and the
     ``method`` and ``dt`` it was trained with."""
 
     network: RateNetwork
@@ -355,7 +358,8 @@ class Model:
         net = self.network if noise else self.network.replace(noise=0.0)
         xs, tg, mask, resp, task_dt = _task_arrays(
             task, net, self.readout.n_outputs,
-            fix="the model's readout has a fixed number of outputs")
+            fix="the model's readout has a fixed number of outputs",
+            inputs_fix="give the model a task with the inputs it was trained on")
         B, T, _ = xs.shape
         m = get_method(self.method)
         if not m.counts_steps and task_dt is not None \
@@ -626,12 +630,16 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
                                mask_all, theta)
     if stored is not None:
         theta_c, opt_c, start, _, fp, hist_c = stored
-        differ = sorted(k for k in fingerprint if fp.get(k) != fingerprint[k])
+        differ = [k for k in fingerprint if fp.get(k) != fingerprint[k]]
         if differ:
-            raise ValueError(f"the checkpoint {path!r} was written by a different set-up: "
-                             f"its {', '.join(differ)} differ from this call's; give the "
-                             "same arguments to resume, another path, or resume=False to "
-                             "overwrite it")
+            def what(k):  # settings are kept as text, arrays as hashes
+                old, new = fp.get(k), fingerprint[k]
+                return k if old is None or len(new) == 16 and len(old) == 16 \
+                    else f"{k} ({old} there, {new} here)"
+            raise ValueError(f"the checkpoint {path!r} was written by a different set-up; "
+                             f"what differs: {'; '.join(what(k) for k in differ)}. Give "
+                             "the same arguments to resume, another path, or resume=False "
+                             "to overwrite it")
         if start >= iterations:
             warnings.warn(f"the checkpoint {path!r} holds {start} iterations, iterations="
                           f"{iterations}: returning it as it is (raise iterations to train "
@@ -720,8 +728,8 @@ def _describe(v):
         return repr((v.__module__, v.__qualname__, code.co_code.hex(), code.co_consts,
                      cells, v.__defaults__))
     if hasattr(v, "__dataclass_fields__"):
-        return type(v).__name__ + repr(tuple(_describe(getattr(v, f))
-                                             for f in v.__dataclass_fields__))
+        return type(v).__name__ + "(" + ", ".join(
+            f"{f}={_describe(getattr(v, f))}" for f in v.__dataclass_fields__) + ")"
     return repr(v)
 
 
@@ -731,6 +739,11 @@ def _fingerprint(net, readout0, par, optimizer, m, dt, loss, batch_size, clip, r
     iteration count, so that a checkpoint resumes only the run that wrote it and the
     refusal names what differs."""
     def digest(*items):
+        """A short text of the items when it is one (settings), else a hash (arrays)."""
+        if not any(hasattr(a, "shape") and hasattr(a, "dtype") for a in items):
+            text = ", ".join(_describe(a) for a in items)
+            if len(text) <= 120:
+                return text
         h = hashlib.sha256()
         for a in items:
             if isinstance(a, np.ndarray) or (hasattr(a, "shape") and hasattr(a, "dtype")):
