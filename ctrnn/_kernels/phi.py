@@ -189,6 +189,13 @@ def _tanh32(x):
     return t if x == x and x != _ZERO32 else x  # NaN stays NaN; -0 stays -0
 
 
+@jit(forceinline=True)
+def _sigmoid32(x):
+    e = _exp_neg32(-abs(x))
+    s = (_ONE32 if x >= _ZERO32 else e) / (_ONE32 + e)
+    return s if x == x else x
+
+
 # --- dispatch on the precision --------------------------------------------------------
 def tanh(x):
     """tanh(x), vectorisable (float32 computed in float32)."""
@@ -234,7 +241,7 @@ def _precision_overload(fn, impl64, impl32=None):
 
 _precision_overload(tanh, _tanh64, _tanh32)
 _precision_overload(dtanh, _dtanh64)
-_precision_overload(sigmoid, _sigmoid64)
+_precision_overload(sigmoid, _sigmoid64, _sigmoid32)
 _precision_overload(dsigmoid, _dsigmoid64)
 _precision_overload(softplus, _softplus64)
 
