@@ -202,10 +202,13 @@ class _Fixed:
         code, k, r, col = self.kernel(Z, buf, k0, n, self.save_every, base, *self.args)
         if code == _rk.OK:
             return Report(Status.OK), None
-        report = Report(Status(code), k, r, col, (k + 1) * self.dt,
-                        f"at t = {(k + 1) * self.dt:g} (step {k + 1} of {self.steps})",
-                        self.advice)
-        return report, k // self.save_every + 1  # the saves before step k are complete
+        return self.report(code, k, r, col), k // self.save_every + 1  # saves before k
+
+    def report(self, code, k, r, col):
+        """The Report of a kernel's status tuple (code, step, trial, column)."""
+        return Report(Status(code), k, r, col, (k + 1) * self.dt,
+                      f"at t = {(k + 1) * self.dt:g} (step {k + 1} of {self.steps})",
+                      self.advice)
 
     def mark_missing(self, out, report, chunk):
         """NaN into the saves of ``out`` (B, n_save, M) that a failed run never wrote."""

@@ -6,7 +6,7 @@ import re
 
 import numpy as np
 
-NOISE, H0, BATCH, TRAIN_NOISE, INIT = 0, 1, 2, 3, 4  # purposes: one child stream family each
+NOISE, H0, BATCH, TRAIN_NOISE, INIT, SAMPLING = 0, 1, 2, 3, 4, 5  # purposes: one child stream family each
 
 
 def seed_sequence(seed):

@@ -59,3 +59,62 @@ def stp_rhs(z, W, U, b, tau, phi, x_in, Us, tau_f, tau_d, rate_scale=1.0, eff=1.
     du = (Us - u) / tau_f + Us * (1 - u) * r
     dx = (1 - x) / tau_d - u * x * r
     return np.concatenate([dh, du, dx])
+
+
+def lstm_loop(x, h0, c0, W_ih, W_hh, b_ih, b_hh, C, c):
+    """The LSTM equations written out step by step (PyTorch's gate order i, f, g, o):
+    x (T, n_in), h0, c0 (H,) -> h, c (T, H) after each step and y (T, n_out)."""
+    H = W_hh.shape[1]
+    sig = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
+    h, cc = np.array(h0, float), np.array(c0, float)
+    hs, cs, ys = [], [], []
+    for t in range(x.shape[0]):
+        z = W_ih @ x[t] + b_ih + W_hh @ h + b_hh
+        i, f, g, o = sig(z[:H]), sig(z[H:2 * H]), np.tanh(z[2 * H:3 * H]), sig(z[3 * H:])
+        cc = f * cc + i * g
+        h = o * np.tanh(cc)
+        hs.append(h)
+        cs.append(cc)
+        ys.append(C @ h + c)
+    return np.array(hs), np.array(cs), np.array(ys)
+
+
+def lstm_closed_loop(x, take, h0, c0, W_ih, W_hh, b_ih, b_hh, C, c):
+    """``lstm_loop`` with output feedback: where take[t] is False (t >= 1) the last
+    n_outputs inputs of step t are the previous output C h_t + c. Returns h, c, y and the
+    inputs received (T, n_in)."""
+    H, n_out = W_hh.shape[1], C.shape[0]
+    sig = lambda z: 1.0 / (1.0 + np.exp(-z))  # noqa: E731
+    h, cc = np.array(h0, float), np.array(c0, float)
+    xs, hs, cs, ys = [], [], [], []
+    y = None
+    for t in range(x.shape[0]):
+        xt = np.array(x[t], float)
+        if t > 0 and not take[t]:
+            xt[-n_out:] = y
+        z = W_ih @ xt + b_ih + W_hh @ h + b_hh
+        i, f, g, o = sig(z[:H]), sig(z[H:2 * H]), np.tanh(z[2 * H:3 * H]), sig(z[3 * H:])
+        cc = f * cc + i * g
+        h = o * np.tanh(cc)
+        y = C @ h + c
+        xs.append(xt)
+        hs.append(h)
+        cs.append(cc)
+        ys.append(y)
+    return np.array(hs), np.array(cs), np.array(ys), np.array(xs)
+
+
+def euler_closed_loop(h0, W, U, b, tau, phi, dt, x, take, C, c):
+    """``euler_loop`` with output feedback into the last n_outputs inputs where
+    take[k] is False (k >= 1). Returns the states (T + 1, N) and the inputs received."""
+    n_out = C.shape[0]
+    h = np.array(h0, float)
+    out, xs = [h.copy()], []
+    for k in range(x.shape[0]):
+        xk = np.array(x[k], float)
+        if k > 0 and not take[k]:
+            xk[-n_out:] = C @ h + c
+        h = h + dt / tau * (-h + PHI[phi](W @ h + U @ xk + b))
+        out.append(h.copy())
+        xs.append(xk)
+    return np.array(out), np.array(xs)

@@ -5,7 +5,10 @@ time and channel, with the trial conditions as coordinates). Every task is seede
 - series: `mackey_glass`, `narma10`, `oscillators`, and the score `nrmse`;
 - cognitive: `perceptual_decision`, `context_integration`, `delayed_match_to_sample`,
   `parametric_working_memory`, `flipflop` (layout and time convention in
-  ``ctrnn.tasks.cognitive``).
+  ``ctrnn.tasks.cognitive``);
+- sequences (same layout, time in steps): `adding_problem`, `copy_memory` (delayed
+  recall with a settable lag), `sequence_prediction` (next-step prediction of a series,
+  for training with output feedback).
 
 >>> import ctrnn
 >>> ds = ctrnn.tasks.flipflop(8, n_bits=3, seed=0)
@@ -17,8 +20,9 @@ time and channel, with the trial conditions as coordinates). Every task is seede
 """
 from .cognitive import (context_integration, delayed_match_to_sample, flipflop,
                         parametric_working_memory, perceptual_decision)
+from .sequences import adding_problem, copy_memory, sequence_prediction
 from .series import mackey_glass, narma10, nrmse, oscillators
 
 __all__ = ["mackey_glass", "narma10", "oscillators", "nrmse", "perceptual_decision",
            "context_integration", "delayed_match_to_sample", "parametric_working_memory",
-           "flipflop"]
+           "flipflop", "adding_problem", "copy_memory", "sequence_prediction"]

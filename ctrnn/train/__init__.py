@@ -2,7 +2,10 @@
 kernels: exact gradients of the discretised network (a hand-written discrete adjoint of
 every fixed-step method), parametrised constraints (Dale's law, masks, low rank), Adam
 and SGD, losses with masks, checkpoints that resume bit for bit. A trained network is a
-``RateNetwork``: simulate and analyse it like any other.
+``RateNetwork``: simulate and analyse it like any other. The LSTM (``LSTM``, in
+``torch.nn.LSTM``'s layout) trains with the same ``fit``; sequence models learn with
+output feedback by teacher forcing, free running or scheduled sampling, and run closed
+loop with ``generate``.
 
 >>> import numpy as np, ctrnn
 >>> task = ctrnn.tasks.flipflop(64, n_bits=2, seed=0)
@@ -12,10 +15,14 @@ and SGD, losses with masks, checkpoints that resume bit for bit. A trained netwo
 >>> g["W"].shape
 (30, 30)
 """
-from . import losses
+from . import losses, sampling
 from .fit import Model, fit, gradient, gradient_norms
+from .generate import generate
+from .lstm import LSTM
 from .optim import SGD, Adam, clip_by_global_norm, exponential_decay, global_norm
 from .params import Readout
+from .sampling import free_running, scheduled_sampling, teacher_forcing
 
-__all__ = ["fit", "gradient", "gradient_norms", "Model", "Readout", "Adam", "SGD",
-           "clip_by_global_norm", "global_norm", "exponential_decay", "losses"]
+__all__ = ["fit", "gradient", "gradient_norms", "Model", "Readout", "LSTM", "generate",
+           "teacher_forcing", "free_running", "scheduled_sampling", "Adam", "SGD",
+           "clip_by_global_norm", "global_norm", "exponential_decay", "losses", "sampling"]

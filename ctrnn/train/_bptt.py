@@ -19,6 +19,7 @@ import numpy as np
 
 from .. import _engine
 from .._kernels import adjoint as _adj
+from .._kernels import closed as _closed
 from .._kernels.rhs import HOLD
 
 BLOCK_STEPS = 16  # steps per block of gradient products (``_kernels.adjoint``)
@@ -110,8 +111,13 @@ def run(net, C, c, xs, H0, **kwargs):
     """Forward (and, with ``backward``, the exact adjoint) of ``net`` with readout (C, c)
     over inputs xs (Bx, T, n_in) (Bx = 1 or B) from H0 (B, N), keywords method, dt,
     loss_fn, targets, mask, keys=None, want_tau=False, rate_l2=0.0,
-    checkpoint_every=None, norms=False, backward=True; BLAS on one thread for small
-    products (``_blas_threads``).
+    checkpoint_every=None, norms=False, backward=True, feedback=None; BLAS on one thread
+    for small products (``_blas_threads``).
+
+    feedback=(n_fb, take): the last n_fb input channels carry the previous output
+    y = C h + c, fed back where take (B, T) is False (``_kernels.closed``). The loop runs
+    once to find the inputs the network receives; forward and adjoint then run on those,
+    so the fed outputs are constants for the gradient.
 
     loss_fn(y, targets, mask) -> (loss, dL/dy). Arrays must be validated float64 by the
     caller; the method must be fixed-step (leaky or rk)."""
@@ -119,8 +125,24 @@ def run(net, C, c, xs, H0, **kwargs):
         return _run(net, C, c, xs, H0, **kwargs)
 
 
+def _closed_inputs(net, C, c, xs_grid, Z0, method, dt, keys, n_fb, take):
+    """(Report, xs_grid with the fed-back outputs in its last n_fb channels)."""
+    B, T1, n_in = xs_grid.shape
+    xs_fed = xs_grid.copy()
+    Z = Z0.copy()
+    stepper = _engine.plan(method, net, Z, xs_fed, HOLD, dt=dt, steps=T1 - 1, keys=keys)
+    kernel = _closed.leaky_closed if method.kind == "leaky" else _closed.rk_closed
+    out = np.empty((B, 1, Z.shape[1]))
+    code, k, r, col = kernel(Z, out, T1 - 1, np.ascontiguousarray(C, dtype=np.float64),
+                             np.ascontiguousarray(c, dtype=np.float64), n_in - n_fb,
+                             np.ascontiguousarray(take, dtype=np.bool_), *stepper.args)
+    report = _engine.Report(_engine.Status.OK) if code == 0 else stepper.report(code, k, r, col)
+    return report, stepper.inp_k.xs
+
+
 def _run(net, C, c, xs, H0, *, method, dt, loss_fn, targets, mask, keys=None,
-         want_tau=False, rate_l2=0.0, checkpoint_every=None, norms=False, backward=True):
+         want_tau=False, rate_l2=0.0, checkpoint_every=None, norms=False, backward=True,
+         feedback=None):
     B, N = H0.shape
     T = xs.shape[1]
     xs_grid = np.ascontiguousarray(np.concatenate([xs, xs[:, -1:]], axis=1), dtype=np.float64)
@@ -129,6 +151,11 @@ def _run(net, C, c, xs, H0, *, method, dt, loss_fn, targets, mask, keys=None,
         Z = Z.copy()
     M = Z.shape[1]
     keys = np.zeros(0, np.uint64) if keys is None else keys
+    if feedback is not None and not feedback[1].all():
+        report, xs_grid = _closed_inputs(net, C, c, xs_grid, Z, method, dt, keys, *feedback)
+        if not report.ok:
+            return Pass(np.nan, np.nan, np.full((B, T, C.shape[0]), np.nan), None, None,
+                        report)
     stepper = _engine.plan(method, net, Z, xs_grid, HOLD, dt=dt, steps=T, save_every=1,
                            keys=keys)
     sink = _Sink(B, T, M, C, c, checkpoint_every)

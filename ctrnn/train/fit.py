@@ -28,6 +28,7 @@ from . import _bptt
 from .losses import accuracy, get_loss
 from .optim import Adam, SGD, clip_by_global_norm, global_norm
 from .params import Parametrisation, Readout
+from .sampling import _as_feedback as as_feedback
 
 __all__ = ["fit", "gradient", "gradient_norms", "Model"]
 
@@ -60,7 +61,8 @@ def _method(method):
 
 def _task_arrays(task, net, n_outputs=None, fix=None, inputs_fix=None):
     """(xs (B, T, n_in), targets (B, T, n_out), mask, response or None, task dt or None)
-    from a task Dataset, checked against the network before any work."""
+    from a task Dataset, checked against the network (a RateNetwork or an LSTM) before
+    any work."""
     if not isinstance(task, xr.Dataset):
         raise TypeError(f"task must be an xarray.Dataset with inputs (trial, time, input) "
                         f"and targets (trial, time, output), as ctrnn.tasks makes; got "
@@ -86,8 +88,10 @@ def _task_arrays(task, net, n_outputs=None, fix=None, inputs_fix=None):
     if "response" in task:
         resp = np.asarray(task["response"].transpose("trial", "time").values, dtype=bool)
     if xs.shape[2] != net.n_inputs:
+        takes = f"the network takes {net.n_inputs} (U {net.U.shape})" \
+            if isinstance(net, RateNetwork) else f"the model takes {net.n_inputs}"
         raise ValueError(f"the task has {xs.shape[2]} inputs (task.inputs {xs.shape}) but "
-                         f"the network takes {net.n_inputs} (U {net.U.shape}): "
+                         f"{takes}: "
                          + (inputs_fix or f"give the network U of shape "
                             f"({net.n_neurons}, {xs.shape[2]})"))
     if n_outputs is not None and tg.shape[2] != n_outputs:
@@ -158,8 +162,29 @@ def _noise_keys(net, ss, purpose_index, B):
 
 
 # --- gradient and gradient_norms ------------------------------------------------------
+def _lstm_pass(net, readout, task, *, loss, seed, norms, feedback, iteration, **rate_only):
+    from .lstm import backward, forward
+
+    if readout is not None:
+        raise ValueError("an LSTM has its own readout (C, c): give readout=None")
+    learner = _LSTMLearner(net, task, None, n_outputs=None, feedback=feedback, frozen=(),
+                           **rate_only)
+    B, T = learner.xs.shape[:2]
+    ss, _ = _seeding.seed_sequence(seed)
+    take = None if feedback is None else feedback.take(ss, iteration, B, T)
+    p = net.state_dict()
+    z = np.zeros((B, net.n_hidden))
+    f = forward(p, learner.xs, z, z, net.dtype, n_fb=0 if take is None else learner.n_fb,
+                take=take)
+    if f.bad >= 0:
+        raise FloatingPointError(f"the LSTM's state left the finite range at step {f.bad}")
+    loss_value, ybar = get_loss(loss)(f.y.astype(np.float64), learner.tg, learner.mask)
+    g, nrm = backward(p, f, np.asarray(ybar, dtype=np.float64), net.dtype, norms=norms)
+    return float(loss_value), g, nrm
+
+
 def _one_pass(net, readout, task, *, loss, dt, method, h0, seed, checkpoint_every, rate_l2,
-              norms, want_tau):
+              norms, want_tau, feedback=None, iteration=0):
     _check_net(net)
     m = _method(method)
     readout = _readout(readout, None, net, None)
@@ -172,11 +197,16 @@ def _one_pass(net, readout, task, *, loss, dt, method, h0, seed, checkpoint_ever
     H0 = np.ascontiguousarray(np.broadcast_to(_h0(h0, net.n_neurons), (B, net.n_neurons)))
     ss, _ = _seeding.seed_sequence(seed)
     keys = _noise_keys(net, ss, 0, B)
+    fb = None
+    if feedback is not None:
+        n_fb = _n_feedback(feedback, readout.n_outputs, net.n_inputs,
+                           f"the network's inputs (U {net.U.shape})")
+        fb = (n_fb, feedback.take(ss, iteration, B, xs.shape[1]))
     p = _bptt.run(net, np.array(readout.C), np.array(readout.c), xs, H0, method=m, dt=dt,
                   loss_fn=get_loss(loss), targets=tg, mask=mask, keys=keys,
                   want_tau=want_tau, rate_l2=rate_l2,
                   checkpoint_every=positive_int("checkpoint_every", checkpoint_every,
-                                                allow_none=True), norms=norms)
+                                                allow_none=True), norms=norms, feedback=fb)
     if not p.report.ok:
         raise FloatingPointError(_diverged(p.report, net.n_neurons)
                                  + ": the network diverges; reduce the weights' gain")
@@ -184,7 +214,7 @@ def _one_pass(net, readout, task, *, loss, dt, method, h0, seed, checkpoint_ever
 
 
 def gradient(net, readout, task, *, loss="mse", dt=None, method="euler", h0=None, seed=0,
-             checkpoint_every=None, rate_l2=0.0):
+             checkpoint_every=None, rate_l2=0.0, feedback=None, iteration=0):
     """The loss of ``net`` with ``readout`` on every trial of ``task`` and its exact
     gradient: backpropagation through time of the discretised network (the adjoint of
     the very steps ``simulate`` takes), for every parameter.
@@ -214,6 +244,11 @@ def gradient(net, readout, task, *, loss="mse", dt=None, method="euler", h0=None
         O(T / k + k) states instead of O(T); the gradient is the same bit for bit.
     rate_l2 : float
         Adds rate_l2 * mean(h^2) over trials, steps and neurons to the loss.
+    feedback : Feedback, optional
+        Output feedback into the last n_outputs inputs (see ``fit``), drawn as at
+        ``iteration`` of training with this ``seed``.
+    iteration : int
+        The iteration whose feedback probability applies (scheduled sampling).
 
     Returns
     -------
@@ -221,7 +256,9 @@ def gradient(net, readout, task, *, loss="mse", dt=None, method="euler", h0=None
         "loss" (float) and the gradients "W" (n_neurons, n_neurons) (for a sparse W:
         (nnz,), on its stored entries, in CSR order), "U" (n_neurons, n_inputs), "b",
         "tau" (n_neurons,) (None for "discrete"), "h0" (n_neurons,) (summed over
-        trials), "C" (n_outputs, n_neurons) and "c" (n_outputs,).
+        trials), "C" (n_outputs, n_neurons) and "c" (n_outputs,). For an LSTM (give
+        readout=None): its state-dict names, and "h0", "c0" (n_hidden,) summed over
+        trials.
 
     Raises
     ------
@@ -250,9 +287,18 @@ def gradient(net, readout, task, *, loss="mse", dt=None, method="euler", h0=None
     >>> g["W"].shape, g["U"].shape
     ((3, 3), (3, 1))
     """
+    from .lstm import LSTM
+
+    if isinstance(net, LSTM):
+        value, g, _ = _lstm_pass(net, readout, task, loss=loss, seed=seed, norms=False,
+                                 feedback=feedback, iteration=iteration, dt=dt,
+                                 method=method, h0=h0, checkpoint_every=checkpoint_every,
+                                 rate_l2=rate_l2)
+        g["h0"], g["c0"] = g["h0"].sum(axis=0), g["c0"].sum(axis=0)
+        return {"loss": value, **g}
     p, m, _ = _one_pass(net, readout, task, loss=loss, dt=dt, method=method, h0=h0,
                         seed=seed, checkpoint_every=checkpoint_every, rate_l2=rate_l2,
-                        norms=False, want_tau=True)
+                        norms=False, want_tau=True, feedback=feedback, iteration=iteration)
     g = dict(p.grads)
     g["h0"] = g["h0"].sum(axis=0)
     return {"loss": p.loss, **g}
@@ -268,7 +314,8 @@ def gradient_norms(net, readout, task, *, loss="mse", dt=None, method="euler", h
 
     Parameters
     ----------
-    As ``gradient``.
+    As ``gradient`` (an LSTM with readout=None included: its norms are those of dL/dh_t,
+    the hidden state, whose gradient also reaches back through the cell).
 
     Returns
     -------
@@ -293,6 +340,16 @@ def gradient_norms(net, readout, task, *, loss="mse", dt=None, method="euler", h
     >>> bool(n[0, 0] < n[0, -1])  # smaller far back from the loss
     True
     """
+    from .lstm import LSTM
+
+    if isinstance(net, LSTM):
+        _, _, nrm = _lstm_pass(net, readout, task, loss=loss, seed=seed, norms=True,
+                               feedback=None, iteration=0, dt=dt, method=method, h0=h0)
+        return xr.DataArray(nrm, dims=("trial", "time"),
+                            coords={"time": ("time", np.arange(nrm.shape[1]),
+                                             {"units": "steps"})},
+                            name="grad_norm", attrs={"long_name": "||dL/dh_t||",
+                                                     "method": "lstm"})
     p, m, dt = _one_pass(net, readout, task, loss=loss, dt=dt, method=method, h0=h0,
                          seed=seed, checkpoint_every=None, rate_l2=0.0, norms=True,
                          want_tau=False)
@@ -310,7 +367,7 @@ def gradient_norms(net, readout, task, *, loss="mse", dt=None, method="euler", h
 @dataclass
 class Model:
     """A trained network: ``network`` (a RateNetwork: simulate and analyse it like any
-    other), ``readout`` (y = C h + c), ``h0`` (the initial state, (n_neurons,)),
+    other; or an LSTM), ``readout`` (y = C h + c), ``h0`` (the initial state, (n_neurons,)),
     ``history`` (a Dataset over iterations: loss (with the penalties), data_loss,
     accuracy, grad_norm, lr), and the
     ``method`` and ``dt`` it was trained with."""
@@ -342,7 +399,9 @@ class Model:
         xarray.Dataset
             h (trial, time, neuron) and y (trial, time, output): the state and output
             after the step driven by input sample k, at the task's time coordinate;
-            with the task's targets, mask and response.
+            with the task's targets, mask and response. An LSTM adds its cell state c
+            (trial, time, hidden), and h is over ``hidden``. Open loop: the inputs are
+            the task's (for closed-loop runs see ``ctrnn.train.generate``).
 
         Raises
         ------
@@ -354,7 +413,17 @@ class Model:
         See ``ctrnn.train.fit``.
         """
         from ..simulate import simulate
+        from .lstm import LSTM
 
+        if isinstance(self.network, LSTM):
+            xs = _task_arrays(task, self.network, self.readout.n_outputs,
+                              fix="the model's readout has a fixed number of outputs",
+                              inputs_fix="give the model a task with the inputs it was "
+                              "trained on")[0]
+            out = self.network.run(xs)
+            if "time" in task.coords:
+                out = out.assign_coords(time=task["time"].values)
+            return self._with_task(out, task, seed)
         net = self.network if noise else self.network.replace(noise=0.0)
         xs, tg, mask, resp, task_dt = _task_arrays(
             task, net, self.readout.n_outputs,
@@ -375,7 +444,10 @@ class Model:
         h = h.assign_coords(time=time)
         y = xr.DataArray(self.readout(h.values), dims=("trial", "time", "output"),
                          coords={"time": time})
-        out = xr.Dataset({"h": h, "y": y})
+        return self._with_task(xr.Dataset({"h": h, "y": y}), task, seed)
+
+    def _with_task(self, out, task, seed):
+        time = out["time"].values
         for name in ("targets", "mask", "response"):
             if name in task:
                 out[name] = task[name].assign_coords(time=time) if "time" in task[name].dims \
@@ -451,6 +523,183 @@ def _check_path(checkpoint):
     return path
 
 
+# --- what is trained: a rate network or an LSTM -----------------------------------------
+class _RateLearner:
+    """A RateNetwork and its readout through a ``Parametrisation``, trained by
+    ``_bptt``."""
+
+    def __init__(self, net, task, ss, *, n_outputs, readout, dt, method, checkpoint_every,
+                 train_tau, train_h0, frozen, dale, mask, autapses, nonnegative_inputs,
+                 low_rank, h0, rate_l2, weight_l1, weight_l2, feedback):
+        _check_net(net)
+        m = _method(method)
+        self.readout0 = _readout(readout, n_outputs, net, ss)
+        self.xs, self.tg, self.mask, self.resp, task_dt = _task_arrays(
+            task, net, self.readout0.n_outputs)
+        self.dt = _dt(m, dt, task_dt)
+        self.checkpoint_every = positive_int("checkpoint_every", checkpoint_every,
+                                             allow_none=True)
+        self.rate_l2, self.weight_l1, self.weight_l2 = (nonnegative_scalar(name, v) for name, v in (
+            ("rate_l2", rate_l2), ("weight_l1", weight_l1), ("weight_l2", weight_l2)))
+        frozen = (frozen,) if isinstance(frozen, str) else tuple(frozen)
+        if {"tau", "h0"} & set(frozen):
+            raise ValueError("tau and h0 are fixed unless train_tau=True / train_h0=True: "
+                             "leave them out of frozen")
+        bad = set(frozen) - {"W", "U", "b", "C", "c"}
+        if bad:
+            raise ValueError(f"frozen={sorted(bad)}: the parameters are W, U, b, C, c")
+        train = [n for n in ("W", "U", "b", "C", "c") if n not in frozen]
+        if train_tau:
+            if m.counts_steps:
+                raise ValueError("train_tau=True with method='discrete': tau does not enter "
+                                 "the discrete RNN h[t+1] = phi(W h[t] + U x[t] + b)")
+            train.append("tau")
+        if train_h0:
+            train.append("h0")
+        if isinstance(dale, str) and net.dale is None:  # labels given here: params says where
+            raise ValueError(f"dale={dale!r} imposes Dale's law on a network that has no "
+                             "E/I labels: give them to the network, RateNetwork(W, "
+                             "dale=labels)")
+        self.n_fb = _n_feedback(feedback, self.readout0.n_outputs, net.n_inputs,
+                                f"the network's inputs (U {net.U.shape})")
+        self.net, self.m = net, m
+        self.par = Parametrisation(net, self.readout0, _h0(h0, net.n_neurons), train=train,
+                                   dale="abs" if dale is None else dale, mask=mask,
+                                   autapses=autapses, nonnegative_inputs=nonnegative_inputs,
+                                   low_rank=low_rank, seed=_seeding.child(ss, _seeding.INIT, 1))
+        self.want_tau = "tau" in train
+        self.theta0 = self.par.init()
+
+    def fingerprint(self, common):
+        par, net = self.par, self.net
+        return {
+            "network": _digest(net._W.data if net.is_sparse else net._W, net._U, net._b,
+                               net.tau_array, net.noise_array, net.phi.name, repr(net.stp),
+                               None if net.dale is None else net.dale.tolist()),
+            "task": _digest(self.xs, self.tg, self.mask),
+            "readout": _digest(self.readout0.C, self.readout0.c),
+            "h0": _digest(par.h0_fixed),
+            "constraints": _digest(par.train, par.dale, par.nonneg_U, par.rank,
+                                   np.zeros(0) if par.mask is None else par.mask),
+            "method and dt": _digest(self.m.name, self.dt),
+            "regularisers": _digest(self.rate_l2, self.weight_l1, self.weight_l2),
+            **common}
+
+    def step(self, theta, idx, it, ss, take):
+        """(loss, data loss, gradient wrt theta or None, outputs y, what failed or "")."""
+        par, B = self.par, idx.size
+        netw, ro = par.network(theta), par.readout(theta)
+        H0 = np.ascontiguousarray(np.broadcast_to(par.h0(theta), (B, self.net.n_neurons)))
+        p = _bptt.run(netw, np.array(ro.C), np.array(ro.c), self.xs[idx], H0, method=self.m,
+                      dt=self.dt, loss_fn=self.loss_fn, targets=self.tg[idx],
+                      mask=self.mask[idx], keys=_noise_keys(netw, ss, it, B),
+                      want_tau=self.want_tau, rate_l2=self.rate_l2,
+                      checkpoint_every=self.checkpoint_every,
+                      feedback=None if take is None else (self.n_fb, take))
+        pen, gpen = par.weight_penalty(theta, self.weight_l1, self.weight_l2)
+        total = p.loss + pen
+        what = "" if p.report.ok else _diverged(p.report, self.net.n_neurons)
+        if not math.isfinite(total):
+            return total, p.data_loss, None, p.y, what
+        grads = par.pullback(theta, p.grads)
+        for k, v in gpen.items():
+            grads[k] = grads[k] + v
+        return total, p.data_loss, grads, p.y, what
+
+    def model(self, theta, history, interrupted):
+        par, m = self.par, self.m
+        return Model(par.network(theta), par.readout(theta), np.array(par.h0(theta)),
+                     history, m.name, None if m.counts_steps else self.dt, interrupted,
+                     dict(theta))
+
+
+class _LSTMLearner:
+    """An LSTM (``ctrnn.train.lstm``): theta holds its state dict, float64."""
+
+    def __init__(self, net, task, ss, *, n_outputs, feedback, frozen, **rate_only):
+        defaults = dict(readout=None, dt=None, method="euler", checkpoint_every=None,
+                        train_tau=False, train_h0=False, dale=None, mask=None,
+                        autapses=True, nonnegative_inputs=False, low_rank=None, h0=None,
+                        rate_l2=0.0, weight_l1=0.0, weight_l2=0.0)
+        given = [k for k, v in rate_only.items() if not _same(v, defaults[k])]
+        if given:
+            raise ValueError(f"{', '.join(given)}: options of a rate network, not of the "
+                             "LSTM (a discrete-time model with its own readout); leave "
+                             "them out")
+        if n_outputs is not None and n_outputs != net.n_outputs:
+            raise ValueError(f"n_outputs={n_outputs} but the LSTM has {net.n_outputs} "
+                             "outputs (its readout)")
+        self.net = net
+        self.xs, self.tg, self.mask, self.resp, _ = _task_arrays(
+            task, net, net.n_outputs, fix="make an LSTM with as many outputs as the task",
+            inputs_fix="make an LSTM with as many inputs as the task")
+        self.n_fb = _n_feedback(feedback, net.n_outputs, net.n_inputs,
+                                f"the LSTM's {net.n_inputs} inputs")
+        frozen = (frozen,) if isinstance(frozen, str) else tuple(frozen)
+        names = list(net.state_dict())
+        bad = set(frozen) - set(names)
+        if bad:
+            raise ValueError(f"frozen={sorted(bad)}: the LSTM's parameters are {names}")
+        self.theta0 = {k: v for k, v in net.state_dict().items() if k not in frozen}
+        self.fixed = {k: v for k, v in net.state_dict().items() if k in frozen}
+        self.dt = None
+
+    def fingerprint(self, common):
+        sd = self.net.state_dict()
+        return {"network": _digest(*(sd[k] for k in sorted(sd)), self.net.dtype.name),
+                "task": _digest(self.xs, self.tg, self.mask), **common}
+
+    def step(self, theta, idx, it, ss, take):
+        from .lstm import backward, forward
+
+        p = {**self.fixed, **theta}
+        B = idx.size
+        H = self.net.n_hidden
+        z = np.zeros((B, H))
+        dtype = self.net.dtype
+        f = forward(p, self.xs[idx], z, z, dtype, n_fb=self.n_fb if take is not None else 0,
+                    take=take)
+        if f.bad >= 0:
+            return math.nan, math.nan, None, f.y, f"the LSTM's state left the finite " \
+                f"range at step {f.bad}"
+        y = f.y.astype(np.float64)
+        with np.errstate(over="ignore", invalid="ignore"):
+            loss, ybar = self.loss_fn(y, self.tg[idx], self.mask[idx])
+        loss = float(loss)
+        if not math.isfinite(loss):
+            return loss, loss, None, y, ""
+        g, _ = backward(p, f, np.asarray(ybar, dtype=np.float64), dtype)
+        return loss, loss, {k: g[k] for k in theta}, y, ""
+
+    def model(self, theta, history, interrupted):
+        from .lstm import LSTM
+
+        p = {**self.fixed, **theta}
+        net = LSTM.from_state_dict(p, dtype=self.net.dtype.name)
+        return Model(net, Readout(p["readout.weight"], p["readout.bias"]),
+                     np.zeros(net.n_hidden), history, "lstm", None, interrupted, dict(theta))
+
+
+def _same(a, b):
+    if a is None or b is None:
+        return a is b
+    try:
+        return bool(np.all(a == b))
+    except Exception:
+        return False
+
+
+def _n_feedback(feedback, n_outputs, n_inputs, where):
+    if feedback is None:
+        return 0
+    if n_inputs < n_outputs:
+        raise ValueError(f"feedback={feedback.name}: the {n_outputs} outputs are fed back "
+                         f"into the last {n_outputs} input channels, but {where} has only "
+                         f"{n_inputs}: give the model n_inputs >= n_outputs (the task's "
+                         "last input channels holding the previous target)")
+    return n_outputs
+
+
 # --- fit ------------------------------------------------------------------------------
 _HISTORY = ("loss", "data_loss", "accuracy", "grad_norm", "lr")
 
@@ -460,7 +709,7 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
         seed=None, progress=None, checkpoint=None, checkpoint_interval=100, resume=True,
         checkpoint_every=None, train_tau=False, train_h0=False, frozen=(), dale=None,
         mask=None, autapses=True, nonnegative_inputs=False, low_rank=None, h0=None,
-        rate_l2=0.0, weight_l1=0.0, weight_l2=0.0):
+        rate_l2=0.0, weight_l1=0.0, weight_l2=0.0, feedback=None):
     """Train ``net`` and a linear readout on ``task`` by backpropagation through time,
     with exact gradients of the discretised network computed by ctrnn's own kernels.
 
@@ -471,7 +720,7 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
 
     Parameters
     ----------
-    net : RateNetwork
+    net : RateNetwork or LSTM
         The starting network; its phi, noise, STP and Dale labels are kept.
     task : xarray.Dataset
         inputs (trial, time, input), targets (trial, time, output), optional mask and
@@ -530,12 +779,24 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
         Initial state (default zeros).
     rate_l2, weight_l1, weight_l2 : float
         Regularisers: rate_l2 mean(h^2); weight_l1 sum |W|; weight_l2 sum W^2.
+    feedback : Feedback, optional
+        For sequence generation: the last n_outputs input channels of the task hold the
+        previous target, and are filled by ``ctrnn.train.teacher_forcing`` (always the
+        truth), ``free_running`` (the model's own previous output) or
+        ``scheduled_sampling(...)`` (the truth with a probability that decays over
+        iterations; Bengio et al. 2015). The gradient does not flow through a fed-back
+        output (``ctrnn.train.sampling``). None: the inputs are used as given.
+
+    An ``LSTM`` (``ctrnn.train.LSTM``) trains the same way, with its own readout; the
+    options of rate networks (dt, method, Dale's law, masks, tau, h0, the regularisers,
+    checkpoint_every) do not apply to it, and ``frozen`` takes its state-dict names.
 
     Returns
     -------
     Model
-        The trained network, readout, h0 and history. Ctrl-C returns the model so far
-        (``model.interrupted`` is True) after writing the checkpoint.
+        The trained network (a RateNetwork, or an LSTM), readout, h0 and history.
+        Ctrl-C returns the model so far (``model.interrupted`` is True) after writing
+        the checkpoint.
 
     Raises
     ------
@@ -565,8 +826,8 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
     >>> bool(model.history.loss[-1] < model.history.loss[0])
     True
     """
-    _check_net(net)
-    m = _method(method)
+    from .lstm import LSTM
+
     path = _check_path(checkpoint)
     stored = None
     if path is not None and resume and os.path.exists(path):
@@ -577,57 +838,42 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
                              f"{seed!r}: pass that seed (or seed=None) to resume")
         seed = seed_c
     ss, seed_attr = _seeding.seed_sequence(seed)
-    readout0 = _readout(readout, n_outputs, net, ss)
-    xs_all, tg_all, mask_all, resp_all, task_dt = _task_arrays(task, net, readout0.n_outputs)
-    dt = _dt(m, dt, task_dt)
-    n_trials = xs_all.shape[0]
+    feedback = as_feedback(feedback)
+    options = dict(n_outputs=n_outputs, readout=readout, dt=dt, method=method,
+                   checkpoint_every=checkpoint_every, train_tau=train_tau,
+                   train_h0=train_h0, frozen=frozen, dale=dale, mask=mask,
+                   autapses=autapses, nonnegative_inputs=nonnegative_inputs,
+                   low_rank=low_rank, h0=h0, rate_l2=rate_l2, weight_l1=weight_l1,
+                   weight_l2=weight_l2, feedback=feedback)
+    if isinstance(net, LSTM):
+        learner = _LSTMLearner(net, task, ss, **options)
+    else:
+        learner = _RateLearner(net, task, ss, **options)
+    n_trials, T = learner.xs.shape[:2]
     batch_size = positive_int("batch_size", batch_size)
     if batch_size > n_trials:
         raise ValueError(f"batch_size={batch_size} is larger than the task's {n_trials} "
                          "trials: make more trials or a smaller batch")
     iterations = positive_int("iterations", iterations)
     checkpoint_interval = positive_int("checkpoint_interval", checkpoint_interval)
-    checkpoint_every = positive_int("checkpoint_every", checkpoint_every, allow_none=True)
     optimizer = Adam() if optimizer is None else optimizer
     if not isinstance(optimizer, (Adam, SGD)):
         raise TypeError(f"optimizer must be ctrnn.train.Adam or SGD; got {optimizer!r}")
     loss = task.attrs.get("loss", "mse") if loss is None else loss
-    loss_fn = get_loss(loss)
+    learner.loss_fn = get_loss(loss)
     if clip_grad_norm is not None:
         clip_by_global_norm({}, clip_grad_norm)  # validates
-    rate_l2, weight_l1, weight_l2 = (nonnegative_scalar(name, v) for name, v in (
-        ("rate_l2", rate_l2), ("weight_l1", weight_l1), ("weight_l2", weight_l2)))
-    frozen = (frozen,) if isinstance(frozen, str) else tuple(frozen)
-    if {"tau", "h0"} & set(frozen):
-        raise ValueError("tau and h0 are fixed unless train_tau=True / train_h0=True: leave "
-                         "them out of frozen")
-    bad = set(frozen) - {"W", "U", "b", "C", "c"}
-    if bad:
-        raise ValueError(f"frozen={sorted(bad)}: the parameters are W, U, b, C, c")
-    train = [n for n in ("W", "U", "b", "C", "c") if n not in frozen]
-    if train_tau:
-        if m.counts_steps:
-            raise ValueError("train_tau=True with method='discrete': tau does not enter the "
-                             "discrete RNN h[t+1] = phi(W h[t] + U x[t] + b)")
-        train.append("tau")
-    if train_h0:
-        train.append("h0")
-    if isinstance(dale, str) and net.dale is None:  # labels given here: params says where
-        raise ValueError(f"dale={dale!r} imposes Dale's law on a network that has no E/I "
-                         "labels: give them to the network, RateNetwork(W, dale=labels)")
-    par = Parametrisation(net, readout0, _h0(h0, net.n_neurons), train=train,
-                          dale="abs" if dale is None else dale,
-                          mask=mask, autapses=autapses, nonnegative_inputs=nonnegative_inputs,
-                          low_rank=low_rank, seed=_seeding.child(ss, _seeding.INIT, 1))
-    theta = par.init()
+    theta = learner.theta0
     if not theta:
         raise ValueError("nothing to train: every parameter is frozen")
     opt_state = optimizer.init(theta)
     history = {k: [] for k in _HISTORY}
     start = 0
-    fingerprint = _fingerprint(net, readout0, par, optimizer, m, dt, loss, batch_size,
-                               clip_grad_norm, rate_l2, weight_l1, weight_l2, xs_all, tg_all,
-                               mask_all, theta)
+    fingerprint = learner.fingerprint({
+        "optimizer": _digest(optimizer), "loss": _digest(loss),
+        "batch_size": _digest(batch_size), "clip_grad_norm": _digest(clip_grad_norm),
+        "feedback": _digest(feedback),
+        "parameters": _digest(sorted((k, v.shape) for k, v in theta.items()))})
     if stored is not None:
         theta_c, opt_c, start, _, fp, hist_c = stored
         differ = [k for k in fingerprint if fp.get(k) != fingerprint[k]]
@@ -645,12 +891,14 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
                           f"{iterations}: returning it as it is (raise iterations to train "
                           "on)", RuntimeWarning, stacklevel=2)
         theta, opt_state, history = theta_c, opt_c, {k: hist_c.get(k, []) for k in _HISTORY}
-    want_tau = "tau" in train
 
     def model(th, interrupted=False):
-        return Model(par.network(th), par.readout(th), np.array(par.h0(th)),
-                     _history_dataset(history, seed_attr), m.name,
-                     None if m.counts_steps else dt, interrupted, dict(th))
+        return learner.model(th, _history_dataset(history, seed_attr), interrupted)
+
+    def failed(message, th):
+        err = FloatingPointError(message)
+        err.model = model(th)
+        return err
 
     interrupted = False
     with Progress(iterations, enabled=progress, label="ctrnn.train.fit",
@@ -659,45 +907,28 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
             for it in range(start, iterations):
                 rng = np.random.default_rng(_seeding.child(ss, _seeding.BATCH, it))
                 idx = np.sort(rng.choice(n_trials, size=batch_size, replace=False))
-                netw, ro = par.network(theta), par.readout(theta)
-                H0 = np.ascontiguousarray(np.broadcast_to(par.h0(theta),
-                                                          (batch_size, net.n_neurons)))
-                p = _bptt.run(netw, np.array(ro.C), np.array(ro.c), xs_all[idx], H0,
-                              method=m, dt=dt,
-                              loss_fn=loss_fn, targets=tg_all[idx], mask=mask_all[idx],
-                              keys=_noise_keys(netw, ss, it, batch_size),
-                              want_tau=want_tau, rate_l2=rate_l2,
-                              checkpoint_every=checkpoint_every)
-                pen, gpen = par.weight_penalty(theta, weight_l1, weight_l2)
-                total = p.loss + pen
-                if not math.isfinite(total):
-                    err = FloatingPointError(
-                        f"the loss became {total} at iteration {it}"
-                        + ("" if p.report.ok else f" ({_diverged(p.report, net.n_neurons)})")
-                        + ": lower the learning rate, set clip_grad_norm= "
-                        "(e.g. 1.0), or start from weights of smaller gain; err.model "
-                        "holds the model before this iteration")
-                    err.model = model(theta)
-                    raise err
-                grads = par.pullback(theta, p.grads)
-                for k, v in gpen.items():
-                    grads[k] = grads[k] + v
+                take = None if feedback is None else feedback.take(ss, it, batch_size, T)
+                total, data_loss, grads, y, what = learner.step(theta, idx, it, ss, take)
+                if grads is None:
+                    raise failed(f"the loss became {total} at iteration {it}"
+                                 + (f" ({what})" if what else "")
+                                 + ": lower the learning rate, set clip_grad_norm= "
+                                 "(e.g. 1.0), or start from weights of smaller gain; "
+                                 "err.model holds the model before this iteration", theta)
                 gnorm = global_norm(grads)
                 if not math.isfinite(gnorm):
-                    err = FloatingPointError(
-                        f"the gradient became {gnorm} at iteration {it} (the loss was "
-                        f"{total}): lower the learning rate or start from weights of "
-                        "smaller gain; err.model holds the model before this iteration")
-                    err.model = model(theta)
-                    raise err
+                    raise failed(f"the gradient became {gnorm} at iteration {it} (the loss "
+                                 f"was {total}): lower the learning rate or start from "
+                                 "weights of smaller gain; err.model holds the model "
+                                 "before this iteration", theta)
                 if clip_grad_norm is not None:
                     grads, _ = clip_by_global_norm(grads, clip_grad_norm)
                 lr = optimizer.lr(opt_state["step"]) if callable(optimizer.lr) \
                     else optimizer.lr
                 new_theta, new_state = optimizer.update(grads, opt_state, theta)
-                acc = accuracy(p.y, tg_all[idx], resp_all[idx]) if resp_all is not None \
-                    else float("nan")
-                row = dict(zip(_HISTORY, (total, p.data_loss, acc, gnorm, lr)))
+                acc = accuracy(y, learner.tg[idx], learner.resp[idx]) \
+                    if learner.resp is not None else float("nan")
+                row = dict(zip(_HISTORY, (total, data_loss, acc, gnorm, lr)))
                 # commit the step in one assignment: Ctrl-C leaves it done or not done
                 theta, opt_state, history = new_theta, new_state, {
                     k: history[k] + [float(row[k])] for k in _HISTORY}
@@ -733,44 +964,23 @@ def _describe(v):
     return repr(v)
 
 
-def _fingerprint(net, readout0, par, optimizer, m, dt, loss, batch_size, clip, rate_l2,
-                 weight_l1, weight_l2, xs, tg, mask, theta):
-    """{part of the set-up: hash} of everything that decides a training run besides the
-    iteration count, so that a checkpoint resumes only the run that wrote it and the
-    refusal names what differs."""
-    def digest(*items):
-        """A short text of the items when it is one (settings), else a hash (arrays)."""
-        if not any(hasattr(a, "shape") and hasattr(a, "dtype") for a in items):
-            text = ", ".join(_describe(a) for a in items)
-            if len(text) <= 120:
-                return text
-        h = hashlib.sha256()
-        for a in items:
-            if isinstance(a, np.ndarray) or (hasattr(a, "shape") and hasattr(a, "dtype")):
-                a = np.ascontiguousarray(a, dtype=np.float64)
-                h.update(repr(a.shape).encode())
-                h.update(a.tobytes())
-            else:
-                h.update(_describe(a).encode())
-        return h.hexdigest()[:16]
-
-    return {
-        "network": digest(net._W.data if net.is_sparse else net._W, net._U, net._b,
-                          net.tau_array, net.noise_array, net.phi.name, repr(net.stp),
-                          None if net.dale is None else net.dale.tolist()),
-        "task": digest(xs, tg, mask),
-        "readout": digest(readout0.C, readout0.c),
-        "h0": digest(par.h0_fixed),
-        "constraints": digest(par.train, par.dale, par.nonneg_U, par.rank,
-                              np.zeros(0) if par.mask is None else par.mask),
-        "optimizer": digest(optimizer),
-        "method and dt": digest(m.name, dt),
-        "loss": digest(loss),
-        "batch_size": digest(batch_size),
-        "clip_grad_norm": digest(clip),
-        "regularisers": digest(rate_l2, weight_l1, weight_l2),
-        "parameters": digest(sorted((k, v.shape) for k, v in theta.items())),
-    }
+def _digest(*items):
+    """A part of a training set-up's fingerprint: a short text of the items when it is
+    one (settings), else a 16-character hash (arrays), so that a checkpoint resumes only
+    the run that wrote it and a refusal names what differs."""
+    if not any(hasattr(a, "shape") and hasattr(a, "dtype") for a in items):
+        text = ", ".join(_describe(a) for a in items)
+        if len(text) <= 120:
+            return text
+    h = hashlib.sha256()
+    for a in items:
+        if isinstance(a, np.ndarray) or (hasattr(a, "shape") and hasattr(a, "dtype")):
+            a = np.ascontiguousarray(a, dtype=np.float64)
+            h.update(repr(a.shape).encode())
+            h.update(a.tobytes())
+        else:
+            h.update(_describe(a).encode())
+    return h.hexdigest()[:16]
 
 
 def _history_dataset(history, seed_attr):
