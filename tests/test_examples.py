@@ -120,3 +120,32 @@ def test_training_examples_run_and_write(name, tmp_path):
     ds.to_netcdf(tmp_path / f"{name}.nc")
     ex.plot(ds, tmp_path / f"{name}.png")
     assert (tmp_path / f"{name}.png").stat().st_size > 10_000
+
+
+def test_lstm_vs_rnn_example_runs_and_writes(tmp_path):
+    """A short run (the criteria of a full run: tests/test_train_slow.py)."""
+    ex = _load("lstm_vs_rnn")
+    ds = ex.run(lags=(4, 6), iterations=5, n_train=64, n_test=16)
+    assert set(ds.model.values) == {"RNN g=0.5", "RNN g=1", "RNN g=1.5", "LSTM"}
+    assert np.all(np.isfinite(ds.mse)) and ds.grad_norm_trained.sizes["steps_before_loss"] == 7
+    _has_units(ds)
+    ds.to_netcdf(tmp_path / "lstm_vs_rnn.nc")
+    ex.plot(ds, tmp_path / "lstm_vs_rnn.png")
+    assert (tmp_path / "lstm_vs_rnn.png").stat().st_size > 10_000
+
+
+def test_exposure_bias_example_runs_and_writes(tmp_path):
+    """A short run (the criterion of a full run: tests/test_train_slow.py); the
+    schedules end at END_EPS."""
+    ex = _load("exposure_bias")
+    ds = ex.run(iterations=6, n_hidden=4, n_test=3)
+    assert list(ds.mode.values) == ["teacher forcing", "free running", "linear",
+                                    "exponential", "inverse sigmoid"]
+    end = ds.eps.sel(mode=["linear", "exponential", "inverse sigmoid"]).values
+    np.testing.assert_allclose(end[:2, 0], 1.0)  # the inverse sigmoid starts at k/(k+1)
+    assert np.all(np.abs(end[:, -1] - ex.END_EPS) < 0.1)
+    assert np.all(np.isfinite(ds.rmse))
+    _has_units(ds)
+    ds.to_netcdf(tmp_path / "exposure_bias.nc")
+    ex.plot(ds, tmp_path / "exposure_bias.png")
+    assert (tmp_path / "exposure_bias.png").stat().st_size > 10_000

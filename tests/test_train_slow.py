@@ -61,3 +61,31 @@ def test_low_rank_training_gives_r_outliers_at_the_eigenvalues_of_nt_m():
     assert len(out) == r
     assert np.sum(out).real == pytest.approx(np.trace(K), rel=0.05)
     assert np.prod(out).real == pytest.approx(np.linalg.det(K), rel=0.05)
+
+
+def test_lstm_solves_the_adding_problem_where_the_vanilla_network_fails():
+    """Hochreiter & Schmidhuber (1997): the LSTM solves the adding problem at long lags;
+    vanilla networks stay far from it (near the trivial MSE 1/6 of answering 1)."""
+    ds = _load("lstm_vs_rnn").run(lags=(10, 100))
+    lstm = ds.sel(model="LSTM")
+    assert float(lstm.mse.sel(lag=100)) < 0.005 and float(lstm.accuracy.sel(lag=100)) > 0.7
+    rnn = ds.drop_sel(model="LSTM")
+    assert float(rnn.mse.sel(lag=10).max()) < 0.01  # a short lag is learnt
+    assert float(rnn.mse.sel(lag=100).min()) > 20 * float(lstm.mse.sel(lag=100))
+    assert float(rnn.accuracy.sel(lag=100).max()) < 0.3
+    # after training at lag 100, the loss's gradient still reaches 100 steps back in the
+    # LSTM and has vanished in the vanilla networks with g <= 1
+    far = ds.grad_norm_trained.sel(steps_before_loss=100) \
+        / ds.grad_norm_trained.sel(steps_before_loss=0)
+    assert float(far.sel(model="LSTM")) > 100 * float(far.sel(model=["RNN g=0.5",
+                                                                      "RNN g=1"]).max())
+
+
+def test_scheduled_sampling_drifts_less_than_teacher_forcing():
+    """Bengio et al. (2015): trained with scheduled sampling, the model's closed-loop
+    error grows more slowly than trained with teacher forcing."""
+    ds = _load("exposure_bias").run()
+    tf = ds.rmse.sel(mode="teacher forcing")
+    for m in ("linear", "exponential"):
+        assert float(ds.rmse.sel(mode=m, horizon=100)) < 0.7 * float(tf.sel(horizon=100))
+        assert float(ds.rmse.sel(mode=m, horizon=10)) < float(tf.sel(horizon=10))
