@@ -79,24 +79,31 @@ def forward(Xp, WhhT, Hs, Cs, TC, G, Wfb, C, c, take, truth, Xfb):
 
 
 @jit
-def backward(Hs, Cs, TC, G, Whh, DH, dh, dc, DG, norms, one):
-    """The adjoint of ``forward``: DH (T, B, H) holds dL/dh_{t+1} from the loss at step
-    t; dh, dc (B, H) start as the gradient reaching the last state (zeros: none) and end
+def backward(Hs, Cs, TC, G, Whh, Yb, C, dh, dc, DG, gb, norms, one):
+    """The adjoint of ``forward``: Yb (T, B, n_out) holds dL/dy_t, so that the loss
+    reaches h_{t+1} as Yb[t] C (C (n_out, H) the readout); dh, dc (B, H) start as the gradient reaching the last state (zeros: none) and end
     as dL/dh_0, dL/dc_0; DG (T, B, 4H) receives dL/d(pre-activation) of every gate, from
-    which the caller forms the weight gradients in single products. TC (T, B, H) holds
+    which the caller forms the weight gradients in single products; gb (4H,) float64
+    accumulates their sum, the bias gradient. TC (T, B, H) holds
     tanh(c_{t+1}) from the forward pass. norms (B, T + 1), or (B, 0) to skip:
     ||dL/dh_t|| for every state. ``one``: 1 in the arrays' precision (a float32 pass
     stays in float32). Each row is a few short loops over few arrays, which
     LLVM vectorises."""
-    T, B, H = DH.shape
+    T, B, n_out = Yb.shape
+    H = C.shape[1]
     want = norms.shape[1] > 0
-    a = np.empty(H, DH.dtype)
+    a = np.empty(H, Hs.dtype)
     for t in range(T - 1, -1, -1):
         for r in range(B):
             g, d, tc, dcr, cp = G[t, r], DG[t, r], TC[t, r], dc[r], Cs[t, r]
-            dhr, dhl = dh[r], DH[t, r]
+            dhr = dh[r]
             for k in range(H):
-                a[k] = dhr[k] + dhl[k]
+                a[k] = dhr[k]
+            for o in range(n_out):
+                y = Yb[t, r, o]
+                co = C[o]
+                for k in range(H):
+                    a[k] += y * co[k]
             if want:
                 s = 0.0
                 for k in range(H):
@@ -117,6 +124,8 @@ def backward(Hs, Cs, TC, G, Whh, DH, dh, dc, DG, norms, one):
                 d[H + k] = dcr[k] * cp[k] * (f - f * f)
             for k in range(H):  # dL/dc_t
                 dcr[k] *= g[H + k]
+            for k in range(4 * H):  # the bias gradient, summed in float64
+                gb[k] += d[k]
         np.dot(DG[t], Whh, dh)
     if want:
         for r in range(B):

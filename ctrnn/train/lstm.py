@@ -394,17 +394,16 @@ def backward(p, fp, ybar, dtype, *, norms=False, dh=None, dc=None):
     C = np.ascontiguousarray(p["readout.weight"], dtype=dtype)
     Whh = np.ascontiguousarray(p["weight_hh_l0"], dtype=dtype)
     Yb = np.ascontiguousarray(ybar.transpose(1, 0, 2), dtype=dtype)  # (T, B, n_out)
-    DH = np.ascontiguousarray(Yb @ C)
+    gb = np.zeros(4 * H)
     dh = np.zeros((B, H), dtype) if dh is None else np.array(dh, dtype=dtype)
     dc = np.zeros((B, H), dtype) if dc is None else np.array(dc, dtype=dtype)
     DG = np.empty((T, B, 4 * H), dtype)
     nrm = np.zeros((B, T + 1 if norms else 0), dtype)
     with _blas_threads(B, 2 * H):
-        _k.backward(f.Hs, f.Cs, f.TC, f.G, Whh, DH, dh, dc, DG, nrm, dtype.type(1))
+        _k.backward(f.Hs, f.Cs, f.TC, f.G, Whh, Yb, C, dh, dc, DG, gb, nrm, dtype.type(1))
     # the weight gradients: one large product each, sum_t DG_t^T [x_t, h_t], on all of
     # BLAS's threads
     D2 = DG.reshape(T * B, 4 * H)
-    gb = D2.sum(axis=0, dtype=np.float64)
     g = {"weight_ih_l0": (D2.T @ f.X.reshape(T * B, -1)).astype(np.float64),
          "weight_hh_l0": (D2.T @ f.Hs[:T].reshape(T * B, H)).astype(np.float64),
          "bias_ih_l0": gb, "bias_hh_l0": gb.copy(),
