@@ -131,6 +131,9 @@ def main(argv=None):
     ds = run(iterations=20, n_hidden=8, n_test=5) if a.quick else run()
     ds.to_netcdf(out / "exposure_bias.nc")
     plot(ds, out / "exposure_bias.png")
+    if a.quick:
+        print("(--quick: a few iterations only, to check the script runs; the numbers "
+              "above mean nothing)")
     print(f"wrote {out}/exposure_bias.nc and .png")
 
 

@@ -147,6 +147,9 @@ def main(argv=None):
     ds.to_netcdf(out / "lstm_vs_rnn.nc")
     plot(ds, out / "lstm_vs_rnn.png")
     print(f"trivial predictor (always 1): MSE {ds.attrs['trivial_mse']:.3f}")
+    if a.quick:
+        print("(--quick: a few iterations only, to check the script runs; the numbers "
+              "above mean nothing)")
     print(f"wrote {out}/lstm_vs_rnn.nc and .png")
 
 

@@ -319,7 +319,10 @@ def test_lstm_free_running_feeds_its_outputs_and_the_gradient_stops_there(rng):
                                              p["bias_ih_l0"], p["bias_hh_l0"],
                                              p["readout.weight"], p["readout.bias"])
         fed[r] = xs
-        np.testing.assert_allclose(xs[1:, -N_OUT:], y[:-1], atol=1e-14)
+    # what was fed is what the model outputs when run open loop on the fed inputs
+    y_open = lstm.run(fed).y.values
+    np.testing.assert_allclose(fed[:, 1:, -N_OUT:], y_open[:, :-1], atol=1e-14)
+    np.testing.assert_array_equal(fed[:, 0], x[:, 0])  # step 0 always gets the truth
     # the gradient is that of teacher forcing on the inputs received (fed outputs are
     # constants), and so that of central differences with those inputs held fixed
     g_fixed = ctrnn.train.gradient(lstm, None, task.assign(inputs=(task.inputs.dims, fed)))
@@ -471,3 +474,145 @@ def test_weights_move_to_and_from_torch(rng):
     back.load_state_dict({k: torch.tensor(v) for k, v in lstm.state_dict().items()
                           if not k.startswith("readout")})
     np.testing.assert_allclose(back(torch.tensor(x))[0].detach().numpy(), h_torch, atol=0)
+
+
+def test_interior_gradient_norms_match_finite_differences(rng):
+    """||dL/dh_k|| at an interior step k: the sequence cut at k, the terms of the loss
+    that depend on h_k differentiated by central differences (c_k held)."""
+    lstm = _lstm(seed=5)
+    task = _task(rng, T=9, mask=False)
+    n = ctrnn.train.gradient_norms(lstm, None, task).values
+    p = lstm.state_dict()
+    x, tg, m = task.inputs.values, task.targets.values, task.mask.values
+    z = np.zeros((B, H))
+    total = m.sum()
+    for k in (2, 5):
+        f1 = L.forward(p, x[:, :k], z, z, np.float64)
+        hk, ck = f1.states("Hs")[-1], f1.states("Cs")[-1]
+
+        def loss2(h):  # every term that depends on h_k: y_{k-1} = C h_k + c, and later
+            y = L.forward(p, x[:, k:], h, ck, np.float64).y
+            y_prev = h @ p["readout.weight"].T + p["readout.bias"]
+            return (np.sum(m[:, k:] * (y - tg[:, k:]) ** 2)
+                    + np.sum(m[:, k - 1] * (y_prev - tg[:, k - 1]) ** 2)) / total
+        fd = np.zeros_like(hk)
+        for idx in np.ndindex(hk.shape):
+            up, dn = hk.copy(), hk.copy()
+            up[idx] += 1e-6
+            dn[idx] -= 1e-6
+            fd[idx] = (loss2(up) - loss2(dn)) / 2e-6
+        np.testing.assert_allclose(n[:, k], np.linalg.norm(fd, axis=1), rtol=1e-6)
+
+
+def test_float32_gradients_agree_with_float64(rng):
+    lstm = _lstm(seed=6, forget_bias=1.0)
+    task = _task(rng)
+    g64 = ctrnn.train.gradient(lstm, None, task)
+    g32 = ctrnn.train.gradient(ctrnn.train.LSTM.from_state_dict(lstm.state_dict(),
+                                                                dtype="float32"), None, task)
+    for k in lstm.state_dict():
+        assert _rel(g32[k], g64[k]) < 1e-5, k
+
+
+def test_one_trial_feedback_leaves_the_task_unchanged(rng):
+    task = _feedback_task(rng, B=1)
+    before = task.inputs.values.copy()
+    ctrnn.train.gradient(_lstm(), None, task, feedback="free_running")
+    np.testing.assert_array_equal(task.inputs.values, before)
+
+
+def test_feedback_float32_has_no_cancellation(rng):
+    """Large inputs in the fed channels: float32 free running stays within float32's
+    precision of float64 (the fed share is added once, not subtracted and re-added)."""
+    lstm = _lstm(seed=7)
+    task = _feedback_task(rng)
+    task["inputs"][..., -N_OUT:] *= 1e6
+    g64 = L.forward(lstm.state_dict(), task.inputs.values, np.zeros((3, H)),
+                    np.zeros((3, H)), np.float64, n_fb=N_OUT, take=np.zeros((3, 8), bool))
+    g32 = L.forward(lstm.state_dict(), task.inputs.values, np.zeros((3, H)),
+                    np.zeros((3, H)), np.float32, n_fb=N_OUT, take=np.zeros((3, 8), bool))
+    # step 0 takes the huge truth; after it, only model outputs are fed
+    np.testing.assert_allclose(g32.y[:, 1:], g64.y[:, 1:], atol=1e-5)
+
+
+def test_fit_with_feedback_on_a_rate_network_and_resume_checks_the_mode(tmp_path, rng):
+    s = ctrnn.tasks.oscillators(600, frequencies=(0.3,))
+    task = ctrnn.tasks.sequence_prediction(s, n_trials=16, length=30, seed=0, dt=0.1)
+    N = 20
+    net = ctrnn.RateNetwork(ctrnn.connectivity.gaussian(N, g=0.8, seed=0),
+                            U=rng.normal(size=(N, 1)), tau=0.5)
+    kw = dict(n_outputs=1, iterations=6, batch_size=8, seed=0, progress=False,
+              optimizer=ctrnn.train.Adam(lr=1e-2))
+    free = ctrnn.train.fit(net, task, feedback="free_running", **kw)
+    tf = ctrnn.train.fit(net, task, feedback="teacher_forcing", **kw)
+    assert free.history.loss.values[0] != tf.history.loss.values[0]
+    np.testing.assert_array_equal(free.history.eps, 0.0)
+    np.testing.assert_array_equal(tf.history.eps, 1.0)
+    assert np.all(np.isnan(ctrnn.train.fit(net, task, **kw).history.eps))
+    ck = tmp_path / "fb.nc"
+    ctrnn.train.fit(net, task, feedback="free_running", checkpoint=ck, **kw)
+    with pytest.raises(ValueError, match="feedback"):
+        ctrnn.train.fit(net, task, feedback="teacher_forcing", checkpoint=ck,
+                        **{**kw, "iterations": 8})
+    # a checkpoint written before eps was recorded (no such column) still resumes
+    plain = tmp_path / "plain.nc"
+    ctrnn.train.fit(net, task, checkpoint=plain, **kw)
+    old = xr.load_dataset(plain).drop_vars("history__eps")
+    plain.unlink()
+    old.to_netcdf(plain)
+    more = ctrnn.train.fit(net, task, checkpoint=plain, **{**kw, "iterations": 8})
+    assert more.history.sizes["iteration"] == 8 and np.isnan(more.history.eps[0])
+
+
+def test_rk4_free_running_feeds_the_outputs_simulate_gives(rng):
+    """The closed loop for a Runge-Kutta method: the fed values are the outputs of an
+    open-loop simulate run on the inputs received."""
+    N = 7
+    net = ctrnn.RateNetwork(rng.normal(0, 0.9 / np.sqrt(N), (N, N)),
+                            U=rng.normal(size=(N, 3)), tau=0.7)
+    C, c = rng.normal(size=(2, N)), rng.normal(size=2)
+    task = _feedback_task(rng)
+    from ctrnn.train import _bptt
+    from ctrnn.integrators import get_method
+    x = task.inputs.values
+    grid = np.ascontiguousarray(np.concatenate([x, x[:, -1:]], axis=1))
+    rep, fed = _bptt._closed_inputs(net, C, c, grid, np.zeros((3, N)), get_method("rk4"),
+                                    0.1, np.zeros(0, np.uint64), 2, np.zeros((3, 8), bool))
+    assert rep.ok
+    ds = ctrnn.simulate(net, method="rk4", dt=0.1, steps=8, inputs=fed[:, :8], trials=3)
+    y = ds.h.values[:, 1:] @ C.T + c
+    np.testing.assert_allclose(fed[:, 1:8, -2:], y[:, :-1], atol=1e-12)
+
+
+def test_state_dicts_of_other_lstms_and_extra_keys_are_refused():
+    sd = _lstm().state_dict()
+    deep = dict(sd, weight_ih_l1=np.zeros((4 * H, H)))
+    with pytest.raises(ValueError, match="one layer, one direction"):
+        ctrnn.train.LSTM.from_state_dict(deep)
+    with pytest.raises(ValueError, match="one layer"):
+        ctrnn.train.LSTM.from_state_dict(dict(sd, weight_ih_l0_reverse=sd["weight_ih_l0"]))
+    with pytest.raises(ValueError, match="fc.weight"):
+        ctrnn.train.LSTM.from_state_dict({**{k: v for k, v in sd.items()
+                                             if not k.startswith("readout")},
+                                          "fc.weight": sd["readout.weight"]})
+    no_bias = {k: v for k, v in sd.items() if k != "readout.bias"}
+    m = ctrnn.train.LSTM.from_state_dict(no_bias)
+    np.testing.assert_array_equal(m.C, sd["readout.weight"])
+    np.testing.assert_array_equal(m.c, 0.0)
+    with pytest.raises(ValueError, match="leave n_outputs out"):
+        ctrnn.train.LSTM.from_state_dict(sd, n_outputs=N_OUT + 1)
+
+
+def test_feedback_warns_when_the_fed_channels_are_not_the_previous_targets():
+    task = ctrnn.tasks.adding_problem(16, lag=20, seed=0)
+    with pytest.warns(RuntimeWarning, match="previous targets"):
+        ctrnn.train.gradient(ctrnn.train.LSTM(2, 4, 1, seed=0), None, task,
+                             feedback="free_running")
+
+
+def test_cross_entropy_needs_two_outputs(rng):
+    task = ctrnn.tasks.sequence_prediction(ctrnn.tasks.oscillators(100), n_trials=4,
+                                           length=10, seed=0)
+    with pytest.raises(ValueError, match="at least 2 outputs"):
+        ctrnn.train.gradient(ctrnn.train.LSTM(1, 4, 1, seed=0), None, task,
+                             loss="cross_entropy")

@@ -9,7 +9,7 @@ their nonlinearities:
 
     i, f, o = sigmoid(.), g = tanh(.),   c_{t+1} = f c_t + i g,   h_{t+1} = o tanh(c_{t+1})
 
-Output feedback: the inputs in columns ``cols`` carry the previous output
+Output feedback: the last n_fb input columns carry the previous output
 y_{t-1} = C h_t + c. Where ``take[t, r]`` is False the model's own output replaces the
 given value there (free running); the value fed is written into ``Xfb``, so the caller's
 gradient of W_ih sees the inputs the network really received. The fed output is a
@@ -42,10 +42,13 @@ def _cell(z, c, cn, hn, tcn, g, H):
 
 @jit
 def forward(Xp, WhhT, Hs, Cs, TC, G, Wfb, C, c, take, truth, Xfb):
-    """Fill Hs[1:], Cs[1:], TC (T, B, H) = tanh(Cs[1:]) and G from Hs[0], Cs[0]. Wfb (n_fb, 4H): the columns of
-    W_ih for the fed-back inputs, transposed (n_fb = 0: no feedback); truth (T, B, n_fb)
-    the given values in those columns. Returns the first step whose state is not finite,
-    or -1."""
+    """Fill Hs[1:], Cs[1:], TC (T, B, H) = tanh(Cs[1:]) and G from Hs[0], Cs[0].
+
+    Wfb (n_fb, 4H): the columns of W_ih for the fed-back inputs, transposed (n_fb = 0: no
+    feedback), whose share is not in Xp; truth (T, B, n_fb) the given values there. The
+    value fed (the truth, or the output y_{t-1} where take[t, r] is False, t >= 1) is
+    added as v Wfb and written into Xfb (T, B, n_fb). Returns the first step whose state
+    is not finite, or -1."""
     T, B, H4 = Xp.shape
     H = H4 // 4
     n_fb = Wfb.shape[0]
@@ -60,13 +63,11 @@ def forward(Xp, WhhT, Hs, Cs, TC, G, Wfb, C, c, take, truth, Xfb):
                 for j in range(n_fb):
                     v = truth[t, r, j]
                     if t > 0 and not take[t, r]:
-                        y = c[j]
+                        v = c[j]
                         for k in range(H):
-                            y += C[j, k] * Hs[t, r, k]
-                        d = y - v
-                        for k in range(H4):
-                            Z[r, k] += d * Wfb[j, k]
-                        v = y
+                            v += C[j, k] * Hs[t, r, k]
+                    for k in range(H4):
+                        Z[r, k] += v * Wfb[j, k]
                     Xfb[t, r, j] = v
         for r in range(B):
             _cell(Z[r], Cs[t, r], Cs[t + 1, r], Hs[t + 1, r], TC[t, r], G[t, r], H)

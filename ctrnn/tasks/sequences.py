@@ -123,7 +123,9 @@ def copy_memory(n_trials, *, lag=50, length=5, n_symbols=4, dt=1.0, seed=None):
     symbol is recalled lag + length + 1 steps after it was shown.
 
     A model without memory scores a cross-entropy of log(n_symbols) on the recall steps
-    (chance accuracy 1 / n_symbols).
+    (chance accuracy 1 / n_symbols). Score recall per symbol: the argmax of the output
+    against the argmax of the target on the steps where ``mask`` is 1 (there is no
+    ``response`` variable, so ``fit``'s history has no accuracy for this task).
 
     Parameters
     ----------

@@ -21,6 +21,7 @@ from .. import _engine
 from .._kernels import adjoint as _adj
 from .._kernels import closed as _closed
 from .._kernels.rhs import HOLD
+from .losses import check_loss
 
 BLOCK_STEPS = 16  # steps per block of gradient products (``_kernels.adjoint``)
 
@@ -164,17 +165,12 @@ def _run(net, C, c, xs, H0, *, method, dt, loss_fn, targets, mask, keys=None,
         return Pass(np.nan, np.nan, sink.Y, None, None, report)
     with np.errstate(over="ignore", invalid="ignore"):  # a non-finite loss is reported
         data_loss, ybar = loss_fn(sink.Y, targets, mask)
-    ybar = np.asarray(ybar)
-    if ybar.shape != sink.Y.shape or not np.isrealobj(ybar) or np.ndim(data_loss) != 0:
-        raise ValueError(f"the loss {getattr(loss_fn, '__name__', loss_fn)!r} must return "
-                         f"(a float, dL/dy of the outputs' shape {sink.Y.shape}); got "
-                         f"dL/dy of shape {ybar.shape}")
+    ybar = check_loss(loss_fn, data_loss, ybar, sink.Y.shape)
     data_loss = float(data_loss)
     scale = B * T * N
     total = data_loss + (rate_l2 * float(np.sum(sink.sq)) / scale if rate_l2 else 0.0)
     if not backward:
         return Pass(total, data_loss, sink.Y, None, None, report)
-    ybar = np.ascontiguousarray(ybar, dtype=np.float64)
     rho = 2.0 * rate_l2 / scale
 
     net_k, inp_k = stepper.net_k, stepper.inp_k  # the forward pass's packed tuples

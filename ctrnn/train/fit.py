@@ -25,7 +25,7 @@ from .._validation import as_float_array, nonnegative_scalar, positive_int, posi
 from ..integrators import get_method
 from ..network import RateNetwork
 from . import _bptt
-from .losses import accuracy, get_loss
+from .losses import accuracy, check_loss, get_loss
 from .optim import Adam, SGD, clip_by_global_norm, global_norm
 from .params import Parametrisation, Readout
 from .sampling import _as_feedback as as_feedback
@@ -36,7 +36,11 @@ __all__ = ["fit", "gradient", "gradient_norms", "Model"]
 # --- validation -----------------------------------------------------------------------
 def _check_net(net):
     if not isinstance(net, RateNetwork):
-        raise TypeError(f"net must be a RateNetwork; got {type(net).__name__}")
+        hint = (": a PyTorch LSTM moves over with "
+                "ctrnn.train.LSTM.from_state_dict(model.state_dict())"
+                if "torch" in type(net).__module__ else "")
+        raise TypeError(f"net must be a RateNetwork or a ctrnn.train.LSTM; got "
+                        f"{type(net).__name__}{hint}")
     if not net.phi.builtin:
         raise ValueError(f"phi={net.phi.name!r} is a user function: training needs its "
                          "derivative, which ctrnn writes out for the built-in phi only "
@@ -163,24 +167,20 @@ def _noise_keys(net, ss, purpose_index, B):
 
 # --- gradient and gradient_norms ------------------------------------------------------
 def _lstm_pass(net, readout, task, *, loss, seed, norms, feedback, iteration, **rate_only):
-    from .lstm import backward, forward
-
     if readout is not None:
         raise ValueError("an LSTM has its own readout (C, c): give readout=None")
     learner = _LSTMLearner(net, task, None, n_outputs=None, feedback=feedback, frozen=(),
                            **rate_only)
+    learner.loss_fn = get_loss(loss)
     B, T = learner.xs.shape[:2]
     ss, _ = _seeding.seed_sequence(seed)
     take = None if feedback is None else feedback.take(ss, iteration, B, T)
-    p = net.state_dict()
-    z = np.zeros((B, net.n_hidden))
-    f = forward(p, learner.xs, z, z, net.dtype, n_fb=0 if take is None else learner.n_fb,
-                take=take)
-    if f.bad >= 0:
-        raise FloatingPointError(f"the LSTM's state left the finite range at step {f.bad}")
-    loss_value, ybar = get_loss(loss)(f.y.astype(np.float64), learner.tg, learner.mask)
-    g, nrm = backward(p, f, np.asarray(ybar, dtype=np.float64), net.dtype, norms=norms)
-    return float(loss_value), g, nrm
+    value, g, _, nrm, what = learner.evaluate(net.state_dict(), np.arange(B), take, norms)
+    if what:
+        raise FloatingPointError(what)
+    if g is None:
+        raise FloatingPointError(f"the loss is {value}")
+    return value, g, nrm
 
 
 def _one_pass(net, readout, task, *, loss, dt, method, h0, seed, checkpoint_every, rate_l2,
@@ -201,6 +201,7 @@ def _one_pass(net, readout, task, *, loss, dt, method, h0, seed, checkpoint_ever
     if feedback is not None:
         n_fb = _n_feedback(feedback, readout.n_outputs, net.n_inputs,
                            f"the network's inputs (U {net.U.shape})")
+        _check_fed_channels(xs, tg, mask, n_fb)
         fb = (n_fb, feedback.take(ss, iteration, B, xs.shape[1]))
     p = _bptt.run(net, np.array(readout.C), np.array(readout.c), xs, H0, method=m, dt=dt,
                   loss_fn=get_loss(loss), targets=tg, mask=mask, keys=keys,
@@ -245,8 +246,10 @@ def gradient(net, readout, task, *, loss="mse", dt=None, method="euler", h0=None
     rate_l2 : float
         Adds rate_l2 * mean(h^2) over trials, steps and neurons to the loss.
     feedback : Feedback, optional
-        Output feedback into the last n_outputs inputs (see ``fit``), drawn as at
-        ``iteration`` of training with this ``seed``.
+        Output feedback into the last n_outputs inputs (see ``fit``): where the truth
+        is fed is drawn with the probability of ``iteration``, per trial and step, from
+        ``seed`` (the same distribution as in training; ``fit`` draws for the rows of
+        its batch).
     iteration : int
         The iteration whose feedback probability applies (scheduled sampling).
 
@@ -263,7 +266,7 @@ def gradient(net, readout, task, *, loss="mse", dt=None, method="euler", h0=None
     Raises
     ------
     TypeError
-        If net is not a RateNetwork or task not a Dataset.
+        If net is not a RateNetwork or LSTM, or task not a Dataset.
     ValueError
         If the task's shapes do not fit the network or readout (both shapes named), the
         method is adaptive, or dt differs from the task's.
@@ -289,6 +292,7 @@ def gradient(net, readout, task, *, loss="mse", dt=None, method="euler", h0=None
     """
     from .lstm import LSTM
 
+    feedback = as_feedback(feedback)
     if isinstance(net, LSTM):
         value, g, _ = _lstm_pass(net, readout, task, loss=loss, seed=seed, norms=False,
                                  feedback=feedback, iteration=iteration, dt=dt,
@@ -305,7 +309,7 @@ def gradient(net, readout, task, *, loss="mse", dt=None, method="euler", h0=None
 
 
 def gradient_norms(net, readout, task, *, loss="mse", dt=None, method="euler", h0=None,
-                   seed=0):
+                   seed=0, feedback=None, iteration=0):
     """||dL/dh_t|| for every state h_0 .. h_T of every trial: how far back in time the
     loss reaches (the vanishing-gradient problem; Bengio, Simard & Frasconi 1994; Pascanu
     et al. 2013). For an Euler step, J_t = (1 - a) I + a diag(phi'(z_t)) W with
@@ -342,9 +346,11 @@ def gradient_norms(net, readout, task, *, loss="mse", dt=None, method="euler", h
     """
     from .lstm import LSTM
 
+    feedback = as_feedback(feedback)
     if isinstance(net, LSTM):
         _, _, nrm = _lstm_pass(net, readout, task, loss=loss, seed=seed, norms=True,
-                               feedback=None, iteration=0, dt=dt, method=method, h0=h0)
+                               feedback=feedback, iteration=iteration, dt=dt,
+                               method=method, h0=h0)
         return xr.DataArray(nrm, dims=("trial", "time"),
                             coords={"time": ("time", np.arange(nrm.shape[1]),
                                              {"units": "steps"})},
@@ -352,7 +358,7 @@ def gradient_norms(net, readout, task, *, loss="mse", dt=None, method="euler", h
                                                      "method": "lstm"})
     p, m, dt = _one_pass(net, readout, task, loss=loss, dt=dt, method=method, h0=h0,
                          seed=seed, checkpoint_every=None, rate_l2=0.0, norms=True,
-                         want_tau=False)
+                         want_tau=False, feedback=feedback, iteration=iteration)
     T = p.norms.shape[1] - 1
     return xr.DataArray(p.norms, dims=("trial", "time"),
                         coords={"time": ("time", np.arange(T + 1) * dt,
@@ -369,10 +375,11 @@ class Model:
     """A trained network: ``network`` (a RateNetwork: simulate and analyse it like any
     other; or an LSTM), ``readout`` (y = C h + c), ``h0`` (the initial state, (n_neurons,)),
     ``history`` (a Dataset over iterations: loss (with the penalties), data_loss,
-    accuracy, grad_norm, lr), and the
+    accuracy, grad_norm, lr, and eps, the probability of feeding the truth when
+    trained with feedback=, else NaN), and the
     ``method`` and ``dt`` it was trained with."""
 
-    network: RateNetwork
+    network: object  # a RateNetwork, or an LSTM
     readout: Readout
     h0: np.ndarray
     history: xr.Dataset
@@ -562,6 +569,7 @@ class _RateLearner:
                              "dale=labels)")
         self.n_fb = _n_feedback(feedback, self.readout0.n_outputs, net.n_inputs,
                                 f"the network's inputs (U {net.U.shape})")
+        _check_fed_channels(self.xs, self.tg, self.mask, self.n_fb)
         self.net, self.m = net, m
         self.par = Parametrisation(net, self.readout0, _h0(h0, net.n_neurons), train=train,
                                    dale="abs" if dale is None else dale, mask=mask,
@@ -635,6 +643,7 @@ class _LSTMLearner:
             inputs_fix="make an LSTM with as many inputs as the task")
         self.n_fb = _n_feedback(feedback, net.n_outputs, net.n_inputs,
                                 f"the LSTM's {net.n_inputs} inputs")
+        _check_fed_channels(self.xs, self.tg, self.mask, self.n_fb)
         frozen = (frozen,) if isinstance(frozen, str) else tuple(frozen)
         names = list(net.state_dict())
         bad = set(frozen) - set(names)
@@ -646,30 +655,36 @@ class _LSTMLearner:
 
     def fingerprint(self, common):
         sd = self.net.state_dict()
-        return {"network": _digest(*(sd[k] for k in sorted(sd)), self.net.dtype.name),
+        return {"network": _digest(*(sd[k] for k in sorted(sd))),
+                "dtype": _digest(self.net.dtype.name),
                 "task": _digest(self.xs, self.tg, self.mask), **common}
 
     def step(self, theta, idx, it, ss, take):
+        loss, g, y, _, what = self.evaluate({**self.fixed, **theta}, idx, take)
+        return loss, loss, None if g is None else {k: g[k] for k in theta}, y, what
+
+    def evaluate(self, p, idx, take, norms=False):
+        """(loss, gradient of every parameter and of h0, c0 or None, outputs y, norms,
+        what failed or "") of parameters p on the trials idx."""
         from .lstm import backward, forward
 
-        p = {**self.fixed, **theta}
         B = idx.size
-        H = self.net.n_hidden
-        z = np.zeros((B, H))
+        z = np.zeros((B, self.net.n_hidden))
         dtype = self.net.dtype
         f = forward(p, self.xs[idx], z, z, dtype, n_fb=self.n_fb if take is not None else 0,
                     take=take)
-        if f.bad >= 0:
-            return math.nan, math.nan, None, f.y, f"the LSTM's state left the finite " \
-                f"range at step {f.bad}"
         y = f.y.astype(np.float64)
+        if f.bad >= 0:
+            return math.nan, None, y, None, f"the LSTM's state left the finite range at " \
+                f"step {f.bad}"
         with np.errstate(over="ignore", invalid="ignore"):
             loss, ybar = self.loss_fn(y, self.tg[idx], self.mask[idx])
+        ybar = check_loss(self.loss_fn, loss, ybar, y.shape)
         loss = float(loss)
         if not math.isfinite(loss):
-            return loss, loss, None, y, ""
-        g, _ = backward(p, f, np.asarray(ybar, dtype=np.float64), dtype)
-        return loss, loss, {k: g[k] for k in theta}, y, ""
+            return loss, None, y, None, ""
+        g, nrm = backward(p, f, ybar, dtype, norms=norms)
+        return loss, g, y, nrm, ""
 
     def model(self, theta, history, interrupted):
         from .lstm import LSTM
@@ -689,6 +704,26 @@ def _same(a, b):
         return False
 
 
+def _check_fed_channels(xs, tg, mask, n_fb):
+    """Warn when the last n_fb input channels do not hold the previous targets, which
+    feedback= replaces by the model's own outputs."""
+    if n_fb == 0 or xs.shape[1] < 2:
+        return
+    fed, prev = xs[:, 1:, -n_fb:], tg[:, :-1]
+    w = mask[:, :-1] > 0
+    if not w.any():
+        w = np.ones_like(w)
+    off = ~np.isclose(fed, prev, rtol=1e-6, atol=1e-9 * max(1.0, np.abs(prev).max()))
+    frac = float(np.mean(off[w]))
+    if frac > 0.01:
+        warnings.warn(f"feedback=: the task's last {n_fb} input channel(s) differ from the "
+                      f"previous targets in {100 * frac:.0f}% of the samples, yet they are "
+                      "the channels that receive the model's own outputs. A task for "
+                      "output feedback holds target t - 1 in them at step t (as "
+                      "ctrnn.tasks.sequence_prediction makes); check the task's channel "
+                      "order", RuntimeWarning, stacklevel=4)
+
+
 def _n_feedback(feedback, n_outputs, n_inputs, where):
     if feedback is None:
         return 0
@@ -701,7 +736,7 @@ def _n_feedback(feedback, n_outputs, n_inputs, where):
 
 
 # --- fit ------------------------------------------------------------------------------
-_HISTORY = ("loss", "data_loss", "accuracy", "grad_norm", "lr")
+_HISTORY = ("loss", "data_loss", "accuracy", "grad_norm", "lr", "eps")
 
 
 def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
@@ -801,7 +836,8 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
     Raises
     ------
     TypeError
-        If net is not a RateNetwork, task not a Dataset, or a count (batch_size,
+        If net is not a RateNetwork or LSTM, task not a Dataset, feedback not a
+        training mode, or a count (batch_size,
         iterations, checkpoint_interval, checkpoint_every, low_rank) is not a whole
         number, or a number (dt, lr, rate_l2, ...) is of another type.
     ValueError
@@ -872,8 +908,9 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
     fingerprint = learner.fingerprint({
         "optimizer": _digest(optimizer), "loss": _digest(loss),
         "batch_size": _digest(batch_size), "clip_grad_norm": _digest(clip_grad_norm),
-        "feedback": _digest(feedback),
-        "parameters": _digest(sorted((k, v.shape) for k, v in theta.items()))})
+        "parameters": _digest(sorted((k, v.shape) for k, v in theta.items())),
+        # only with feedback: checkpoints written before it existed still resume
+        **({} if feedback is None else {"feedback": _digest(feedback)})})
     if stored is not None:
         theta_c, opt_c, start, _, fp, hist_c = stored
         differ = [k for k in fingerprint if fp.get(k) != fingerprint[k]]
@@ -890,7 +927,9 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
             warnings.warn(f"the checkpoint {path!r} holds {start} iterations, iterations="
                           f"{iterations}: returning it as it is (raise iterations to train "
                           "on)", RuntimeWarning, stacklevel=2)
-        theta, opt_state, history = theta_c, opt_c, {k: hist_c.get(k, []) for k in _HISTORY}
+        # a column that an older checkpoint lacks is NaN for its iterations
+        theta, opt_state, history = theta_c, opt_c, {
+            k: hist_c.get(k, [math.nan] * start) for k in _HISTORY}
 
     def model(th, interrupted=False):
         return learner.model(th, _history_dataset(history, seed_attr), interrupted)
@@ -907,7 +946,12 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
             for it in range(start, iterations):
                 rng = np.random.default_rng(_seeding.child(ss, _seeding.BATCH, it))
                 idx = np.sort(rng.choice(n_trials, size=batch_size, replace=False))
-                take = None if feedback is None else feedback.take(ss, it, batch_size, T)
+                try:
+                    take = None if feedback is None else feedback.take(ss, it, batch_size,
+                                                                       T)
+                except ValueError as exc:  # a schedule out of range: keep the model
+                    exc.model = model(theta)
+                    raise
                 total, data_loss, grads, y, what = learner.step(theta, idx, it, ss, take)
                 if grads is None:
                     raise failed(f"the loss became {total} at iteration {it}"
@@ -928,7 +972,8 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
                 new_theta, new_state = optimizer.update(grads, opt_state, theta)
                 acc = accuracy(y, learner.tg[idx], learner.resp[idx]) \
                     if learner.resp is not None else float("nan")
-                row = dict(zip(_HISTORY, (total, data_loss, acc, gnorm, lr)))
+                eps = math.nan if feedback is None else feedback.eps(it)
+                row = dict(zip(_HISTORY, (total, data_loss, acc, gnorm, lr, eps)))
                 # commit the step in one assignment: Ctrl-C leaves it done or not done
                 theta, opt_state, history = new_theta, new_state, {
                     k: history[k] + [float(row[k])] for k in _HISTORY}
@@ -986,7 +1031,7 @@ def _digest(*items):
 def _history_dataset(history, seed_attr):
     n = len(history["loss"])
     units = dict(loss="", data_loss="", accuracy="fraction of trials", grad_norm="",
-                 lr="")
+                 lr="", eps="probability of feeding the truth")
     return xr.Dataset(
         {k: ("iteration", np.asarray(history[k], dtype=np.float64),
              {"units": units[k]} if units[k] else {}) for k in _HISTORY},

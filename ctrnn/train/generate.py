@@ -20,8 +20,8 @@ def generate(model, *, warmup, n_steps, seed=0, noise=True):
     next input for ``n_steps`` steps (free running).
 
     The outputs are fed into the model's last n_outputs input channels, as in training
-    with ``feedback=`` (``ctrnn.train.sampling``); other input channels are held at
-    zero after the warm-up.
+    with ``feedback=`` (``ctrnn.train.sampling``); other input channels (a context or
+    tonic input) hold their last warm-up value.
 
     Parameters
     ----------
@@ -43,7 +43,9 @@ def generate(model, *, warmup, n_steps, seed=0, noise=True):
         y (trial, time, output): the generated outputs, y at time j predicting sample
         w + j of the sequence (w the warm-up length: time 0 is the first output made
         after the warm-up and the first one fed back); h (trial, time, neuron or hidden)
-        the states that made them. A 2-d warm-up gives no trial dimension.
+        the states that made them, and for an LSTM its cell state c; float64. A 2-d
+        warm-up gives no trial dimension. ``seed`` and ``noise`` concern rate networks
+        only (an LSTM has no noise).
 
     Raises
     ------
@@ -79,11 +81,12 @@ def generate(model, *, warmup, n_steps, seed=0, noise=True):
         raise ValueError(f"generation feeds the {n_out} outputs back into the last "
                          f"{n_out} inputs, but the model has {n_in} inputs")
     n_steps = positive_int("n_steps", n_steps)
-    xs, single = _as_inputs(warmup, n_in)
+    xs, single = _as_inputs(warmup, n_in, "a model")
     B, w, _ = xs.shape
     T = w + n_steps - 1
-    X = np.zeros((B, T, n_in))
+    X = np.empty((B, T, n_in))
     X[:, :w] = xs
+    X[:, w:] = xs[:, -1:]  # channels not fed back hold their last warm-up value
     take = np.zeros((B, T), bool)
     take[:, :w] = True
     if lstm is not None:
@@ -93,14 +96,18 @@ def generate(model, *, warmup, n_steps, seed=0, noise=True):
             raise FloatingPointError(f"the LSTM's state left the finite range at step "
                                      f"{f.bad}")
         H = f.states("Hs")[1:].transpose(1, 0, 2).astype(np.float64)
+        Cc = f.states("Cs")[1:].transpose(1, 0, 2).astype(np.float64)
         Y = f.y.astype(np.float64)
         hdim = "hidden"
     else:
         H, Y = _rate(model, net, X, take, n_out, seed, noise)
         hdim = "neuron"
     sl = slice(w - 1, T)
-    ds = xr.Dataset({"y": (("trial", "time", "output"), Y[:, sl]),
-                     "h": (("trial", "time", hdim), H[:, sl])},
+    data = {"y": (("trial", "time", "output"), Y[:, sl]),
+            "h": (("trial", "time", hdim), H[:, sl])}
+    if lstm is not None:
+        data["c"] = (("trial", "time", hdim), Cc[:, sl])
+    ds = xr.Dataset(data,
                     coords={"time": ("time", np.arange(n_steps),
                                      {"units": "steps after the warm-up"})},
                     attrs={"warmup": w})

@@ -87,7 +87,8 @@ def cross_entropy(y, target, mask):
     Raises
     ------
     ValueError
-        If the mask differs across outputs or is zero everywhere.
+        If there are fewer than 2 outputs, or the mask differs across outputs or is
+        zero everywhere.
 
     Examples
     --------
@@ -97,6 +98,10 @@ def cross_entropy(y, target, mask):
     >>> round(cross_entropy(y, t, np.ones_like(y))[0], 6)  # log 2
     0.693147
     """
+    if y.shape[-1] < 2:
+        raise ValueError(f"cross_entropy needs at least 2 outputs (one per class); the "
+                         f"outputs have {y.shape[-1]}: with one output the softmax is 1 "
+                         "and the loss 0 whatever the model does. Use loss='mse'")
     m = _class_weights(mask)
     w = _total(m, "cross_entropy")
     z = y - y.max(axis=-1, keepdims=True)
@@ -130,6 +135,31 @@ def get_loss(loss):
         raise ValueError(f"loss={loss!r} is not known: use one of {sorted(LOSSES)} or a "
                          "function (y, target, mask) -> (loss, dL/dy)")
     return LOSSES[loss]
+
+
+def check_loss(loss_fn, loss, dy, shape):
+    """dL/dy from a loss function as a float64 array of the outputs' ``shape``.
+
+    Raises
+    ------
+    ValueError
+        Naming the function, when it returned something else than (a float, dL/dy of
+        that shape).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from ctrnn.train.losses import check_loss, mse
+    >>> y = np.zeros((1, 2, 1))
+    >>> check_loss(mse, *mse(y, y + 1, np.ones_like(y)), y.shape).shape
+    (1, 2, 1)
+    """
+    dy = np.asarray(dy)
+    if dy.shape != tuple(shape) or not np.isrealobj(dy) or np.ndim(loss) != 0:
+        raise ValueError(f"the loss {getattr(loss_fn, '__name__', loss_fn)!r} must return "
+                         f"(a float, dL/dy of the outputs' shape {tuple(shape)}); got "
+                         f"dL/dy of shape {dy.shape}")
+    return np.ascontiguousarray(dy, dtype=np.float64)
 
 
 def accuracy(y, target, response):

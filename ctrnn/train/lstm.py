@@ -15,13 +15,16 @@ near 1 the gradient reaches far back, where a rate network's shrinks like
 """
 from __future__ import annotations
 
+import numbers
+import re
+
 import numpy as np
 import xarray as xr
 
 from .. import _seeding
 from .._kernels import lstm as _k
 from ._bptt import _blas_threads
-from .._validation import as_float_array, nonnegative_int, positive_int
+from .._validation import as_float_array, nonnegative_int, positive_int, scalar
 
 __all__ = ["LSTM"]
 
@@ -105,9 +108,10 @@ class LSTM:
              "readout.bias": rng.uniform(-k, k, n_out)}
         self._set(p, _dtype(dtype))
         if forget_bias is not None:
-            fb = float(np.asarray(forget_bias, dtype=np.float64))
-            if not np.isfinite(fb):
-                raise ValueError(f"forget_bias={forget_bias!r} must be finite")
+            fb = scalar(forget_bias)
+            if isinstance(fb, (bool, str)) or not isinstance(fb, numbers.Real) \
+                    or not np.isfinite(fb):
+                raise ValueError(f"forget_bias={forget_bias!r} must be a finite number")
             self._p["bias_ih_l0"][H:2 * H] = fb
             self._p["bias_hh_l0"][H:2 * H] = 0.0
 
@@ -124,9 +128,10 @@ class LSTM:
         state : mapping of str to array_like
             ``weight_ih_l0`` (4H, n_inputs), ``weight_hh_l0`` (4H, H), ``bias_ih_l0`` and
             ``bias_hh_l0`` (4H,), optionally under a common prefix such as ``lstm.``
-            (a module holding an nn.LSTM); the readout as ``readout.weight`` (n_outputs,
-            H) and ``readout.bias`` (n_outputs,) when present. Anything with
-            ``__array__`` works (a torch tensor: ``.detach()`` it first).
+            (a module holding an nn.LSTM); the readout, when present, as a key ending in
+            ``readout.weight`` (n_outputs, H) and one ending in ``readout.bias``
+            (n_outputs,; zeros when absent, as for nn.Linear(bias=False)). Other keys
+            are refused. Anything with ``__array__`` works (torch tensors included).
         n_outputs : int, optional
             Without a readout in ``state``: the size of a new one drawn from ``seed``.
         seed : int or Generator, optional
@@ -140,8 +145,9 @@ class LSTM:
         Raises
         ------
         ValueError
-            If a name is missing (the names found are listed), a shape does not fit, an
-            entry is not finite, or there is no readout and no n_outputs.
+            If a name is missing (the names found are listed), the dict is of a deeper,
+            bidirectional or projected nn.LSTM, a shape does not fit, an entry is not
+            finite, or there is no readout and no n_outputs.
 
         Examples
         --------
@@ -157,6 +163,12 @@ class LSTM:
             if k.endswith("weight_ih_l0"):
                 prefix = k[: -len("weight_ih_l0")]
                 break
+        other = [k for k in keys if k.startswith(prefix) and re.search(
+            r"_l[1-9]\d*(_reverse)?$|_reverse$|weight_hr_", k[len(prefix):])]
+        if other:
+            raise ValueError(f"the state dict holds {other}: ctrnn's LSTM has one layer, "
+                             "one direction and no projection (nn.LSTM with num_layers=1, "
+                             "bidirectional=False, proj_size=0)")
         missing = [prefix + n for n in _NAMES if prefix + n not in state]
         if missing:
             raise ValueError(f"the state dict lacks {missing}; it holds {keys}. An "
@@ -173,19 +185,32 @@ class LSTM:
         for n, shape in (("weight_hh_l0", (H4, H)), ("bias_ih_l0", (H4,)),
                          ("bias_hh_l0", (H4,))):
             p[n] = as_float_array(prefix + n, np.asarray(state[prefix + n]), shape=shape)
-        if all(r in state for r in _READOUT):
-            Cw = as_float_array("readout.weight", np.asarray(state["readout.weight"]), ndim=2)
+        known = {prefix + n for n in _NAMES}
+        rw = [k for k in keys if k.endswith("readout.weight")]
+        rb = [k for k in keys if k.endswith("readout.bias")]
+        unknown = sorted(set(keys) - known - set(rw) - set(rb))
+        if unknown or len(rw) > 1 or len(rb) > 1 or (rb and not rw):
+            raise ValueError(f"the state dict holds {unknown or rw + rb}, which ctrnn's "
+                             "LSTM does not know: it takes the four nn.LSTM arrays (under "
+                             "one prefix) and a linear readout as readout.weight and "
+                             "readout.bias (optional). Rename the readout's keys, or leave "
+                             "the others out")
+        if rw:
+            Cw = as_float_array(rw[0], np.asarray(state[rw[0]]), ndim=2)
             if Cw.shape[1] != H:
                 raise ValueError(f"readout.weight has shape {Cw.shape}: it must read the "
                                  f"{H} hidden units, (n_outputs, {H})")
+            if n_outputs is not None and n_outputs != Cw.shape[0]:
+                raise ValueError(f"n_outputs={n_outputs} but the state dict's readout has "
+                                 f"{Cw.shape[0]} outputs: leave n_outputs out")
             p["readout.weight"] = Cw
-            p["readout.bias"] = as_float_array("readout.bias",
-                                               np.asarray(state["readout.bias"]),
-                                               shape=(Cw.shape[0],))
+            p["readout.bias"] = np.zeros(Cw.shape[0]) if not rb else as_float_array(
+                rb[0], np.asarray(state[rb[0]]), shape=(Cw.shape[0],))
         else:
             if n_outputs is None:
-                raise ValueError("the state dict holds no readout.weight / readout.bias: "
-                                 "give n_outputs= (and seed=) for a new readout")
+                raise ValueError("the state dict holds no readout.weight: give n_outputs= "
+                                 "(and seed=) for a new readout, or add the trained one "
+                                 "under readout.weight and readout.bias")
             n_out = positive_int("n_outputs", n_outputs)
             fresh = cls(n_in, H, n_out, seed=seed)
             p["readout.weight"], p["readout.bias"] = fresh.C, fresh.c
@@ -268,7 +293,7 @@ class LSTM:
         --------
         See ``LSTM``.
         """
-        xs, single = _as_inputs(inputs, self.n_inputs)
+        xs, single = _as_inputs(inputs, self.n_inputs, "an LSTM")
         B = xs.shape[0]
         H0 = _state("h0", h0, B, self.n_hidden)
         C0 = _state("c0", c0, B, self.n_hidden)
@@ -287,7 +312,7 @@ class LSTM:
         return ds.isel(trial=0) if single else ds
 
 
-def _as_inputs(inputs, n_in):
+def _as_inputs(inputs, n_in, model="model"):
     if isinstance(inputs, xr.Dataset):
         if "inputs" not in inputs:
             raise ValueError("a Dataset given as inputs needs an 'inputs' variable "
@@ -295,14 +320,16 @@ def _as_inputs(inputs, n_in):
         inputs = inputs["inputs"].transpose("trial", "time", "input").values
     elif isinstance(inputs, xr.DataArray):
         dims = [d for d in ("trial", "time", "input") if d in inputs.dims]
-        inputs = inputs.transpose(*dims).values
+        if set(inputs.dims) == set(dims):  # named as a task's: put them in that order
+            inputs = inputs.transpose(*dims)
+        inputs = inputs.values
     xs = as_float_array("inputs", np.asarray(inputs, dtype=np.float64))
     single = xs.ndim == 2
     if single:
         xs = xs[None]
     if xs.ndim != 3 or xs.shape[2] != n_in:
         raise ValueError(f"inputs has shape {np.shape(inputs)}: give (trial, time, {n_in}) "
-                         f"or (time, {n_in}) for an LSTM of {n_in} inputs")
+                         f"or (time, {n_in}) for {model} of {n_in} inputs")
     if xs.shape[1] < 1:
         raise ValueError("inputs has no time steps")
     return np.ascontiguousarray(xs), single
@@ -340,6 +367,8 @@ def forward(p, xs, H0, C0, dtype, *, n_fb=0, take=None):
     n_in) from H0, C0 (B, H) in ``dtype``; the last ``n_fb`` input channels carry the
     previous output, replaced by it where ``take`` (B, T) is False. Returns a ``Pass``."""
     dtype = np.dtype(dtype)
+    if take is None or take.all():  # the truth everywhere: the inputs as given
+        n_fb, take = 0, None
     cast = lambda a: np.ascontiguousarray(a, dtype=dtype)  # noqa: E731
     w = {k: cast(v) for k, v in p.items()}
     w["bias"] = cast(p["bias_ih_l0"] + p["bias_hh_l0"])
@@ -352,8 +381,13 @@ def _forward(w, xs, H0, C0, dtype, n_fb, take):
     n_in) the inputs received, y (b, T, n_out), bad."""
     B, T, n_in = xs.shape
     H = w["weight_hh_l0"].shape[1]
-    X = np.ascontiguousarray(xs.transpose(1, 0, 2), dtype=dtype)  # (T, B, n_in)
-    Xp = np.ascontiguousarray((X.reshape(T * B, n_in) @ w["weight_ih_l0"].T + w["bias"])
+    # (T, B, n_in), always a copy: the fed values are written into it
+    X = np.array(xs.transpose(1, 0, 2), dtype=dtype, order="C")
+    Wx = w["weight_ih_l0"]
+    if n_fb:  # the fed columns' share is added in the kernel, from the value fed
+        Wx = Wx.copy()
+        Wx[:, n_in - n_fb:] = 0
+    Xp = np.ascontiguousarray((X.reshape(T * B, n_in) @ Wx.T + w["bias"])
                               .reshape(T, B, 4 * H))
     f = _Forward()
     f.Hs = np.empty((T + 1, B, H), dtype)

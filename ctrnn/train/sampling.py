@@ -28,6 +28,7 @@ The probability schedules of Bengio et al. (2015), for iteration i:
 from __future__ import annotations
 
 import math
+import numbers
 from dataclasses import dataclass
 
 import numpy as np
@@ -96,8 +97,7 @@ class exponential:
     k: float = 0.999
 
     def __post_init__(self):
-        k = scalar(self.k)
-        if not 0.0 < k < 1.0:
+        if not _real(self.k) or not 0.0 < self.k < 1.0:
             raise ValueError(f"k={self.k!r}: the exponential schedule k^i needs 0 < k < 1 "
                              "(e.g. 0.999)")
 
@@ -124,7 +124,7 @@ class inverse_sigmoid:
     k: float = 100.0
 
     def __post_init__(self):
-        if scalar(self.k) < 1.0:
+        if not _real(self.k) or not 1.0 <= self.k < math.inf:
             raise ValueError(f"k={self.k!r}: the inverse sigmoid schedule needs k >= 1 "
                              "(eps_i falls to 1/2 near i = k log k)")
 
@@ -137,9 +137,13 @@ _SCHEDULES = {"linear": linear, "exponential": exponential,
               "inverse_sigmoid": inverse_sigmoid}
 
 
-def _unit(name, v):
+def _real(v):
     v = scalar(v)
-    if not 0.0 <= v <= 1.0:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _unit(name, v):
+    if not _real(v) or not 0.0 <= scalar(v) <= 1.0:
         raise ValueError(f"{name}={v!r} must be a probability in [0, 1]")
     return v
 
@@ -148,8 +152,14 @@ def _unit(name, v):
 class Feedback:
     """How the fed-back input channels are filled while training (see the module
     docstring): ``schedule(i)`` is the probability eps_i of feeding the truth at
-    iteration i. Make one with ``teacher_forcing``, ``free_running`` or
-    ``scheduled_sampling``."""
+    iteration i. Make one with ``scheduled_sampling``, or take one of the two fixed
+    modes: ``teacher_forcing`` (eps = 1: always the truth) and ``free_running``
+    (eps = 0: always the model's own previous output).
+
+    A task for feedback holds, in its last n_outputs input channels, the previous
+    target (input t = target t - 1, as ``ctrnn.tasks.sequence_prediction`` makes);
+    ``fit`` warns when it does not, since those channels are the ones replaced.
+    """
 
     name: str
     schedule: object
@@ -202,7 +212,9 @@ def scheduled_sampling(schedule="inverse_sigmoid", **params):
     schedule : {"linear", "exponential", "inverse_sigmoid"} or callable
         The decay of eps_i, or any function of the iteration returning a probability.
     **params
-        The schedule's parameters: linear k, c, eps_min; exponential k; inverse_sigmoid k.
+        The schedule's parameters and their defaults: linear k=1.0, c=1e-3,
+        eps_min=0.0; exponential k=0.999; inverse_sigmoid k=100.0 (which starts at
+        eps_0 = k / (k + 1) = 0.990, not 1, and falls to 1/2 near i = k ln k = 461).
 
     Returns
     -------
@@ -231,12 +243,11 @@ def scheduled_sampling(schedule="inverse_sigmoid", **params):
     if schedule not in _SCHEDULES:
         raise ValueError(f"schedule={schedule!r}: give one of {sorted(_SCHEDULES)} or a "
                          "function of the iteration")
-    try:
-        sched = _SCHEDULES[schedule](**params)
-    except TypeError:
-        raise TypeError(f"schedule={schedule!r} takes {list(_SCHEDULES[schedule].__dataclass_fields__)}; "
-                        f"got {sorted(params)}") from None
-    return Feedback(f"scheduled_sampling({schedule})", sched)
+    fields = list(_SCHEDULES[schedule].__dataclass_fields__)
+    unknown = sorted(set(params) - set(fields))
+    if unknown:
+        raise TypeError(f"schedule={schedule!r} takes {fields}; got {unknown}")
+    return Feedback(f"scheduled_sampling({schedule})", _SCHEDULES[schedule](**params))
 
 
 def _as_feedback(feedback):
