@@ -616,3 +616,13 @@ def test_cross_entropy_needs_two_outputs(rng):
     with pytest.raises(ValueError, match="at least 2 outputs"):
         ctrnn.train.gradient(ctrnn.train.LSTM(1, 4, 1, seed=0), None, task,
                              loss="cross_entropy")
+
+
+def test_lstms_compare_by_value_and_a_huge_run_is_refused_before_allocating():
+    a = _lstm(seed=0)
+    assert a == ctrnn.train.LSTM.from_state_dict(a.state_dict()) and a != _lstm(seed=1)
+    assert a != ctrnn.train.LSTM.from_state_dict(a.state_dict(), dtype="float32")
+    with pytest.raises(MemoryError, match="fewer trials or shorter sequences"):
+        L.forward(a.state_dict(), np.broadcast_to(np.zeros(N_IN), (1, 10**12, N_IN)),
+                  np.zeros((1, H)),
+                  np.zeros((1, H)), np.float64)

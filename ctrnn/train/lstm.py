@@ -24,7 +24,8 @@ import xarray as xr
 from .. import _seeding
 from .._kernels import lstm as _k
 from ._bptt import _blas_threads
-from .._validation import as_float_array, nonnegative_int, positive_int, scalar
+from .._validation import (as_float_array, check_bytes, nonnegative_int, positive_int,
+                           scalar)
 
 __all__ = ["LSTM"]
 
@@ -66,7 +67,8 @@ class LSTM:
     C : ndarray, shape (n_outputs, n_hidden)
         Readout weights (``readout.weight`` in the state dict).
     c : ndarray, shape (n_outputs,)
-        Readout bias (``readout.bias``).
+        Readout bias (``readout.bias``), as in ``Readout``; the cell state is the ``c``
+        variable of the Dataset that ``run`` returns.
 
     Raises
     ------
@@ -261,6 +263,15 @@ class LSTM:
     def n_outputs(self):
         return self._p["readout.weight"].shape[0]
 
+    def __eq__(self, other):
+        """Equal when of the same precision with the same parameters (by value)."""
+        if not isinstance(other, LSTM):
+            return NotImplemented
+        return self.dtype == other.dtype and self._p.keys() == other._p.keys() and all(
+            np.array_equal(v, other._p[k]) for k, v in self._p.items())
+
+    __hash__ = None  # mutable arrays inside, compared by value
+
     def __repr__(self):
         return (f"LSTM(n_inputs={self.n_inputs}, n_hidden={self.n_hidden}, "
                 f"n_outputs={self.n_outputs}, dtype={self.dtype.name!r})")
@@ -288,6 +299,9 @@ class LSTM:
             not fit.
         FloatingPointError
             If the state leaves the finite range (weights that are not finite).
+        MemoryError
+            Before any work, if the states would not fit in memory (with how to run it
+            in pieces).
 
         Examples
         --------
@@ -381,6 +395,11 @@ def _forward(w, xs, H0, C0, dtype, n_fb, take):
     n_in) the inputs received, y (b, T, n_out), bad."""
     B, T, n_in = xs.shape
     H = w["weight_hh_l0"].shape[1]
+    check_bytes(dtype.itemsize * B * T * (11 * H + 2 * n_in),
+                f"the LSTM's pass over {B} trials x {T} steps x {H} units (states, cells "
+                "and gates kept for the backward pass)",
+                "run fewer trials or shorter sequences at a time (the state carries over: "
+                "run(..., h0=, c0=))")
     # (T, B, n_in), always a copy: the fed values are written into it
     X = np.array(xs.transpose(1, 0, 2), dtype=dtype, order="C")
     Wx = w["weight_ih_l0"]
