@@ -2,6 +2,7 @@
 generation, and the sequence tasks: against the equations written out in NumPy
 (tests/naive.py), central finite differences and the schedules' formulas."""
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -551,9 +552,10 @@ def test_fit_with_feedback_on_a_rate_network_and_resume_checks_the_mode(tmp_path
     assert np.all(np.isnan(ctrnn.train.fit(net, task, **kw).history.eps))
     ck = tmp_path / "fb.nc"
     ctrnn.train.fit(net, task, feedback="free_running", checkpoint=ck, **kw)
-    with pytest.raises(ValueError, match="feedback"):
-        ctrnn.train.fit(net, task, feedback="teacher_forcing", checkpoint=ck,
-                        **{**kw, "iterations": 8})
+    for other in ("teacher_forcing", None):  # another mode, or none, is refused
+        with pytest.raises(ValueError, match="feedback"):
+            ctrnn.train.fit(net, task, feedback=other, checkpoint=ck,
+                            **{**kw, "iterations": 8})
     # a checkpoint written before eps was recorded (no such column) still resumes
     plain = tmp_path / "plain.nc"
     ctrnn.train.fit(net, task, checkpoint=plain, **kw)
@@ -605,9 +607,14 @@ def test_state_dicts_of_other_lstms_and_extra_keys_are_refused():
 
 def test_feedback_warns_when_the_fed_channels_are_not_the_previous_targets():
     task = ctrnn.tasks.adding_problem(16, lag=20, seed=0)
-    with pytest.warns(RuntimeWarning, match="previous targets"):
+    with pytest.warns(RuntimeWarning, match="previous targets") as rec:
         ctrnn.train.gradient(ctrnn.train.LSTM(2, 4, 1, seed=0), None, task,
                              feedback="free_running")
+    assert rec[0].filename == __file__  # points at the caller's line
+    with warnings.catch_warnings():  # teacher forcing replaces nothing: no warning
+        warnings.simplefilter("error")
+        ctrnn.train.gradient(ctrnn.train.LSTM(2, 4, 1, seed=0), None, task,
+                             feedback="teacher_forcing")
 
 
 def test_cross_entropy_needs_two_outputs(rng):

@@ -29,6 +29,7 @@ from .losses import accuracy, check_loss, get_loss
 from .optim import Adam, SGD, clip_by_global_norm, global_norm
 from .params import Parametrisation, Readout
 from .sampling import _as_feedback as as_feedback
+from .sampling import teacher_forcing
 
 __all__ = ["fit", "gradient", "gradient_norms", "Model"]
 
@@ -170,7 +171,7 @@ def _lstm_pass(net, readout, task, *, loss, seed, norms, feedback, iteration, **
     if readout is not None:
         raise ValueError("an LSTM has its own readout (C, c): give readout=None")
     learner = _LSTMLearner(net, task, None, n_outputs=None, feedback=feedback, frozen=(),
-                           **rate_only)
+                           stacklevel=5, **rate_only)
     learner.loss_fn = get_loss(loss)
     B, T = learner.xs.shape[:2]
     ss, _ = _seeding.seed_sequence(seed)
@@ -201,7 +202,7 @@ def _one_pass(net, readout, task, *, loss, dt, method, h0, seed, checkpoint_ever
     if feedback is not None:
         n_fb = _n_feedback(feedback, readout.n_outputs, net.n_inputs,
                            f"the network's inputs (U {net.U.shape})")
-        _check_fed_channels(xs, tg, mask, n_fb)
+        _check_fed_channels(xs, tg, mask, n_fb, feedback)
         fb = (n_fb, feedback.take(ss, iteration, B, xs.shape[1]))
     p = _bptt.run(net, np.array(readout.C), np.array(readout.c), xs, H0, method=m, dt=dt,
                   loss_fn=get_loss(loss), targets=tg, mask=mask, keys=keys,
@@ -569,7 +570,7 @@ class _RateLearner:
                              "dale=labels)")
         self.n_fb = _n_feedback(feedback, self.readout0.n_outputs, net.n_inputs,
                                 f"the network's inputs (U {net.U.shape})")
-        _check_fed_channels(self.xs, self.tg, self.mask, self.n_fb)
+        _check_fed_channels(self.xs, self.tg, self.mask, self.n_fb, feedback)
         self.net, self.m = net, m
         self.par = Parametrisation(net, self.readout0, _h0(h0, net.n_neurons), train=train,
                                    dale="abs" if dale is None else dale, mask=mask,
@@ -624,7 +625,8 @@ class _RateLearner:
 class _LSTMLearner:
     """An LSTM (``ctrnn.train.lstm``): theta holds its state dict, float64."""
 
-    def __init__(self, net, task, ss, *, n_outputs, feedback, frozen, **rate_only):
+    def __init__(self, net, task, ss, *, n_outputs, feedback, frozen, stacklevel=4,
+                 **rate_only):
         defaults = dict(readout=None, dt=None, method="euler", checkpoint_every=None,
                         train_tau=False, train_h0=False, dale=None, mask=None,
                         autapses=True, nonnegative_inputs=False, low_rank=None, h0=None,
@@ -643,7 +645,7 @@ class _LSTMLearner:
             inputs_fix="make an LSTM with as many inputs as the task")
         self.n_fb = _n_feedback(feedback, net.n_outputs, net.n_inputs,
                                 f"the LSTM's {net.n_inputs} inputs")
-        _check_fed_channels(self.xs, self.tg, self.mask, self.n_fb)
+        _check_fed_channels(self.xs, self.tg, self.mask, self.n_fb, feedback, stacklevel)
         frozen = (frozen,) if isinstance(frozen, str) else tuple(frozen)
         names = list(net.state_dict())
         bad = set(frozen) - set(names)
@@ -704,10 +706,11 @@ def _same(a, b):
         return False
 
 
-def _check_fed_channels(xs, tg, mask, n_fb):
+def _check_fed_channels(xs, tg, mask, n_fb, feedback, stacklevel=4):
     """Warn when the last n_fb input channels do not hold the previous targets, which
-    feedback= replaces by the model's own outputs."""
-    if n_fb == 0 or xs.shape[1] < 2:
+    feedback= replaces by the model's own outputs (not for teacher forcing, which
+    replaces nothing)."""
+    if n_fb == 0 or xs.shape[1] < 2 or feedback is teacher_forcing:
         return
     fed, prev = xs[:, 1:, -n_fb:], tg[:, :-1]
     w = mask[:, :-1] > 0
@@ -721,7 +724,7 @@ def _check_fed_channels(xs, tg, mask, n_fb):
                       "the channels that receive the model's own outputs. A task for "
                       "output feedback holds target t - 1 in them at step t (as "
                       "ctrnn.tasks.sequence_prediction makes); check the task's channel "
-                      "order", RuntimeWarning, stacklevel=4)
+                      "order", RuntimeWarning, stacklevel=stacklevel)
 
 
 def _n_feedback(feedback, n_outputs, n_inputs, where):
@@ -845,7 +848,8 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
         range, or the checkpoint belongs to a different training set-up.
     FloatingPointError
         If the loss becomes NaN or inf (the message names the iteration and what to
-        change; ``err.model`` holds the model before that step).
+        change; ``err.model`` holds the model before that step). A feedback schedule
+        that leaves [0, 1] raises ValueError, with ``err.model`` too.
 
     Examples
     --------
@@ -913,10 +917,13 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
         **({} if feedback is None else {"feedback": _digest(feedback)})})
     if stored is not None:
         theta_c, opt_c, start, _, fp, hist_c = stored
-        differ = [k for k in fingerprint if fp.get(k) != fingerprint[k]]
+        # "feedback" is absent when there is none, on either side
+        keys = list(fingerprint) + [k for k in ("feedback",) if k in fp and k not in fingerprint]
+        none = {"feedback": _digest(None)}
+        differ = [k for k in keys if fp.get(k, none.get(k)) != fingerprint.get(k, none.get(k))]
         if differ:
             def what(k):  # settings are kept as text, arrays as hashes
-                old, new = fp.get(k), fingerprint[k]
+                old, new = fp.get(k, none.get(k)), fingerprint.get(k, none.get(k))
                 return k if old is None or len(new) == 16 and len(old) == 16 \
                     else f"{k} ({old} there, {new} here)"
             raise ValueError(f"the checkpoint {path!r} was written by a different set-up; "
@@ -947,11 +954,12 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
                 rng = np.random.default_rng(_seeding.child(ss, _seeding.BATCH, it))
                 idx = np.sort(rng.choice(n_trials, size=batch_size, replace=False))
                 try:
-                    take = None if feedback is None else feedback.take(ss, it, batch_size,
-                                                                       T)
+                    eps = math.nan if feedback is None else feedback.eps(it)
                 except ValueError as exc:  # a schedule out of range: keep the model
                     exc.model = model(theta)
                     raise
+                take = None if feedback is None else feedback.take(ss, it, batch_size, T,
+                                                                   eps=eps)
                 total, data_loss, grads, y, what = learner.step(theta, idx, it, ss, take)
                 if grads is None:
                     raise failed(f"the loss became {total} at iteration {it}"
@@ -972,7 +980,6 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
                 new_theta, new_state = optimizer.update(grads, opt_state, theta)
                 acc = accuracy(y, learner.tg[idx], learner.resp[idx]) \
                     if learner.resp is not None else float("nan")
-                eps = math.nan if feedback is None else feedback.eps(it)
                 row = dict(zip(_HISTORY, (total, data_loss, acc, gnorm, lr, eps)))
                 # commit the step in one assignment: Ctrl-C leaves it done or not done
                 theta, opt_state, history = new_theta, new_state, {

@@ -9,7 +9,7 @@ import xarray as xr
 
 from .. import _engine, _seeding
 from .._kernels.rhs import HOLD
-from .._validation import positive_int
+from .._validation import check_bytes, positive_int
 from ..integrators import get_method
 
 __all__ = ["generate"]
@@ -55,6 +55,8 @@ def generate(model, *, warmup, n_steps, seed=0, noise=True):
         If the model has fewer inputs than outputs, or warmup does not fit it.
     FloatingPointError
         If the closed loop leaves the finite range (the step is named).
+    MemoryError
+        Before any work, if the run would not fit in memory.
 
     Examples
     --------
@@ -84,6 +86,11 @@ def generate(model, *, warmup, n_steps, seed=0, noise=True):
     xs, single = _as_inputs(warmup, n_in, "a model")
     B, w, _ = xs.shape
     T = w + n_steps - 1
+    width = lstm.n_hidden * 11 if lstm is not None else 2 * net.n_neurons
+    check_bytes(8 * B * T * (n_in + width + n_out),
+                f"generating {n_steps} steps of {B} trial(s)",
+                "generate fewer steps at a time (start the next piece from the last "
+                "outputs as warm-up)")
     X = np.empty((B, T, n_in))
     X[:, :w] = xs
     X[:, w:] = xs[:, -1:]  # channels not fed back hold their last warm-up value

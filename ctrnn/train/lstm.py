@@ -133,7 +133,8 @@ class LSTM:
             (a module holding an nn.LSTM); the readout, when present, as a key ending in
             ``readout.weight`` (n_outputs, H) and one ending in ``readout.bias``
             (n_outputs,; zeros when absent, as for nn.Linear(bias=False)). Other keys
-            are refused. Anything with ``__array__`` works (torch tensors included).
+            are refused. Arrays, or anything with ``__array__`` (a torch state_dict()'s
+            tensors; parameters that require grad: ``.detach()`` them first).
         n_outputs : int, optional
             Without a readout in ``state``: the size of a new one drawn from ``seed``.
         seed : int or Generator, optional
@@ -188,8 +189,8 @@ class LSTM:
                          ("bias_hh_l0", (H4,))):
             p[n] = as_float_array(prefix + n, np.asarray(state[prefix + n]), shape=shape)
         known = {prefix + n for n in _NAMES}
-        rw = [k for k in keys if k.endswith("readout.weight")]
-        rb = [k for k in keys if k.endswith("readout.bias")]
+        rw = [k for k in keys if k == "readout.weight" or k.endswith(".readout.weight")]
+        rb = [k for k in keys if k == "readout.bias" or k.endswith(".readout.bias")]
         unknown = sorted(set(keys) - known - set(rw) - set(rb))
         if unknown or len(rw) > 1 or len(rb) > 1 or (rb and not rw):
             raise ValueError(f"the state dict holds {unknown or rw + rb}, which ctrnn's "

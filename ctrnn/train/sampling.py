@@ -178,10 +178,11 @@ class Feedback:
                              "return a probability in [0, 1]")
         return e
 
-    def take(self, ss, it, B, T):
+    def take(self, ss, it, B, T, eps=None):
         """(B, T) bool: where the truth is fed at iteration ``it`` (seeded by (seed,
-        it): a training run repeats exactly)."""
-        e = self.eps(it)
+        it): a training run repeats exactly); ``eps``: the probability, when the caller
+        has evaluated the schedule already."""
+        e = self.eps(it) if eps is None else eps
         if e >= 1.0:
             return np.ones((B, T), bool)
         if e <= 0.0:
