@@ -141,17 +141,19 @@ def _one_hot_decision(n_trials, T, n_out, choice, decision):
 
 
 def _dataset(task, *, dt, inputs, targets, input_names, output_names, conditions,
-             period_labels, decision=None, loss, seed, attrs, mask=None):
-    """The task Dataset (see the module docstring for the layout).
+             period_labels, decision=None, loss, seed, attrs, mask=None, source=None,
+             time_units="s"):
+    """The task Dataset (see the module docstring for the layout), for every task of
+    ``ctrnn.tasks``.
 
     conditions : {name: (array (n_trials,), attrs)}; decision : slice of time or None;
-    mask : like targets, or None for 1 everywhere.
+    mask : like targets, or None for 1 everywhere; source : default _SOURCES[task].
     """
     n_trials, T, _ = inputs.shape
     coords = {
         "trial": ("trial", np.arange(n_trials), {"long_name": "trial index"}),
         "time": ("time", dt * np.arange(T),
-                 {"units": "s", "long_name": "time", "standard_name": "time"}),
+                 {"units": time_units, "long_name": "time", "standard_name": "time"}),
         "input": ("input", np.array(input_names, dtype=str), {"long_name": "input channel"}),
         "output": ("output", np.array(output_names, dtype=str),
                    {"long_name": "output channel"}),
@@ -176,7 +178,7 @@ def _dataset(task, *, dt, inputs, targets, input_names, output_names, conditions
         response[:, decision] = True
         data["response"] = (("trial", "time"), response,
                             {"long_name": "decision period, where the choice is judged"})
-    all_attrs = {"task": task, "dt": dt, "source": _SOURCES[task], "loss": loss,
+    all_attrs = {"task": task, "dt": dt, "source": source or _SOURCES[task], "loss": loss,
                  "seed": seed, **attrs}
     return xr.Dataset(data, coords=coords,
                       attrs={k: attr_value(v) for k, v in all_attrs.items()})

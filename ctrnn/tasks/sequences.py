@@ -11,40 +11,17 @@ target t is compared with the output after it.
 from __future__ import annotations
 
 import numpy as np
-import xarray as xr
 
-from .._output import attr_value
-from .._seeding import generator, seed_sequence
 from .._validation import as_float_array, nonnegative_int, positive_int, positive_scalar
+from .cognitive import _dataset, _rng
 
 __all__ = ["adding_problem", "copy_memory", "sequence_prediction"]
 
 
-def _dataset(task, *, inputs, targets, mask, input_names, output_names, dt, loss, seed,
-             source, attrs, conditions=None):
-    n_trials, T, _ = inputs.shape
-    coords = {"trial": ("trial", np.arange(n_trials), {"long_name": "trial index"}),
-              "time": ("time", dt * np.arange(T),
-                       {"units": "steps" if dt == 1 else "time units of dt",
-                        "long_name": "time"}),
-              "input": ("input", np.array(input_names, dtype=str)),
-              "output": ("output", np.array(output_names, dtype=str))}
-    for name, (values, a) in (conditions or {}).items():
-        coords[name] = ("trial", np.asarray(values), a)
-    data = {"inputs": (("trial", "time", "input"), np.ascontiguousarray(inputs, np.float64)),
-            "targets": (("trial", "time", "output"),
-                        np.ascontiguousarray(targets, np.float64)),
-            "mask": (("trial", "time", "output"), np.ascontiguousarray(mask, np.float64),
-                     {"long_name": "loss weight of each target sample"})}
-    all_attrs = {"task": task, "dt": dt, "loss": loss, "source": source, "seed": seed,
-                 **attrs}
-    return xr.Dataset(data, coords=coords,
-                      attrs={k: attr_value(v) for k, v in all_attrs.items()})
-
-
-def _rng(seed):
-    ss, recorded = seed_sequence(seed)
-    return generator(ss), recorded
+def _sequence_dataset(task, *, dt, conditions=None, **kw):
+    """``cognitive._dataset`` for a sequence task: time counted in steps, no periods."""
+    return _dataset(task, dt=dt, period_labels=None, conditions=conditions or {},
+                    time_units="steps" if dt == 1 else "time units of dt", **kw)
 
 
 def adding_problem(n_trials, *, lag=100, dt=1.0, seed=None):
@@ -106,14 +83,15 @@ def adding_problem(n_trials, *, lag=100, dt=1.0, seed=None):
     targets[:, -1, 0] = values[rows, first] + values[rows, second]
     mask = np.zeros_like(targets)
     mask[:, -1] = 1.0
-    return _dataset("adding_problem", inputs=np.stack([values, marker], axis=-1), targets=targets,
-                    mask=mask, input_names=["value", "marker"], output_names=["sum"],
-                    dt=dt, loss="mse", seed=seed_attr,
-                    source="Hochreiter & Schmidhuber (1997) Neural Comput. 9:1735; "
-                           "Le, Jaitly & Hinton (2015) arXiv:1504.00941",
-                    attrs={"lag": T, "trivial_mse": 1.0 / 6.0},
-                    conditions={"first": (first, {"long_name": "first marked step"}),
-                                "second": (second, {"long_name": "second marked step"})})
+    return _sequence_dataset(
+        "adding_problem", inputs=np.stack([values, marker], axis=-1), targets=targets,
+        mask=mask, input_names=["value", "marker"], output_names=["sum"], dt=dt,
+        loss="mse", seed=seed_attr,
+        source="Hochreiter & Schmidhuber (1997) Neural Comput. 9:1735; "
+               "Le, Jaitly & Hinton (2015) arXiv:1504.00941",
+        attrs={"lag": T, "trivial_mse": 1.0 / 6.0},
+        conditions={"first": (first, {"long_name": "first marked step"}),
+                    "second": (second, {"long_name": "second marked step"})})
 
 
 def copy_memory(n_trials, *, lag=50, length=5, n_symbols=4, dt=1.0, seed=None):
@@ -188,13 +166,14 @@ def copy_memory(n_trials, *, lag=50, length=5, n_symbols=4, dt=1.0, seed=None):
     mask = np.zeros_like(targets)
     mask[:, recall] = 1.0
     names = [f"symbol {k}" for k in range(K)]
-    return _dataset("copy_memory", inputs=inputs, targets=targets, mask=mask,
-                    input_names=names + ["blank", "cue"], output_names=names + ["blank"],
-                    dt=dt, loss="cross_entropy", seed=seed_attr,
-                    source="Hochreiter & Schmidhuber (1997) Neural Comput. 9:1735; "
-                           "Arjovsky, Shah & Bengio (2016) ICML",
-                    attrs={"lag": lag, "length": length, "n_symbols": K,
-                           "chance_cross_entropy": float(np.log(K))})
+    return _sequence_dataset(
+        "copy_memory", inputs=inputs, targets=targets, mask=mask,
+        input_names=names + ["blank", "cue"], output_names=names + ["blank"], dt=dt,
+        loss="cross_entropy", seed=seed_attr,
+        source="Hochreiter & Schmidhuber (1997) Neural Comput. 9:1735; "
+               "Arjovsky, Shah & Bengio (2016) ICML",
+        attrs={"lag": lag, "length": length, "n_symbols": K,
+               "chance_cross_entropy": float(np.log(K))})
 
 
 def sequence_prediction(series, *, n_trials, length, dt=1.0, seed=None):
@@ -253,9 +232,9 @@ def sequence_prediction(series, *, n_trials, length, dt=1.0, seed=None):
     idx = start[:, None] + np.arange(L + 1)[None, :]
     w = s[idx]  # (trial, L + 1, channels)
     names = [f"s{j}" for j in range(s.shape[1])]
-    return _dataset("sequence_prediction", inputs=w[:, :-1], targets=w[:, 1:],
-                    mask=np.ones((n_trials, L, s.shape[1])), input_names=names,
-                    output_names=names, dt=dt, loss="mse", seed=seed_attr,
-                    source="next-step prediction; Bengio et al. (2015) NeurIPS",
-                    attrs={"length": L},
-                    conditions={"start": (start, {"long_name": "first index in the series"})})
+    return _sequence_dataset(
+        "sequence_prediction", inputs=w[:, :-1], targets=w[:, 1:],
+        mask=np.ones((n_trials, L, s.shape[1])), input_names=names, output_names=names,
+        dt=dt, loss="mse", seed=seed_attr,
+        source="next-step prediction; Bengio et al. (2015) NeurIPS", attrs={"length": L},
+        conditions={"start": (start, {"long_name": "first index in the series"})})
