@@ -168,7 +168,7 @@ def test_state_and_gradient_carried_across_pieces(rng):
     g, _ = L.backward(p, f, ybar, np.float64)
     k = 5
     f1 = L.forward(p, x[:, :k], z, z, np.float64)
-    hk, ck = f1.states("Hs")[-1], f1.states("Cs")[-1]
+    hk, ck = f1.Hs[-1], f1.Cs[-1]
     f2 = L.forward(p, x[:, k:], hk, ck, np.float64)
     np.testing.assert_allclose(f2.y, f.y[:, k:], rtol=0, atol=1e-14)
     g2, _ = L.backward(p, f2, ybar[:, k:], np.float64)
@@ -194,7 +194,7 @@ def test_cell_path_carries_the_state_and_its_gradient_unchanged():
     c0 = np.array([[0.5, -0.3, 1.2]])
     x = np.random.default_rng(0).normal(size=(1, Tn, 1))
     f = L.forward(sd, x, np.zeros((1, Hh)), c0, np.float64)
-    np.testing.assert_array_equal(f.states("Cs")[-1], c0)
+    np.testing.assert_array_equal(f.Cs[-1], c0)
     # loss on the last output only: dL/dc_0 = dL/dc_T exactly
     ybar = np.zeros((1, Tn, 1))
     ybar[0, -1, 0] = 1.0
@@ -489,7 +489,7 @@ def test_interior_gradient_norms_match_finite_differences(rng):
     total = m.sum()
     for k in (2, 5):
         f1 = L.forward(p, x[:, :k], z, z, np.float64)
-        hk, ck = f1.states("Hs")[-1], f1.states("Cs")[-1]
+        hk, ck = f1.Hs[-1], f1.Cs[-1]
 
         def loss2(h):  # every term that depends on h_k: y_{k-1} = C h_k + c, and later
             y = L.forward(p, x[:, k:], h, ck, np.float64).y

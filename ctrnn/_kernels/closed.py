@@ -24,15 +24,23 @@ def _feed(H, xs, k, C, c, first, take):
                 xs[r, k, first + j] = y
 
 
+@jit(inline="always")
+def _base(out, k):
+    """The save base that puts step k's state into ``out``: row 0 of a (B, 1, M)
+    scratch, or row k + 1 of a (B, T + 1, M) record of every state."""
+    return k + 1 if out.shape[1] == 1 else 0
+
+
 @jit
 def leaky_closed(H, out, T, C, c, first, take, net, inp, decay, gain, noise_scale, keys,
                  dt, exact_linear):
-    """``rk.leaky_run`` over steps 0 .. T - 1 with output feedback; ``out`` (B, 1, M) is
-    scratch. Returns leaky_run's status tuple."""
+    """``rk.leaky_run`` over steps 0 .. T - 1 with output feedback; ``out`` (B, 1, M)
+    scratch, or (B, T + 1, M) to keep the state after step k in row k + 1. Returns
+    leaky_run's status tuple."""
     for k in range(T):
         if k > 0:
             _feed(H, inp.xs, k, C, c, first, take)
-        code, kk, r, i = leaky_run(H, out, k, 1, 1, k + 1, net, inp, decay, gain,
+        code, kk, r, i = leaky_run(H, out, k, 1, 1, _base(out, k), net, inp, decay, gain,
                                    noise_scale, keys, dt, exact_linear)
         if code != OK:
             return code, kk, r, i
@@ -45,7 +53,7 @@ def rk_closed(H, out, T, C, c, first, take, net, inp, dt, A, b, cc, noise_scale,
     for k in range(T):
         if k > 0:
             _feed(H, inp.xs, k, C, c, first, take)
-        code, kk, r, i = rk_run(H, out, k, 1, 1, k + 1, net, inp, dt, A, b, cc,
+        code, kk, r, i = rk_run(H, out, k, 1, 1, _base(out, k), net, inp, dt, A, b, cc,
                                 noise_scale, keys)
         if code != OK:
             return code, kk, r, i

@@ -82,14 +82,14 @@ def forward(Xp, WhhT, Hs, Cs, TC, G, Wfb, C, c, take, truth, Xfb):
 @jit
 def backward(Hs, Cs, TC, G, Whh, Yb, C, dh, dc, DG, gb, norms, one):
     """The adjoint of ``forward``: Yb (T, B, n_out) holds dL/dy_t, so that the loss
-    reaches h_{t+1} as Yb[t] C (C (n_out, H) the readout); dh, dc (B, H) start as the gradient reaching the last state (zeros: none) and end
-    as dL/dh_0, dL/dc_0; DG (T, B, 4H) receives dL/d(pre-activation) of every gate, from
-    which the caller forms the weight gradients in single products; gb (4H,) float64
-    accumulates their sum, the bias gradient. TC (T, B, H) holds
-    tanh(c_{t+1}) from the forward pass. norms (B, T + 1), or (B, 0) to skip:
-    ||dL/dh_t|| for every state. ``one``: 1 in the arrays' precision (a float32 pass
-    stays in float32). Each row is a few short loops over few arrays, which
-    LLVM vectorises."""
+    reaches h_{t+1} as Yb[t] C (C (n_out, H) the readout); dh, dc (B, H) start as the
+    gradient reaching the last state (zeros: none) and end as dL/dh_0, dL/dc_0; DG
+    (T, B, 4H) receives dL/d(pre-activation) of every gate, from which the caller forms
+    the weight gradients in single products; gb (4H,) float64 accumulates their sum,
+    the bias gradient. TC (T, B, H) holds tanh(c_{t+1}) from the forward pass. norms
+    (B, T + 1), or (B, 0) to skip: ||dL/dh_t|| for every state. ``one``: 1 in the
+    arrays' precision (a float32 pass stays in float32). Each row is a few short loops
+    over few arrays, which LLVM vectorises."""
     T, B, n_out = Yb.shape
     H = C.shape[1]
     want = norms.shape[1] > 0

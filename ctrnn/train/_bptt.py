@@ -126,14 +126,18 @@ def run(net, C, c, xs, H0, **kwargs):
         return _run(net, C, c, xs, H0, **kwargs)
 
 
-def _closed_inputs(net, C, c, xs_grid, Z0, method, dt, keys, n_fb, take):
-    """(Report, xs_grid with the fed-back outputs in its last n_fb channels)."""
+def _closed_inputs(net, C, c, xs_grid, Z0, method, dt, keys, n_fb, take, out=None):
+    """(Report, xs_grid with the fed-back outputs in its last n_fb channels); ``out``
+    (B, T + 1, M), when given, receives Z0 and every state after it."""
     B, T1, n_in = xs_grid.shape
     xs_fed = xs_grid.copy()
     Z = Z0.copy()
     stepper = _engine.plan(method, net, Z, xs_fed, HOLD, dt=dt, steps=T1 - 1, keys=keys)
     kernel = _closed.leaky_closed if method.kind == "leaky" else _closed.rk_closed
-    out = np.empty((B, 1, Z.shape[1]))
+    if out is None:
+        out = np.empty((B, 1, Z.shape[1]))  # scratch: only the inputs are wanted
+    else:
+        out[:, 0] = Z0
     code, k, r, col = kernel(Z, out, T1 - 1, np.ascontiguousarray(C, dtype=np.float64),
                              np.ascontiguousarray(c, dtype=np.float64), n_in - n_fb,
                              np.ascontiguousarray(take, dtype=np.bool_), *stepper.args)

@@ -8,7 +8,6 @@ import numpy as np
 import xarray as xr
 
 from .. import _engine, _seeding
-from .._kernels.rhs import HOLD
 from .._validation import check_bytes, positive_int
 from ..integrators import get_method
 
@@ -102,8 +101,8 @@ def generate(model, *, warmup, n_steps, seed=0, noise=True):
         if f.bad >= 0:
             raise FloatingPointError(f"the LSTM's state left the finite range at step "
                                      f"{f.bad}")
-        H = f.states("Hs")[1:].transpose(1, 0, 2).astype(np.float64)
-        Cc = f.states("Cs")[1:].transpose(1, 0, 2).astype(np.float64)
+        H = f.Hs[1:].transpose(1, 0, 2).astype(np.float64)
+        Cc = f.Cs[1:].transpose(1, 0, 2).astype(np.float64)
         Y = f.y.astype(np.float64)
         hdim = "hidden"
     else:
@@ -132,16 +131,13 @@ def _rate(model, net, X, take, n_out, seed, noise):
     N = net.n_neurons
     H0 = np.ascontiguousarray(np.broadcast_to(model.h0, (B, N)), dtype=np.float64)
     Z = np.ascontiguousarray(_engine.stp_initial_state(net, H0, None, None), np.float64)
-    Z = Z.copy()
     ss, _ = _seeding.seed_sequence(seed)
     keys = _seeding.trial_keys(ss, B) if net.has_noise else np.zeros(0, np.uint64)
     xs_grid = np.ascontiguousarray(np.concatenate([X, X[:, -1:]], axis=1))
     C, c = np.array(model.readout.C), np.array(model.readout.c)
-    report, xs_fed = _bptt._closed_inputs(net, C, c, xs_grid, Z, m, dt, keys, n_out, take)
-    out = np.empty((B, T + 1, Z.shape[1]))
-    if report.ok:
-        stepper = _engine.plan(m, net, Z, xs_fed, HOLD, dt=dt, steps=T, keys=keys)
-        report, _ = _engine.run(stepper, Z, _engine.MemorySink(out))
+    out = np.empty((B, T + 1, Z.shape[1]))  # the closed loop keeps every state here
+    report, _ = _bptt._closed_inputs(net, C, c, xs_grid, Z, m, dt, keys, n_out, take,
+                                     out=out)
     if not report.ok:
         raise FloatingPointError(f"the closed loop left the finite range {report.where} "
                                  "(step counted from the start of the warm-up): the "

@@ -316,8 +316,8 @@ class LSTM:
         if f.bad >= 0:
             raise FloatingPointError(f"the LSTM's state left the finite range at step "
                                      f"{f.bad}: its weights or inputs are not finite")
-        Hb = f.states("Hs")[1:].transpose(1, 0, 2)
-        Cb = f.states("Cs")[1:].transpose(1, 0, 2)
+        Hb = f.Hs[1:].transpose(1, 0, 2)
+        Cb = f.Cs[1:].transpose(1, 0, 2)
         ds = xr.Dataset({"h": (("trial", "time", "hidden"), Hb),
                          "c": (("trial", "time", "hidden"), Cb),
                          "y": (("trial", "time", "output"), f.y)},
@@ -365,22 +365,11 @@ class _Forward:
     __slots__ = ("Hs", "Cs", "TC", "G", "y", "X", "bad")
 
 
-class Pass:
-    """The forward pass of a batch: time-major states (``_Forward``), the outputs y
-    (B, T, n_out) and the first non-finite step (-1: none)."""
-
-    def __init__(self, f):
-        self.f, self.y, self.bad = f, f.y, f.bad
-
-    def states(self, name):
-        """Hs, Cs or TC, time-major (T (+ 1), B, H)."""
-        return getattr(self.f, name)
-
-
 def forward(p, xs, H0, C0, dtype, *, n_fb=0, take=None):
     """The forward pass of parameters ``p`` (state-dict names, float64) on xs (B, T,
     n_in) from H0, C0 (B, H) in ``dtype``; the last ``n_fb`` input channels carry the
-    previous output, replaced by it where ``take`` (B, T) is False. Returns a ``Pass``."""
+    previous output, replaced by it where ``take`` (B, T) is False. Returns the pass's
+    time-major arrays (``_forward``), its outputs y and ``bad``."""
     dtype = np.dtype(dtype)
     if take is None or take.all():  # the truth everywhere: the inputs as given
         n_fb, take = 0, None
@@ -388,11 +377,11 @@ def forward(p, xs, H0, C0, dtype, *, n_fb=0, take=None):
     w = {k: cast(v) for k, v in p.items()}
     w["bias"] = cast(p["bias_ih_l0"] + p["bias_hh_l0"])
     w["WhhT"] = cast(p["weight_hh_l0"].T)
-    return Pass(_forward(w, xs, H0, C0, dtype, n_fb, take))
+    return _forward(w, xs, H0, C0, dtype, n_fb, take)
 
 
 def _forward(w, xs, H0, C0, dtype, n_fb, take):
-    """One chunk: time-major Hs, Cs (T + 1, b, H), TC (T, b, H), G (T, b, 4H), X (T, b,
+    """Time-major Hs, Cs (T + 1, b, H), TC (T, b, H), G (T, b, 4H), X (T, b,
     n_in) the inputs received, y (b, T, n_out), bad."""
     B, T, n_in = xs.shape
     H = w["weight_hh_l0"].shape[1]
@@ -435,14 +424,13 @@ def _forward(w, xs, H0, C0, dtype, n_fb, take):
     return f
 
 
-def backward(p, fp, ybar, dtype, *, norms=False, dh=None, dc=None):
+def backward(p, f, ybar, dtype, *, norms=False, dh=None, dc=None):
     """Exact gradients of a loss with dL/dy = ybar (B, T, n_out) through the forward
-    pass ``fp`` (a ``Pass``): a dict under the state-dict names plus h0, c0 (B, H), and
+    pass ``f`` (from ``forward``): a dict under the state-dict names plus h0, c0 (B, H), and
     ||dL/dh_t|| (B, T + 1) when ``norms``. ``dh``, ``dc`` (B, H): the gradient that
     reaches the last state from later steps (a sequence run in pieces, the state carried
     from one to the next); default none."""
     dtype = np.dtype(dtype)
-    f = fp.f
     T1, B, H = f.Hs.shape
     T = T1 - 1
     C = np.ascontiguousarray(p["readout.weight"], dtype=dtype)
