@@ -547,9 +547,9 @@ class _RateLearner:
         self.dt = _dt(m, dt, task_dt)
         self.checkpoint_every = positive_int("checkpoint_every", checkpoint_every,
                                              allow_none=True)
-        self.rate_l2, self.weight_l1, self.weight_l2 = (nonnegative_scalar(name, v) for name, v in (
-            ("rate_l2", rate_l2), ("weight_l1", weight_l1), ("weight_l2", weight_l2)))
-        frozen = (frozen,) if isinstance(frozen, str) else tuple(frozen)
+        self.rate_l2, self.weight_l1, self.weight_l2 = (
+            nonnegative_scalar(name, v) for name, v in (
+                ("rate_l2", rate_l2), ("weight_l1", weight_l1), ("weight_l2", weight_l2)))
         if {"tau", "h0"} & set(frozen):
             raise ValueError("tau and h0 are fixed unless train_tau=True / train_h0=True: "
                              "leave them out of frozen")
@@ -646,7 +646,6 @@ class _LSTMLearner:
         self.n_fb = _n_feedback(feedback, net.n_outputs, net.n_inputs,
                                 f"the LSTM's {net.n_inputs} inputs")
         _check_fed_channels(self.xs, self.tg, self.mask, self.n_fb, feedback, stacklevel)
-        frozen = (frozen,) if isinstance(frozen, str) else tuple(frozen)
         names = list(net.state_dict())
         bad = set(frozen) - set(names)
         if bad:
@@ -879,6 +878,7 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
         seed = seed_c
     ss, seed_attr = _seeding.seed_sequence(seed)
     feedback = as_feedback(feedback)
+    frozen = (frozen,) if isinstance(frozen, str) else tuple(frozen)
     options = dict(n_outputs=n_outputs, readout=readout, dt=dt, method=method,
                    checkpoint_every=checkpoint_every, train_tau=train_tau,
                    train_h0=train_h0, frozen=frozen, dale=dale, mask=mask,
