@@ -346,6 +346,7 @@ def test_package_keeps_the_series_and_exports():
     assert set(tasks.__all__) == {
         "mackey_glass", "narma10", "oscillators", "nrmse", "perceptual_decision",
         "context_integration", "delayed_match_to_sample", "parametric_working_memory",
-        "flipflop", "adding_problem", "copy_memory", "sequence_prediction"}
+        "flipflop", "adding_problem", "copy_memory", "sequence_prediction", "multitask",
+        "teacher_student"}
     for name in tasks.__all__:
         assert ">>>" in getattr(tasks, name).__doc__, name

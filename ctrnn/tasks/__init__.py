@@ -8,7 +8,9 @@ time and channel, with the trial conditions as coordinates). Every task is seede
   ``ctrnn.tasks.cognitive``);
 - sequences (same layout, time in steps): `adding_problem`, `copy_memory` (delayed
   recall with a settable lag), `sequence_prediction` (next-step prediction of a series,
-  for training with output feedback).
+  for training with output feedback);
+- continual learning: `multitask` (tasks in one layout with rule inputs, to learn in
+  turn), `teacher_student` (two linear regressions with overlapping teachers).
 
 >>> import ctrnn
 >>> ds = ctrnn.tasks.flipflop(8, n_bits=3, seed=0)
@@ -20,9 +22,11 @@ time and channel, with the trial conditions as coordinates). Every task is seede
 """
 from .cognitive import (context_integration, delayed_match_to_sample, flipflop,
                         parametric_working_memory, perceptual_decision)
+from .continual import multitask, teacher_student
 from .sequences import adding_problem, copy_memory, sequence_prediction
 from .series import mackey_glass, narma10, nrmse, oscillators
 
 __all__ = ["mackey_glass", "narma10", "oscillators", "nrmse", "perceptual_decision",
            "context_integration", "delayed_match_to_sample", "parametric_working_memory",
-           "flipflop", "adding_problem", "copy_memory", "sequence_prediction"]
+           "flipflop", "adding_problem", "copy_memory", "sequence_prediction", "multitask",
+           "teacher_student"]
