@@ -158,7 +158,16 @@ def _datasets():
     esn = ctrnn.esn.EchoStateNetwork(20, seed=0).fit(u[:-1], u[1:])
     run = ctrnn.simulate(net, steps=20, dt=0.1, h0="random", seed=1)
     stp = ctrnn.RateNetwork(np.abs(net.W), phi="relu", stp=ctrnn.STP(U=0.3))
+    ta, tb = ctrnn.tasks.teacher_student(4, n_inputs=3, seed=0)
+    forgetting = ctrnn.train.interference(
+        ctrnn.RateNetwork(np.zeros((1, 1)), U=np.zeros((1, 3)), phi="linear"), ta, tb,
+        iterations=2, method="discrete", readout=(np.eye(1), np.zeros(1)),
+        frozen=("W", "b", "C", "c"), train_a=dict(iterations=2), progress=False).record
     return {
+        "teacher_student": ta,
+        "multitask": ctrnn.tasks.multitask(ctrnn.tasks.flipflop(2, seed=0),
+                                           ctrnn.tasks.flipflop(2, seed=1))[1],
+        "interference": forgetting,
         "run": run,
         "run_float32_batch": ctrnn.simulate(net, steps=20, dt=0.1, dtype=np.float32,
                                             trials=2, include_params=True),

@@ -5,7 +5,10 @@ and SGD, losses with masks, checkpoints that resume bit for bit. A trained netwo
 ``RateNetwork``: simulate and analyse it like any other. The LSTM (``LSTM``, in
 ``torch.nn.LSTM``'s layout) trains with the same ``fit``; sequence models learn with
 output feedback by teacher forcing, free running or scheduled sampling, and run closed
-loop with ``generate``.
+loop with ``generate``. Catastrophic interference is measured against its first- and
+second-order predictions (``interference``, from the Gauss-Newton matrix of
+``curvature``), and reduced by ``ewc``, ``orthogonal_projection`` or ``replay``
+(``fit(..., remedy=)``).
 
 >>> import numpy as np, ctrnn
 >>> task = ctrnn.tasks.flipflop(64, n_bits=2, seed=0)
@@ -15,8 +18,10 @@ loop with ``generate``.
 >>> g["W"].shape
 (30, 30)
 """
-from . import losses, sampling
+from . import curvature, losses, sampling
+from .continual import ewc, orthogonal_projection, replay
 from .fit import Model, fit, gradient, gradient_norms
+from .interference import interference
 from .generate import generate
 from .lstm import LSTM
 from .optim import SGD, Adam, clip_by_global_norm, exponential_decay, global_norm
@@ -25,4 +30,5 @@ from .sampling import free_running, scheduled_sampling, teacher_forcing
 
 __all__ = ["fit", "gradient", "gradient_norms", "Model", "Readout", "LSTM", "generate",
            "teacher_forcing", "free_running", "scheduled_sampling", "Adam", "SGD",
-           "clip_by_global_norm", "global_norm", "exponential_decay", "losses", "sampling"]
+           "clip_by_global_norm", "global_norm", "exponential_decay", "interference", "ewc",
+           "orthogonal_projection", "replay", "losses", "sampling", "curvature"]

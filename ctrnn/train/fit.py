@@ -378,7 +378,10 @@ class Model:
     ``history`` (a Dataset over iterations: loss (with the penalties), data_loss,
     accuracy, grad_norm, lr, and eps, the probability of feeding the truth when
     trained with feedback=, else NaN), and the
-    ``method`` and ``dt`` it was trained with."""
+    ``method`` and ``dt`` it was trained with; ``theta``, the unconstrained parameters
+    the optimiser updated (``ctrnn.train.params``), and ``options``, the constraints
+    that map them to the network (frozen, dale, mask, ...), so that ``fit(model,
+    other_task)`` continues training from exactly this point."""
 
     network: object  # a RateNetwork, or an LSTM
     readout: Readout
@@ -388,6 +391,7 @@ class Model:
     dt: float | None
     interrupted: bool = False
     theta: dict = field(default_factory=dict, repr=False)
+    options: dict = field(default_factory=dict, repr=False)
 
     def predict(self, task, *, seed=0, noise=True):
         """Run the trained network on the trials of ``task`` (through ``simulate``).
@@ -578,6 +582,73 @@ class _RateLearner:
                                    low_rank=low_rank, seed=_seeding.child(ss, _seeding.INIT, 1))
         self.want_tau = "tau" in train
         self.theta0 = self.par.init()
+        self.options = dict(frozen=tuple(frozen), dale=dale, mask=mask, autapses=autapses,
+                            nonnegative_inputs=nonnegative_inputs, low_rank=low_rank,
+                            train_tau=train_tau, train_h0=train_h0)
+
+    def adopt(self, theta):
+        """Start from ``theta`` (a trained Model's), which must stand for this very
+        network, readout and h0 under these constraints."""
+        keys = list(self.theta0)
+        bad = [k for k in keys if k not in theta
+               or np.shape(theta[k]) != self.theta0[k].shape]
+        if bad:
+            raise ValueError(f"the model's parameters ({', '.join(sorted(theta))}) do not "
+                             f"fit these constraints ({', '.join(keys)}): give fit the "
+                             "options the model was trained with (frozen=, train_tau=, "
+                             "train_h0=, low_rank=, ...)")
+        th = {k: np.array(theta[k], dtype=np.float64) for k in keys}
+        par, net = self.par, self.net
+        new, ro = par.network(th), par.readout(th)
+        pairs = [(new._W.data if new.is_sparse else new._W,
+                  net._W.data if net.is_sparse else net._W), (new._U, net._U),
+                 (new._b, net._b), (new.tau_array, net.tau_array),
+                 (ro.C, self.readout0.C), (ro.c, self.readout0.c),
+                 (par.h0(th), par.h0_fixed)]
+        if not all(np.shape(a) == np.shape(b) and np.allclose(a, b, rtol=1e-10, atol=1e-12)
+                   for a, b in pairs):
+            raise ValueError("the model's parameters theta do not give its network under "
+                             "these constraints: give fit the options the model was "
+                             "trained with (dale=, mask=, autapses=, nonnegative_inputs=, "
+                             "...)")
+        self.theta0 = th
+
+    def _pass(self, theta, idx, keys, loss_fn, backward=True):
+        par, B = self.par, idx.size
+        netw, ro = par.network(theta), par.readout(theta)
+        H0 = np.ascontiguousarray(np.broadcast_to(par.h0(theta), (B, self.net.n_neurons)))
+        return _bptt.run(netw, np.array(ro.C), np.array(ro.c), self.xs[idx], H0,
+                         method=self.m, dt=self.dt, loss_fn=loss_fn, targets=self.tg[idx],
+                         mask=self.mask[idx], keys=None if keys is None else keys[idx],
+                         want_tau=self.want_tau, checkpoint_every=self.checkpoint_every,
+                         backward=backward)
+
+    def loss_grad(self, theta, idx, keys):
+        """(data loss, its gradient with respect to theta) on the trials idx."""
+        p = self._pass(theta, idx, keys, self.loss_fn)
+        if not p.report.ok:
+            raise FloatingPointError(_diverged(p.report, self.net.n_neurons))
+        return p.data_loss, self.par.pullback(theta, p.grads)
+
+    def keys(self, ss):
+        """Fixed noise for evaluations: one key per trial of the task (None without
+        noise)."""
+        return _noise_keys(self.net, ss, 0, self.xs.shape[0])
+
+    def outputs(self, theta, idx, keys):
+        """The outputs y (len(idx), T, n_out) on the trials idx."""
+        p = self._pass(theta, idx, keys, self.loss_fn, backward=False)
+        if not p.report.ok:
+            raise FloatingPointError(_diverged(p.report, self.net.n_neurons))
+        return p.y
+
+    def vjp(self, theta, idx, ybar, keys):
+        """d(sum ybar * y)/dtheta on the trials idx, ybar (len(idx), T, n_out): one
+        backward pass with ybar in place of dL/dy."""
+        p = self._pass(theta, idx, keys, lambda y, t, m: (0.0, ybar))
+        if not p.report.ok:
+            raise FloatingPointError(_diverged(p.report, self.net.n_neurons))
+        return self.par.pullback(theta, p.grads)
 
     def fingerprint(self, common):
         par, net = self.par, self.net
@@ -619,7 +690,7 @@ class _RateLearner:
         par, m = self.par, self.m
         return Model(par.network(theta), par.readout(theta), np.array(par.h0(theta)),
                      history, m.name, None if m.counts_steps else self.dt, interrupted,
-                     dict(theta))
+                     dict(theta), dict(self.options))
 
 
 class _LSTMLearner:
@@ -653,6 +724,39 @@ class _LSTMLearner:
         self.theta0 = {k: v for k, v in net.state_dict().items() if k not in frozen}
         self.fixed = {k: v for k, v in net.state_dict().items() if k in frozen}
         self.dt = None
+        self.options = dict(frozen=tuple(frozen))
+
+    def adopt(self, theta):
+        """theta is the network's own state dict (nothing to map)."""
+
+    def keys(self, ss):
+        return None
+
+    def _forward(self, theta, idx):
+        from .lstm import forward
+
+        z = np.zeros((idx.size, self.net.n_hidden))
+        f = forward({**self.fixed, **theta}, self.xs[idx], z, z, self.net.dtype)
+        if f.bad >= 0:
+            raise FloatingPointError(f"the LSTM's state left the finite range at step "
+                                     f"{f.bad}")
+        return f
+
+    def outputs(self, theta, idx, keys):
+        return self._forward(theta, idx).y.astype(np.float64)
+
+    def loss_grad(self, theta, idx, keys):
+        loss, g, _, _, what = self.evaluate({**self.fixed, **theta}, idx, None)
+        if g is None:
+            raise FloatingPointError(what or f"the loss is {loss}")
+        return loss, {k: g[k] for k in theta}
+
+    def vjp(self, theta, idx, ybar, keys):
+        from .lstm import backward
+
+        f = self._forward(theta, idx)
+        g, _ = backward({**self.fixed, **theta}, f, ybar, self.net.dtype)
+        return {k: g[k] for k in theta}
 
     def fingerprint(self, common):
         sd = self.net.state_dict()
@@ -693,7 +797,8 @@ class _LSTMLearner:
         p = {**self.fixed, **theta}
         net = LSTM.from_state_dict(p, dtype=self.net.dtype.name)
         return Model(net, Readout(p["readout.weight"], p["readout.bias"]),
-                     np.zeros(net.n_hidden), history, "lstm", None, interrupted, dict(theta))
+                     np.zeros(net.n_hidden), history, "lstm", None, interrupted, dict(theta),
+                     dict(self.options))
 
 
 def _same(a, b):
@@ -737,16 +842,87 @@ def _n_feedback(feedback, n_outputs, n_inputs, where):
     return n_outputs
 
 
+# --- continuing from a trained model, remedies ---------------------------------------
+# the constraints that map theta to the network: a Model keeps them (Model.options)
+_CONSTRAINTS = dict(frozen=(), dale=None, mask=None, autapses=True, nonnegative_inputs=False,
+                    low_rank=None, train_tau=False, train_h0=False)
+
+
+def _learner(net, task, ss, options):
+    """The learner for ``net`` (a RateNetwork, an LSTM, or a trained Model to continue
+    from: its network, readout, h0, method, dt, theta and constraints) on ``task``."""
+    from .lstm import LSTM
+
+    o = dict(options)
+    start = None
+    if isinstance(net, Model):
+        model = net
+        for name in ("readout", "h0"):
+            if o[name] is not None:
+                raise ValueError(f"fit(model, ...) continues from the model's own {name}: "
+                                 f"leave {name}= out (or give model.network to start anew)")
+        for k, default in _CONSTRAINTS.items():  # options left at their default: the model's
+            if k in model.options and _same(o[k], default):
+                o[k] = model.options[k]
+        if model.method == "lstm":
+            if o["method"] is not None:
+                raise ValueError("method= is for rate networks; the model is an LSTM")
+        else:
+            if o["method"] is None:
+                o["method"] = model.method
+            elif _method(o["method"]).name != model.method:
+                raise ValueError(f"the model was trained with method={model.method!r}; "
+                                 f"method={o['method']!r} would change its dynamics: leave "
+                                 "method= out")
+            if o["dt"] is None:
+                o["dt"] = model.dt
+            o["readout"], o["h0"] = model.readout, model.h0
+        net, start = model.network, model.theta
+        if o["low_rank"] is not None and "M" in start and "Nv" in start:
+            # the network holds W0 + M N^T / n: the fixed part is W0
+            net = net.replace(W=np.array(net.W) - start["M"] @ start["Nv"].T / net.n_neurons)
+    o["frozen"] = (o["frozen"],) if isinstance(o["frozen"], str) else tuple(o["frozen"])
+    if o["method"] is None:
+        o["method"] = "euler"
+    learner = _LSTMLearner(net, task, ss, **o) if isinstance(net, LSTM) \
+        else _RateLearner(net, task, ss, **o)
+    if start:
+        learner.adopt(start)
+    return learner
+
+
+def _bind_remedies(remedy, learner, batch_size):
+    from .continual import Remedy
+
+    items = () if remedy is None else (remedy,) if not isinstance(remedy, (list, tuple)) \
+        else tuple(remedy)
+    for r in items:
+        if not isinstance(r, Remedy):
+            raise TypeError(f"remedy must be ctrnn.train.ewc(...), orthogonal_projection(...) "
+                            f"or replay(...), or a list of them; got {type(r).__name__}")
+    return [r._bind(learner, batch_size) for r in items]
+
+
+def _draw(rng, n_trials, batch_size, remedies):
+    """The trials of one iteration (replay adds trials of the old task, stored after the
+    task's own)."""
+    for r in remedies:
+        idx = r.draw(rng, n_trials, batch_size)
+        if idx is not None:
+            return idx
+    return np.sort(rng.choice(n_trials, size=batch_size, replace=False))
+
+
 # --- fit ------------------------------------------------------------------------------
 _HISTORY = ("loss", "data_loss", "accuracy", "grad_norm", "lr", "eps")
 
 
-def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
+def fit(net, task, *, n_outputs=None, readout=None, dt=None, method=None,
         optimizer=None, batch_size=64, iterations=1000, loss=None, clip_grad_norm=None,
         seed=None, progress=None, checkpoint=None, checkpoint_interval=100, resume=True,
         checkpoint_every=None, train_tau=False, train_h0=False, frozen=(), dale=None,
         mask=None, autapses=True, nonnegative_inputs=False, low_rank=None, h0=None,
-        rate_l2=0.0, weight_l1=0.0, weight_l2=0.0, feedback=None):
+        rate_l2=0.0, weight_l1=0.0, weight_l2=0.0, feedback=None, remedy=None):
     """Train ``net`` and a linear readout on ``task`` by backpropagation through time,
     with exact gradients of the discretised network computed by ctrnn's own kernels.
 
@@ -757,8 +933,13 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
 
     Parameters
     ----------
-    net : RateNetwork or LSTM
-        The starting network; its phi, noise, STP and Dale labels are kept.
+    net : RateNetwork, LSTM or Model
+        The starting network; its phi, noise, STP and Dale labels are kept. A trained
+        ``Model`` continues from exactly where it stopped: its network, readout, h0,
+        method, dt, unconstrained parameters (``model.theta``) and constraints
+        (``model.options``: frozen, dale, mask, ...; an option given here other than
+        its default replaces the model's), with a fresh optimiser state. That is how a
+        second task is learned after a first (``remedy=``).
     task : xarray.Dataset
         inputs (trial, time, input), targets (trial, time, output), optional mask and
         response (see ``ctrnn.tasks``).
@@ -768,8 +949,9 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
         The starting readout.
     dt : float, optional
         Step size; default the task's dt. None for method="discrete".
-    method : str
-        "euler" (default), "exponential_euler", "discrete", "heun" or "rk4".
+    method : str, optional
+        "euler" (default; a Model's own), "exponential_euler", "discrete", "heun" or
+        "rk4".
     optimizer : Adam or SGD, optional
         Default Adam(lr=1e-3).
     batch_size : int
@@ -823,6 +1005,12 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
         ``scheduled_sampling(...)`` (the truth with a probability that decays over
         iterations; Bengio et al. 2015). The gradient does not flow through a fed-back
         output (``ctrnn.train.sampling``). None: the inputs are used as given.
+    remedy : remedy or list of remedies, optional
+        Against forgetting an earlier task while this one is learned (continual
+        learning; ``ctrnn.train.continual``): ``ctrnn.train.ewc(model_a, task_a)``
+        (a penalty added to the loss), ``orthogonal_projection(model_a, task_a)``
+        (every step projected) or ``replay(task_a)`` (old trials mixed into the
+        batches).
 
     An ``LSTM`` (``ctrnn.train.LSTM``) trains the same way, with its own readout; the
     options of rate networks (dt, method, Dale's law, masks, tau, h0, the regularisers,
@@ -838,13 +1026,15 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
     Raises
     ------
     TypeError
-        If net is not a RateNetwork or LSTM, task not a Dataset, feedback not a
-        training mode, or a count (batch_size,
-        iterations, checkpoint_interval, checkpoint_every, low_rank) is not a whole
-        number, or a number (dt, lr, rate_l2, ...) is of another type.
+        If net is not a RateNetwork, LSTM or Model, task not a Dataset, feedback not a
+        training mode, remedy not a remedy, or a count (batch_size, iterations,
+        checkpoint_interval, checkpoint_every, low_rank) is not a whole number, or a
+        number (dt, lr, rate_l2, ...) is of another type.
     ValueError
         If the task does not fit the network (both shapes named), an option is out of
-        range, or the checkpoint belongs to a different training set-up.
+        range, the checkpoint belongs to a different training set-up, a Model is
+        given with readout= or h0= or another method, its parameters do not fit the
+        constraints given, or a remedy was made for other parameters.
     FloatingPointError
         If the loss becomes NaN or inf (the message names the iteration and what to
         change; ``err.model`` holds the model before that step). A feedback schedule
@@ -878,19 +1068,16 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
         seed = seed_c
     ss, seed_attr = _seeding.seed_sequence(seed)
     feedback = as_feedback(feedback)
-    frozen = (frozen,) if isinstance(frozen, str) else tuple(frozen)
     options = dict(n_outputs=n_outputs, readout=readout, dt=dt, method=method,
                    checkpoint_every=checkpoint_every, train_tau=train_tau,
                    train_h0=train_h0, frozen=frozen, dale=dale, mask=mask,
                    autapses=autapses, nonnegative_inputs=nonnegative_inputs,
                    low_rank=low_rank, h0=h0, rate_l2=rate_l2, weight_l1=weight_l1,
                    weight_l2=weight_l2, feedback=feedback)
-    if isinstance(net, LSTM):
-        learner = _LSTMLearner(net, task, ss, **options)
-    else:
-        learner = _RateLearner(net, task, ss, **options)
-    n_trials, T = learner.xs.shape[:2]
+    learner = _learner(net, task, ss, options)
     batch_size = positive_int("batch_size", batch_size)
+    remedies = _bind_remedies(remedy, learner, batch_size)
+    n_trials, T = learner.xs.shape[:2]
     if batch_size > n_trials:
         raise ValueError(f"batch_size={batch_size} is larger than the task's {n_trials} "
                          "trials: make more trials or a smaller batch")
@@ -913,13 +1100,15 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
         "optimizer": _digest(optimizer), "loss": _digest(loss),
         "batch_size": _digest(batch_size), "clip_grad_norm": _digest(clip_grad_norm),
         "parameters": _digest(sorted((k, v.shape) for k, v in theta.items())),
+        **({"remedy": _digest(*(r.fingerprint() for r in remedies))} if remedies else {}),
         # only with feedback: checkpoints written before it existed still resume
         **({} if feedback is None else {"feedback": _digest(feedback)})})
     if stored is not None:
         theta_c, opt_c, start, _, fp, hist_c = stored
-        # "feedback" is absent when there is none, on either side
-        keys = list(fingerprint) + [k for k in ("feedback",) if k in fp and k not in fingerprint]
-        none = {"feedback": _digest(None)}
+        # "feedback" and "remedy" are absent when there is none, on either side
+        keys = list(fingerprint) + [k for k in ("feedback", "remedy")
+                                    if k in fp and k not in fingerprint]
+        none = {"feedback": _digest(None), "remedy": _digest(None)}
         differ = [k for k in keys if fp.get(k, none.get(k)) != fingerprint.get(k, none.get(k))]
         if differ:
             def what(k):  # settings are kept as text, arrays as hashes
@@ -952,7 +1141,7 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
         try:
             for it in range(start, iterations):
                 rng = np.random.default_rng(_seeding.child(ss, _seeding.BATCH, it))
-                idx = np.sort(rng.choice(n_trials, size=batch_size, replace=False))
+                idx = _draw(rng, n_trials, batch_size, remedies)
                 try:
                     eps = math.nan if feedback is None else feedback.eps(it)
                 except ValueError as exc:  # a schedule out of range: keep the model
@@ -961,6 +1150,9 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
                 take = None if feedback is None else feedback.take(ss, it, batch_size, T,
                                                                    eps=eps)
                 total, data_loss, grads, y, what = learner.step(theta, idx, it, ss, take)
+                if grads is not None:
+                    for r in remedies:  # penalties (EWC)
+                        total, grads = r.penalise(theta, total, grads)
                 if grads is None:
                     raise failed(f"the loss became {total} at iteration {it}"
                                  + (f" ({what})" if what else "")
@@ -978,13 +1170,18 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method="euler",
                 lr = optimizer.lr(opt_state["step"]) if callable(optimizer.lr) \
                     else optimizer.lr
                 new_theta, new_state = optimizer.update(grads, opt_state, theta)
+                for r in remedies:  # constraints on the step (orthogonal projection)
+                    new_theta = r.project(theta, new_theta)
                 acc = accuracy(y, learner.tg[idx], learner.resp[idx]) \
                     if learner.resp is not None else float("nan")
                 row = dict(zip(_HISTORY, (total, data_loss, acc, gnorm, lr, eps)))
                 # commit the step in one assignment: Ctrl-C leaves it done or not done
+                old_theta = theta
                 theta, opt_state, history = new_theta, new_state, {
                     k: history[k] + [float(row[k])] for k in _HISTORY}
                 done = it + 1
+                for r in remedies:
+                    r.observe(it, old_theta, theta)
                 if path is not None and (done % checkpoint_interval == 0
                                          or done == iterations):
                     _save_checkpoint(path, theta, opt_state, done, seed_attr, fingerprint,
