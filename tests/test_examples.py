@@ -149,3 +149,18 @@ def test_exposure_bias_example_runs_and_writes(tmp_path):
     ds.to_netcdf(tmp_path / "exposure_bias.nc")
     ex.plot(ds, tmp_path / "exposure_bias.png")
     assert (tmp_path / "exposure_bias.png").stat().st_size > 10_000
+
+
+def test_catastrophic_interference_example_runs_and_writes(tmp_path):
+    """A short run (the criteria of a full run: tests/test_train_slow.py)."""
+    ex = _load("catastrophic_interference")
+    ds = ex.run(n_units=8, n_trials=16, iterations_a=20, iterations_b=10, sgd_iterations=5)
+    assert list(ds.remedy.values) == list(ex.REMEDIES)
+    assert ds.sizes["step"] == 6 and ds.sizes["iteration"] == 11
+    assert np.all(ds.measured.isel(step=0) == 0)
+    for v in ("accuracy_a", "accuracy_b"):
+        assert np.all((ds[v] >= 0) & (ds[v] <= 1))
+    _has_units(ds)
+    ds.to_netcdf(tmp_path / "catastrophic_interference.nc")
+    ex.plot(ds, tmp_path / "catastrophic_interference.png")
+    assert (tmp_path / "catastrophic_interference.png").stat().st_size > 10_000

@@ -90,3 +90,20 @@ def test_scheduled_sampling_drifts_less_than_teacher_forcing():
     for m in ("linear", "exponential"):
         assert float(ds.rmse.sel(mode=m, horizon=100)) < 0.7 * float(tf.sel(horizon=100))
         assert float(ds.rmse.sel(mode=m, horizon=10)) < float(tf.sel(horizon=10))
+
+
+def test_forgetting_is_predicted_for_small_steps_and_reduced_by_each_remedy():
+    """examples/catastrophic_interference.py: the first-order prediction is within 10 %
+    of the measured forgetting for small SGD steps and not for large ones; EWC,
+    projection and replay each keep A (MSE < 0.05, 10x below plain training) while B
+    is learned (sign accuracy > 0.9)."""
+    ds = _load("catastrophic_interference").run()
+    small, large = ds.sel(lr=ds.lr.min()), ds.sel(lr=ds.lr.max())
+    m = float(small.measured[-1])
+    assert abs(float(small.first_order[-1]) - m) < 0.1 * m
+    assert abs(float(large.first_order[-1]) / float(large.measured[-1]) - 1) > 0.1
+    plain = float(ds.final_loss_a.sel(remedy="plain"))
+    assert plain > 1.0 and float(ds.accuracy_b.sel(remedy="plain")) > 0.9
+    for r in ("EWC", "projection", "replay"):
+        assert float(ds.final_loss_a.sel(remedy=r)) < min(0.05, 0.1 * plain)
+        assert float(ds.accuracy_b.sel(remedy=r)) > 0.9
