@@ -6,7 +6,9 @@ import re
 
 import numpy as np
 
-NOISE, H0, BATCH, TRAIN_NOISE, INIT, SAMPLING = 0, 1, 2, 3, 4, 5  # purposes: one child stream family each
+# purposes: one child stream family each (EVALUATION: the fixed noise of evaluations,
+# such as the curvature and losses of ctrnn.train.interference)
+NOISE, H0, BATCH, TRAIN_NOISE, INIT, SAMPLING, EVALUATION = 0, 1, 2, 3, 4, 5, 6
 
 
 def seed_sequence(seed):

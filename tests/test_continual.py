@@ -85,18 +85,21 @@ def _naive_mse(y, task):
 def test_gauss_newton_equals_finite_differences_of_a_numpy_loop():
     net, task = _net(), _task()
     model = _model(net)
-    learner, theta = _evaluator(model, task, None, "test")
-    names = list(theta)
-    curv = gauss_newton(learner, theta, None)
+    theta = _evaluator(model, task, None, "test")[1]
+    curv = gauss_newton(model, task)
+    names = list(dict.fromkeys(curv.name.values))
+    assert names == list(theta)
     J = _fd_jacobian(theta, net, task, names)
     m = task.mask.values.ravel()
     G = J.T @ (J * (2 * m / m.sum())[:, None])  # J^T H_y J of the mean squared error
     lam = np.linalg.eigvalsh(G)[::-1]
-    k = curv.eigenvalues.size
-    assert np.allclose(curv.eigenvalues, lam[:k], rtol=1e-6, atol=1e-9 * lam[0])
+    k = curv.sizes["eigen"]
+    assert np.allclose(curv.eigenvalue, lam[:k], rtol=1e-6, atol=1e-9 * lam[0])
     assert np.allclose(curv.diagonal, np.diag(G), rtol=1e-6, atol=1e-9 * lam[0])
-    Gc = (curv.eigenvectors * curv.eigenvalues) @ curv.eigenvectors.T
-    assert np.allclose(Gc, G, atol=1e-7 * lam[0])
+    V = curv.eigenvector.values
+    assert np.allclose((V * curv.eigenvalue.values) @ V.T, G, atol=1e-7 * lam[0])
+    w_entries = curv.entry.values[curv.name.values == "W"]
+    assert np.array_equal(w_entries, np.arange(net.n_neurons ** 2))
 
 
 def test_gauss_newton_of_cross_entropy_equals_finite_differences():
@@ -108,9 +111,9 @@ def test_gauss_newton_of_cross_entropy_equals_finite_differences():
     w = (rng.random((3, 8)) < 0.6).astype(float)
     task["mask"] = (("trial", "time", "output"), np.repeat(w[..., None], 2, axis=2))
     model = _model(net)
-    learner, theta = _evaluator(model, task, "cross_entropy", "test")
+    theta = _evaluator(model, task, "cross_entropy", "test")[1]
     names = list(theta)
-    curv = gauss_newton(learner, theta, None)
+    curv = gauss_newton(model, task, loss="cross_entropy")
     J = _fd_jacobian(theta, net, task, names).reshape(3, 8, 2, -1)
     y = _naive_outputs(theta, net, task)
     p = np.exp(y) / np.exp(y).sum(axis=2, keepdims=True)
@@ -120,30 +123,34 @@ def test_gauss_newton_of_cross_entropy_equals_finite_differences():
             H = (np.diag(p[b, t]) - np.outer(p[b, t], p[b, t])) * w[b, t] / w.sum()
             G += J[b, t].T @ H @ J[b, t]
     lam = np.linalg.eigvalsh(G)[::-1]
-    k = curv.eigenvalues.size
-    assert np.allclose(curv.eigenvalues, lam[:k], rtol=1e-6, atol=1e-9 * lam[0])
+    k = curv.sizes["eigen"]
+    assert np.allclose(curv.eigenvalue, lam[:k], rtol=1e-6, atol=1e-9 * lam[0])
     assert np.allclose(curv.diagonal, np.diag(G), rtol=1e-6, atol=1e-9 * lam[0])
 
 
 def test_lanczos_finds_the_leading_eigenpairs_of_the_exact_matrix():
     net, task = _net(N=8), _task(B=6, T=15)
-    learner, theta = _evaluator(_model(net), task, None, "test")
-    exact = gauss_newton(learner, theta, None)
-    lz = gauss_newton(learner, theta, None, n_eigen=5, method="lanczos")
-    assert np.allclose(lz.eigenvalues, exact.eigenvalues[:5], rtol=1e-7)
-    cos = np.abs(np.sum(lz.eigenvectors * exact.eigenvectors[:, :5], axis=0))
+    model = _model(net)
+    exact = gauss_newton(model, task)
+    lz = gauss_newton(model, task, n_eigen=5, method="lanczos")
+    assert np.allclose(lz.eigenvalue, exact.eigenvalue[:5], rtol=1e-7)
+    cos = np.abs(np.sum(lz.eigenvector.values * exact.eigenvector.values[:, :5], axis=0))
     assert np.all(cos > 1 - 1e-6)
+    assert np.all(np.isnan(lz.diagonal))
     with pytest.raises(ValueError, match="n_eigen"):
-        gauss_newton(learner, theta, None, n_eigen=10_000, method="lanczos")
+        gauss_newton(model, task, n_eigen=10_000, method="lanczos")
+    with pytest.raises(ValueError, match="n_eigen"):
+        gauss_newton(model, task, n_eigen=-1)
     with pytest.raises(ValueError, match="curvature="):
-        gauss_newton(learner, theta, None, method="hessian")
+        gauss_newton(model, task, method="hessian")
+    with pytest.raises(ValueError, match="at most"):
+        gauss_newton(model, task, trials=7)
 
 
 def test_curvature_refuses_a_loss_without_known_curvature():
     net, task = _net(), _task()
-    learner, theta = _evaluator(_model(net), task, lambda y, t, m: (0.0, 0 * y), "test")
     with pytest.raises(ValueError, match="mse"):
-        gauss_newton(learner, theta, None)
+        gauss_newton(_model(net), task, loss=lambda y, t, m: (0.0, 0 * y))
 
 
 # --- the linear teacher-student pair: everything exact --------------------------------
@@ -210,6 +217,23 @@ def test_linear_teacher_student_second_order_is_exact_and_first_order_errs_by_lr
         assert abs(float(r.first_order[1])) < 1e-14
         assert np.isclose(float(r.measured[1]), expect, rtol=1e-10)
         errors.append(float(r.measured[1] - r.first_order[1]))
+        # every step, against SGD written out in NumPy: measured and first order
+        yA = a.targets.values.reshape(-1, n_out)
+        U = model.network.U.copy()
+
+        def lossA(U):
+            return float(np.mean((x @ U.T - yA) ** 2))
+
+        first, meas = [0.0], [0.0]
+        for _ in range(6):
+            gA = (2.0 / n * x.T @ (x @ U.T - yA)).T
+            step = -lr * (2.0 / n * x.T @ (x @ U.T - yB)).T
+            first.append(first[-1] + float(np.sum(gA * step)))
+            U = U + step
+            meas.append(lossA(U) - lossA(model.network.U))
+        assert np.allclose(r.first_order, first, rtol=1e-9, atol=1e-15)
+        assert np.allclose(r.measured, meas, rtol=1e-9, atol=1e-15)
+        assert np.allclose(res.model_b.network.U, U, rtol=1e-12)
     assert np.isclose(errors[1] / errors[0], 4.0, rtol=1e-9)  # O(lr^2)
 
 
@@ -304,20 +328,26 @@ def test_remedies_reduce_forgetting(flipflop_pair):
     assert learned["plain"] < 0.5 * _loss(model_a, b)  # and B is learned
 
 
-def test_ewc_penalty_enters_the_loss(flipflop_pair):
+def test_ewc_penalty_enters_the_loss_and_its_gradient(flipflop_pair):
     model_a, a, b = flipflop_pair
     pen = ctrnn.train.ewc(model_a, a, strength=3.0, trials=8)
-    mb = fit(model_a, b, iterations=2, batch_size=32, seed=1, optimizer=SGD(lr=0.05),
-             remedy=pen, progress=False)
-    h = mb.history
+    lr = 0.05
+    kw = dict(batch_size=32, seed=1, optimizer=SGD(lr=lr), remedy=pen, progress=False)
+    m2 = fit(model_a, b, iterations=2, **kw)
+    h = m2.history
     assert float(h.loss[0]) == float(h.data_loss[0])  # at theta*: no penalty
     # after one step the penalty is strength / 2 sum F (theta - theta*)^2
-    th1 = fit(model_a, b, iterations=1, batch_size=32, seed=1, optimizer=SGD(lr=0.05),
-              remedy=pen, progress=False).theta
+    m1 = fit(model_a, b, iterations=1, **kw)
+    th1 = m1.theta
     expect = 1.5 * sum(float(np.sum(pen.fisher[k] * (th1[k] - pen.theta[k]) ** 2))
                        for k in pen.theta)
     assert expect > 0
     assert np.isclose(float(h.loss[1] - h.data_loss[1]), expect, rtol=1e-9)
+    # and the second step follows the data gradient plus strength F (theta - theta*)
+    g = ctrnn.train.gradient(m1.network, m1.readout, b)
+    for k in ("W", "U", "b", "C", "c"):
+        want = th1[k] - lr * (g[k] + 3.0 * pen.fisher[k] * (th1[k] - pen.theta[k]))
+        assert np.allclose(m2.theta[k], want, rtol=1e-10, atol=1e-13)
 
 
 def test_projection_keeps_every_step_orthogonal(flipflop_pair):
@@ -350,7 +380,22 @@ def test_remedy_errors(flipflop_pair):
     with pytest.raises(ValueError, match="trials"):
         fit(model_a, b, iterations=1, batch_size=32,
             remedy=ctrnn.train.replay(a.isel(trial=slice(0, 4))), progress=False)
+    with pytest.raises(ValueError, match="batch_size"):
+        fit(model_a, b, iterations=1, batch_size=1, remedy=ctrnn.train.replay(a),
+            progress=False)
+    with pytest.raises(ValueError, match="more than one replay"):
+        fit(model_a, b, iterations=1, batch_size=8,
+            remedy=[ctrnn.train.replay(a), ctrnn.train.replay(a)], progress=False)
     pen = ctrnn.train.ewc(model_a, a, trials=4)
+    with pytest.raises(ValueError, match="Fisher"):
+        bad = ctrnn.train.continual.EWC(pen.theta, {k: -v - 1 for k, v in pen.fisher.items()},
+                                        1.0)
+        fit(model_a, b, iterations=1, batch_size=8, remedy=bad, progress=False)
+    proj = ctrnn.train.orthogonal_projection(model_a, a, n_directions=3, trials=4)
+    with pytest.raises(ValueError, match="orthonormal"):
+        bad = ctrnn.train.continual.Projection(2 * proj.basis, proj.names, proj.shapes,
+                                               proj.eigenvalues)
+        fit(model_a, b, iterations=1, batch_size=8, remedy=bad, progress=False)
     with pytest.raises(ValueError, match="frozen"):
         fit(model_a, b, iterations=1, batch_size=8, remedy=pen, frozen=("W",),
             progress=False)
@@ -360,6 +405,24 @@ def test_remedy_errors(flipflop_pair):
         ctrnn.train.orthogonal_projection(model_a, a, energy=1.5)
     with pytest.raises(ValueError, match="n_directions"):
         ctrnn.train.orthogonal_projection(model_a, a, curvature="lanczos")
+    with pytest.raises(ValueError, match="one of them"):
+        ctrnn.train.orthogonal_projection(model_a, a, n_directions=5, energy=0.5)
+    with pytest.raises(ValueError, match="at most"):
+        ctrnn.train.orthogonal_projection(model_a, a, n_directions=10 ** 6,
+                                          curvature="lanczos")
+    # replay checks the old task's channels and dt
+    swapped = a.assign_coords(input=a.input.values[::-1])
+    with pytest.raises(ValueError, match="channels"):
+        fit(model_a, b, iterations=1, batch_size=8, remedy=ctrnn.train.replay(swapped),
+            progress=False)
+    slow = a.assign_attrs(dt=2 * a.attrs["dt"])
+    with pytest.raises(ValueError, match="dt"):
+        fit(model_a, b, iterations=1, batch_size=8, remedy=ctrnn.train.replay(slow),
+            progress=False)
+    with pytest.warns(RuntimeWarning, match="channels"):
+        fit(model_a, swapped, iterations=1, batch_size=8, progress=False)
+    with pytest.warns(RuntimeWarning, match="channels"):
+        model_a.predict(swapped)
 
 
 # --- continuing from a Model ----------------------------------------------------------
@@ -410,7 +473,7 @@ def test_interference_record_and_errors():
     r = res.record
     assert r.sizes == {"iteration": 4, "eigen": 4}
     assert float(r.measured[0]) == 0 and float(r.first_order[0]) == 0
-    assert np.allclose(r.loss_a - r.attrs["loss_a_star"], r.measured, atol=1e-15)
+    assert np.isclose(float(r.loss_a[0]), _loss(model, a), rtol=1e-10, atol=1e-15)
     assert np.isclose(float(r.loss_b[0]), _loss(model, b), rtol=1e-10)
     assert np.isclose(float(r.loss_a[-1]), _loss(res.model_b, a), rtol=1e-10)
     d = np.concatenate([np.ravel(res.model_b.theta[k] - _evaluator(model, a, None, "t")[1][k])
@@ -424,8 +487,23 @@ def test_interference_record_and_errors():
         interference(model, a, b, train_a=dict(iterations=3), progress=False)
     with pytest.raises(ValueError, match="feedback"):
         interference(model, a, b, feedback=ctrnn.train.teacher_forcing, progress=False)
+    with pytest.raises(ValueError, match="readout"):
+        interference(model, a, b, readout=model.readout, progress=False)
+    with pytest.raises(TypeError, match="train_a"):
+        interference(model.network, a, b, n_outputs=2, train_a=dict(iteration=3),
+                     progress=False)
+    with pytest.raises(TypeError, match="similarity"):
+        ctrnn.tasks.teacher_student(2, similarity="0.5")
     with pytest.raises(TypeError, match="unknown"):
         interference(model, a, b, iterations=1, learning_rate=3, progress=False)
+    with pytest.raises(TypeError, match="unknown"):  # before A is trained
+        interference(model.network, a, b, learning_rate=3, progress=False,
+                     train_a=dict(iterations=10 ** 9))
+    with pytest.raises(ValueError, match="n_eigen"):
+        interference(model, a, b, n_eigen=-1, progress=False)
+    r = interference(model, a, b, iterations=2, clip_grad_norm=1e-3, optimizer=SGD(lr=1.0),
+                     progress=False).record  # the step's norm is lr * 1e-3 at most
+    assert 0 < float(r.distance[1]) <= 1e-3 * (1 + 1e-9)
 
 
 # --- tasks in one layout ----------------------------------------------------------------
@@ -466,9 +544,9 @@ def test_gauss_newton_of_an_lstm_equals_finite_differences_of_a_numpy_loop():
     model = Model(lstm, Readout(sd["readout.weight"], sd["readout.bias"]), np.zeros(3),
                   xr.Dataset(), "lstm", None)
     task = _task(B=2, T=5, n_in=2, n_out=1)
-    learner, theta = _evaluator(model, task, None, "test")
+    theta = _evaluator(model, task, None, "test")[1]
     names = list(theta)
-    curv = gauss_newton(learner, theta, None)
+    curv = gauss_newton(model, task)
 
     def outputs(p):
         return np.array([lstm_loop(x, np.zeros(3), np.zeros(3), p["weight_ih_l0"],
@@ -487,6 +565,43 @@ def test_gauss_newton_of_an_lstm_equals_finite_differences_of_a_numpy_loop():
     m = task.mask.values.ravel()
     G = J.T @ (J * (2 * m / m.sum())[:, None])
     lam = np.linalg.eigvalsh(G)[::-1]
-    assert np.allclose(curv.eigenvalues, lam[:curv.eigenvalues.size], rtol=1e-6,
+    assert np.allclose(curv.eigenvalue, lam[:curv.sizes["eigen"]], rtol=1e-6,
                        atol=1e-9 * lam[0])
     assert np.allclose(curv.diagonal, np.diag(G), rtol=1e-6, atol=1e-9 * lam[0])
+
+
+# --- the other parametrisations and models -------------------------------------------
+@pytest.mark.parametrize("kind", ["low_rank", "dale", "lstm"])
+def test_interference_and_remedies_for_other_models(kind, flipflop_pair):
+    """Continuing, the curvature and the remedies for a low-rank network (W0 + M N^T / n,
+    theta M and N), a Dale network and an LSTM: each starts B from A's exact parameters
+    and the first-order prediction follows the measured forgetting for small steps."""
+    _, a, b = flipflop_pair
+    if kind == "lstm":
+        net, opts = ctrnn.train.LSTM(6, 8, 4, seed=0), {}
+    elif kind == "dale":
+        W, labels = ctrnn.connectivity.dale(12, 4, seed=0)
+        net = ctrnn.RateNetwork(0.5 * W, U=np.random.default_rng(0).normal(size=(16, 6)),
+                                tau=0.05, dale=labels)
+        opts = {}
+    else:
+        net = ctrnn.RateNetwork(ctrnn.connectivity.gaussian(16, g=0.8, seed=0),
+                                U=np.random.default_rng(0).normal(size=(16, 6)), tau=0.05)
+        opts = {"low_rank": 2}
+    model_a = fit(net, a, iterations=30, batch_size=16, seed=0, optimizer=Adam(lr=1e-2),
+                  progress=False, **({} if kind == "lstm" else {"n_outputs": 4}), **opts)
+    cont = fit(model_a, b, iterations=1, batch_size=8, seed=0, optimizer=SGD(lr=1e-12),
+               progress=False)
+    for k in model_a.theta:  # B starts exactly at A's parameters
+        assert np.allclose(cont.theta[k], model_a.theta[k], rtol=1e-9, atol=1e-12)
+    if kind == "low_rank":
+        assert set(model_a.theta) == {"M", "Nv", "U", "b", "C", "c"}
+        assert np.allclose(cont.network.W, model_a.network.W, rtol=1e-9, atol=1e-12)
+    r = interference(model_a, a, b, iterations=10, optimizer=SGD(lr=1e-3), batch_size=16,
+                     trials=4, progress=False).record
+    m = float(r.measured[-1])
+    assert abs(m) > 1e-5 and abs(float(r.first_order[-1]) - m) < 0.1 * abs(m)
+    for rem in (ctrnn.train.ewc(model_a, a, trials=4),
+                ctrnn.train.orthogonal_projection(model_a, a, n_directions=5, trials=4),
+                ctrnn.train.replay(a)):
+        fit(model_a, b, iterations=2, batch_size=8, seed=0, remedy=rem, progress=False)

@@ -7,10 +7,12 @@ teacher-student setup").
 """
 from __future__ import annotations
 
+import numbers
+
 import numpy as np
 import xarray as xr
 
-from .._validation import positive_int
+from .._validation import positive_int, scalar
 from .cognitive import _rng
 from .sequences import _sequence_dataset
 
@@ -22,9 +24,11 @@ def multitask(*tasks, shared_outputs=None, rule_inputs=True):
 
     Every task keeps its trials; its inputs go on its own channels (the other tasks'
     channels are 0), followed by one rule channel per task (1 on the task's own, for the
-    whole trial). Outputs are either separate (each task's own, the others masked out) or
-    shared (the same channels for every task, for tasks with as many outputs). Shorter
-    tasks are padded at the end to the longest: inputs 0, mask 0, no response.
+    whole trial, padding included). Outputs are either separate (each task's own, the
+    others masked out) or shared (the same channels for every task, for tasks with as
+    many outputs). Shorter tasks are padded at the end to the longest: the task's inputs
+    0, mask 0, no response. The trial conditions are kept; the ``period`` labels, which
+    differ between tasks, are dropped.
 
     Parameters
     ----------
@@ -173,7 +177,7 @@ def teacher_student(n_trials, *, n_inputs=10, n_outputs=1, n_steps=20, similarit
     Raises
     ------
     TypeError
-        If a count is not an integer.
+        If a count is not an integer or similarity not a number.
     ValueError
         If a count is < 1, similarity is outside [-1, 1], or n_inputs < 2 (no orthogonal
         direction).
@@ -190,7 +194,10 @@ def teacher_student(n_trials, *, n_inputs=10, n_outputs=1, n_steps=20, similarit
     n_inputs = positive_int("n_inputs", n_inputs)
     n_outputs = positive_int("n_outputs", n_outputs)
     n_steps = positive_int("n_steps", n_steps)
-    rho = float(similarity)
+    rho = scalar(similarity)
+    if isinstance(rho, bool) or not isinstance(rho, numbers.Real):
+        raise TypeError(f"similarity must be a number in [-1, 1]; got {similarity!r}")
+    rho = float(rho)
     if not -1.0 <= rho <= 1.0:
         raise ValueError(f"similarity={similarity}: a cosine, in [-1, 1]")
     if n_inputs < 2:

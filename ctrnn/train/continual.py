@@ -22,7 +22,7 @@ import numpy as np
 import xarray as xr
 
 from .._validation import nonnegative_scalar, positive_int, positive_scalar
-from .curvature import Layout, gauss_newton
+from .curvature import Layout, _gauss_newton
 
 __all__ = ["Remedy", "EWC", "Projection", "Replay", "ewc", "orthogonal_projection",
            "replay"]
@@ -80,17 +80,19 @@ def _trials(trials, n, seed):
         return np.arange(n)
     trials = positive_int("trials", trials)
     if trials > n:
-        raise ValueError(f"trials={trials}: the task has {n} trials")
+        raise ValueError(f"trials={trials}: the task has only {n} trials; give at most "
+                         f"{n} (or None for all)")
     return np.sort(np.random.default_rng(seed).choice(n, size=trials, replace=False))
 
 
 def _curvature(learner, theta, trials, seed, **kw):
     """A's Gauss-Newton matrix on ``trials`` of its trials drawn with ``seed``, the
     network's noise fixed by ``seed`` too."""
-    from .._seeding import seed_sequence
+    from .._seeding import EVALUATION, child, seed_sequence
 
     idx = _trials(trials, learner.xs.shape[0], seed)
-    return gauss_newton(learner, theta, learner.keys(seed_sequence(seed)[0]), idx=idx, **kw)
+    keys = learner.keys(child(seed_sequence(seed)[0], EVALUATION, 0))
+    return _gauss_newton(learner, theta, keys, idx=idx, **kw)
 
 
 def _check_layout(layout, learner, what):
@@ -125,8 +127,16 @@ class EWC(Remedy):
 
     def _bind(self, learner, batch_size):
         layout = _check_layout(Layout(self.theta), learner, "the EWC penalty")
-        return _EWCHooks(layout.flat(self.theta), layout.flat(self.fisher),
-                         float(self.strength), layout)
+        strength = nonnegative_scalar("strength", self.strength)
+        if set(self.fisher) != set(self.theta) or not all(
+                np.shape(self.fisher[k]) == np.shape(self.theta[k]) for k in self.theta):
+            raise ValueError("EWC: fisher must hold an array of theta's shape for every "
+                             "parameter of theta (ctrnn.train.ewc makes both)")
+        F = layout.flat(self.fisher)
+        if not np.all(F >= 0):
+            raise ValueError("EWC: the Fisher diagonal must be >= 0 (ctrnn.train.ewc makes "
+                             "it)")
+        return _EWCHooks(layout.flat(self.theta), F, strength, layout)
 
 
 class _EWCHooks(_Hooks):
@@ -155,7 +165,9 @@ def ewc(model, task, *, strength=1.0, trials=None, loss=None, seed=0):
     exactly from one backward pass per weighted output sample (``ctrnn.train.curvature``).
     For the squared error and cross-entropy it is the Fisher information of the model's
     likelihood, scaled to the mean loss: with strength = 1 the penalty is the diagonal
-    quadratic model of the old task's loss itself; larger values protect more.
+    quadratic model of the old task's loss itself; larger values protect more. The
+    penalty is anchored at ``model``'s parameters: make it from the model the new
+    training continues (or, in a sequence of tasks, from each earlier task's model).
 
     Parameters
     ----------
@@ -227,7 +239,13 @@ class Projection(Remedy):
     def _bind(self, learner, batch_size):
         layout = Layout({k: np.zeros(s) for k, s in zip(self.names, self.shapes)})
         layout = _check_layout(layout, learner, "the projection")
-        return _ProjectionHooks(self.basis, layout)
+        V = np.asarray(self.basis, dtype=np.float64)
+        if V.ndim != 2 or V.shape[0] != layout.size or not np.allclose(
+                V.T @ V, np.eye(V.shape[1]), atol=1e-8):
+            raise ValueError(f"the projection's basis must have {layout.size} rows and "
+                             "orthonormal columns (ctrnn.train.orthogonal_projection makes "
+                             "it)")
+        return _ProjectionHooks(V, layout)
 
 
 class _ProjectionHooks(_Hooks):
@@ -246,7 +264,7 @@ class _ProjectionHooks(_Hooks):
         return _digest("projection", self.V)
 
 
-def orthogonal_projection(model, task, *, n_directions=None, energy=0.99, trials=None,
+def orthogonal_projection(model, task, *, n_directions=None, energy=None, trials=None,
                           loss=None, seed=0, curvature="exact"):
     """Orthogonal gradient projection: every training step on a new task is projected
     orthogonal to the parameter directions that the old task's outputs are sensitive to
@@ -268,10 +286,13 @@ def orthogonal_projection(model, task, *, n_directions=None, energy=0.99, trials
     task : xarray.Dataset
         The old task.
     n_directions : int, optional
-        Protect this many leading directions; default: the fewest whose eigenvalues hold
-        ``energy`` of the trace of G.
-    energy : float
-        In (0, 1]; 1 protects every direction with a non-zero eigenvalue.
+        Protect this many leading directions.
+    energy : float, optional
+        In (0, 1]: protect the fewest leading directions whose eigenvalues hold this
+        share of the trace of G. Default (with neither given) 1: every direction with a
+        non-zero eigenvalue, the whole subspace of A's output gradients. Fewer
+        directions leave B more room at A's expense (on the flip-flop pair of
+        ``examples/catastrophic_interference.py``, 0.99 kept 23 of 1185).
     trials : int, optional
         Compute G on this many trials (default all).
     loss : str, optional
@@ -292,8 +313,8 @@ def orthogonal_projection(model, task, *, n_directions=None, energy=0.99, trials
         If model is not a Model.
     ValueError
         If the task does not fit the model, the loss is not "mse" or "cross_entropy",
-        energy is outside (0, 1], n_directions exceeds the parameters, or "lanczos" is
-        asked for without n_directions.
+        energy is outside (0, 1], both energy and n_directions are given, n_directions
+        exceeds the parameters, or "lanczos" is asked for without n_directions.
 
     Examples
     --------
@@ -307,16 +328,23 @@ def orthogonal_projection(model, task, *, n_directions=None, energy=0.99, trials
     >>> proj.basis.shape  # 64 + 8 + 8 + 8 + 1 parameters
     (89, 10)
     """
+    if n_directions is not None and energy is not None:
+        raise ValueError(f"n_directions={n_directions} and energy={energy}: give one of "
+                         "them (how many directions, or what share of the trace)")
     learner, star = _evaluator(model, task, loss, "orthogonal_projection")
     P = Layout(star).size
     if n_directions is not None:
         n_directions = positive_int("n_directions", n_directions)
-        if n_directions > P:
-            raise ValueError(f"n_directions={n_directions}: the model has {P} parameters")
+        top = P - 1 if curvature == "lanczos" else P
+        if n_directions > top:
+            raise ValueError(f"n_directions={n_directions}: the model has {P} parameters; "
+                             f"give at most {top}"
+                             + (" (Lanczos finds fewer than all; curvature='exact' gives "
+                                "all)" if curvature == "lanczos" else ""))
     elif curvature == "lanczos":
         raise ValueError("curvature='lanczos' finds a given number of directions: give "
                          "n_directions=")
-    energy = positive_scalar("energy", energy)
+    energy = 1.0 if energy is None else positive_scalar("energy", energy)
     if energy > 1:
         raise ValueError(f"energy={energy}: a fraction of the trace of G, in (0, 1]")
     curv = _curvature(learner, star, trials, seed, n_eigen=n_directions, method=curvature)
@@ -351,8 +379,18 @@ class Replay(Remedy):
     fraction: float
 
     def _bind(self, learner, batch_size):
-        from .fit import _task_arrays
+        from .fit import _channels, _task_arrays, _task_dt
 
+        old, new = _channels(self.task), learner.options["channels"]
+        for what, o, n in zip(("input", "output"), old, new):
+            if o is not None and n is not None and o != n:
+                raise ValueError(f"replay: the old task's {what} channels {list(o)} are "
+                                 f"not the new task's {list(n)}: put both in one layout "
+                                 "with ctrnn.tasks.multitask")
+        dt = _task_dt(self.task)
+        if learner.dt is not None and dt is not None and abs(dt - learner.dt) > 1e-9 * dt:
+            raise ValueError(f"replay: the old task is sampled at dt={dt}, the training runs "
+                             f"at dt={learner.dt}: make the old task with dt={learner.dt}")
         n_out = learner.tg.shape[2]
         fix = "replay needs the old task in the new one's layout (ctrnn.tasks.multitask " \
             "puts tasks in one)"
@@ -363,6 +401,9 @@ class Replay(Remedy):
                              f"{learner.xs.shape} must agree in time and channels: put both "
                              "in one layout with ctrnn.tasks.multitask")
         n_new, n_old = learner.xs.shape[0], xs.shape[0]
+        if batch_size < 2:
+            raise ValueError(f"replay mixes old and new trials in each batch: batch_size="
+                             f"{batch_size} holds only one; give batch_size >= 2")
         k = int(round(self.fraction * batch_size))
         k = min(max(k, 1), batch_size - 1)
         if k > n_old or batch_size - k > n_new:

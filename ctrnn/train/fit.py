@@ -35,13 +35,15 @@ __all__ = ["fit", "gradient", "gradient_norms", "Model"]
 
 
 # --- validation -----------------------------------------------------------------------
-def _check_net(net):
+def _check_net(net, model_ok=False):
     if not isinstance(net, RateNetwork):
         hint = (": a PyTorch LSTM moves over with "
                 "ctrnn.train.LSTM.from_state_dict(model.state_dict())"
                 if "torch" in type(net).__module__ else "")
-        raise TypeError(f"net must be a RateNetwork or a ctrnn.train.LSTM; got "
-                        f"{type(net).__name__}{hint}")
+        raise TypeError(f"net must be a RateNetwork"
+                        + (", a ctrnn.train.LSTM or a trained Model" if model_ok
+                           else " or a ctrnn.train.LSTM")
+                        + f"; got {type(net).__name__}{hint}")
     if not net.phi.builtin:
         raise ValueError(f"phi={net.phi.name!r} is a user function: training needs its "
                          "derivative, which ctrnn writes out for the built-in phi only "
@@ -108,10 +110,34 @@ def _task_arrays(task, net, n_outputs=None, fix=None, inputs_fix=None):
                          "must agree in (trial, time)")
     if np.any(mask < 0):
         raise ValueError("task.mask holds negative weights")
+    return xs, tg, mask, resp, _task_dt(task)
+
+
+def _channels(task):
+    """(input names, output names) of a task, each None when it has no such coordinate."""
+    return tuple(tuple(str(v) for v in task[d].values) if d in task.coords else None
+                 for d in ("input", "output"))
+
+
+def _check_channels(model, task, stacklevel=4):
+    """Warn when a task's channels are named otherwise than those a model was trained
+    on (the same shapes in another order would be silently wrong)."""
+    old = model.options.get("channels")
+    if old is None or not isinstance(task, xr.Dataset):
+        return
+    for what, a, b in zip(("input", "output"), old, _channels(task)):
+        if a is not None and b is not None and a != b:
+            warnings.warn(f"the task's {what} channels {list(b)} are not those the model was "
+                          f"trained on {list(a)}: check their order (ctrnn.tasks.multitask "
+                          "puts tasks in one layout)", RuntimeWarning, stacklevel=stacklevel)
+
+
+def _task_dt(task):
+    """The task's sampling dt: its attribute, else the spacing of its time coordinate."""
     dt = task.attrs.get("dt")
     if dt is None and "time" in task.coords and task.sizes["time"] > 1:
         dt = float(task["time"][1] - task["time"][0])
-    return xs, tg, mask, resp, dt
+    return dt
 
 
 def _dt(method, dt, task_dt):
@@ -427,6 +453,7 @@ class Model:
         from ..simulate import simulate
         from .lstm import LSTM
 
+        _check_channels(self, task, stacklevel=3)
         if isinstance(self.network, LSTM):
             xs = _task_arrays(task, self.network, self.readout.n_outputs,
                               fix="the model's readout has a fixed number of outputs",
@@ -543,7 +570,7 @@ class _RateLearner:
     def __init__(self, net, task, ss, *, n_outputs, readout, dt, method, checkpoint_every,
                  train_tau, train_h0, frozen, dale, mask, autapses, nonnegative_inputs,
                  low_rank, h0, rate_l2, weight_l1, weight_l2, feedback):
-        _check_net(net)
+        _check_net(net, model_ok=True)
         m = _method(method)
         self.readout0 = _readout(readout, n_outputs, net, ss)
         self.xs, self.tg, self.mask, self.resp, task_dt = _task_arrays(
@@ -584,11 +611,11 @@ class _RateLearner:
         self.theta0 = self.par.init()
         self.options = dict(frozen=tuple(frozen), dale=dale, mask=mask, autapses=autapses,
                             nonnegative_inputs=nonnegative_inputs, low_rank=low_rank,
-                            train_tau=train_tau, train_h0=train_h0)
+                            train_tau=train_tau, train_h0=train_h0, channels=_channels(task))
 
-    def adopt(self, theta):
-        """Start from ``theta`` (a trained Model's), which must stand for this very
-        network, readout and h0 under these constraints."""
+    def adopt(self, theta, ref):
+        """Start from ``theta`` (a trained Model's), which must stand for ``ref`` (the
+        model's network), its readout and h0 under these constraints."""
         keys = list(self.theta0)
         bad = [k for k in keys if k not in theta
                or np.shape(theta[k]) != self.theta0[k].shape]
@@ -598,7 +625,7 @@ class _RateLearner:
                              "options the model was trained with (frozen=, train_tau=, "
                              "train_h0=, low_rank=, ...)")
         th = {k: np.array(theta[k], dtype=np.float64) for k in keys}
-        par, net = self.par, self.net
+        par, net = self.par, ref
         new, ro = par.network(th), par.readout(th)
         pairs = [(new._W.data if new.is_sparse else new._W,
                   net._W.data if net.is_sparse else net._W), (new._U, net._U),
@@ -724,10 +751,13 @@ class _LSTMLearner:
         self.theta0 = {k: v for k, v in net.state_dict().items() if k not in frozen}
         self.fixed = {k: v for k, v in net.state_dict().items() if k in frozen}
         self.dt = None
-        self.options = dict(frozen=tuple(frozen))
+        self.options = dict(frozen=tuple(frozen), channels=_channels(task))
 
-    def adopt(self, theta):
-        """theta is the network's own state dict (nothing to map)."""
+    def adopt(self, theta, ref):
+        """theta is the state dict the optimiser held, in float64 (the network's own may
+        be rounded to float32)."""
+        self.theta0 = {k: np.array(theta[k], dtype=np.float64) if k in theta else v
+                       for k, v in self.theta0.items()}
 
     def keys(self, ss):
         return None
@@ -854,9 +884,10 @@ def _learner(net, task, ss, options):
     from .lstm import LSTM
 
     o = dict(options)
-    start = None
+    start = ref = None
     if isinstance(net, Model):
         model = net
+        _check_channels(model, task)
         for name in ("readout", "h0"):
             if o[name] is not None:
                 raise ValueError(f"fit(model, ...) continues from the model's own {name}: "
@@ -866,7 +897,8 @@ def _learner(net, task, ss, options):
                 o[k] = model.options[k]
         if model.method == "lstm":
             if o["method"] is not None:
-                raise ValueError("method= is for rate networks; the model is an LSTM")
+                raise ValueError(f"method={o['method']!r} is for rate networks; the model is "
+                                 "an LSTM: leave method= out")
         else:
             if o["method"] is None:
                 o["method"] = model.method
@@ -874,10 +906,16 @@ def _learner(net, task, ss, options):
                 raise ValueError(f"the model was trained with method={model.method!r}; "
                                  f"method={o['method']!r} would change its dynamics: leave "
                                  "method= out")
-            if o["dt"] is None:
+            if o["dt"] is None and model.dt is not None:
+                task_dt = _task_dt(task) if isinstance(task, xr.Dataset) else None
+                if task_dt is not None and abs(task_dt - model.dt) > 1e-9 * model.dt:
+                    raise ValueError(f"the model was trained at dt={model.dt}, but the task "
+                                     f"is sampled at dt={task_dt}: make the task with "
+                                     f"dt={model.dt}")
                 o["dt"] = model.dt
             o["readout"], o["h0"] = model.readout, model.h0
-        net, start = model.network, model.theta
+        net = ref = model.network
+        start = model.theta
         if o["low_rank"] is not None and "M" in start and "Nv" in start:
             # the network holds W0 + M N^T / n: the fixed part is W0
             net = net.replace(W=np.array(net.W) - start["M"] @ start["Nv"].T / net.n_neurons)
@@ -887,12 +925,12 @@ def _learner(net, task, ss, options):
     learner = _LSTMLearner(net, task, ss, **o) if isinstance(net, LSTM) \
         else _RateLearner(net, task, ss, **o)
     if start:
-        learner.adopt(start)
+        learner.adopt(start, ref)
     return learner
 
 
 def _bind_remedies(remedy, learner, batch_size):
-    from .continual import Remedy
+    from .continual import Remedy, Replay
 
     items = () if remedy is None else (remedy,) if not isinstance(remedy, (list, tuple)) \
         else tuple(remedy)
@@ -900,6 +938,10 @@ def _bind_remedies(remedy, learner, batch_size):
         if not isinstance(r, Remedy):
             raise TypeError(f"remedy must be ctrnn.train.ewc(...), orthogonal_projection(...) "
                             f"or replay(...), or a list of them; got {type(r).__name__}")
+    if sum(isinstance(r, Replay) for r in items) > 1:
+        raise ValueError("remedy= holds more than one replay: replay one old task (put "
+                         "several old tasks' trials in one Dataset with xarray.concat "
+                         "along trial)")
     return [r._bind(learner, batch_size) for r in items]
 
 
@@ -938,8 +980,9 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method=None,
         ``Model`` continues from exactly where it stopped: its network, readout, h0,
         method, dt, unconstrained parameters (``model.theta``) and constraints
         (``model.options``: frozen, dale, mask, ...; an option given here other than
-        its default replaces the model's), with a fresh optimiser state. That is how a
-        second task is learned after a first (``remedy=``).
+        its default replaces the model's, so a frozen parameter stays frozen), with a
+        fresh optimiser state. That is how a second task is learned after a first
+        (``remedy=``).
     task : xarray.Dataset
         inputs (trial, time, input), targets (trial, time, output), optional mask and
         response (see ``ctrnn.tasks``).
@@ -1010,7 +1053,7 @@ def fit(net, task, *, n_outputs=None, readout=None, dt=None, method=None,
         learning; ``ctrnn.train.continual``): ``ctrnn.train.ewc(model_a, task_a)``
         (a penalty added to the loss), ``orthogonal_projection(model_a, task_a)``
         (every step projected) or ``replay(task_a)`` (old trials mixed into the
-        batches).
+        batches; ``history`` then scores the mixed batches).
 
     An ``LSTM`` (``ctrnn.train.LSTM``) trains the same way, with its own readout; the
     options of rate networks (dt, method, Dale's law, masks, tau, h0, the regularisers,

@@ -20,13 +20,10 @@ import numpy as np
 import xarray as xr
 
 from .. import _seeding
-from .continual import Remedy, _Hooks, _trials
-from .curvature import Curvature, Layout, gauss_newton
+from .continual import EWC, Projection, Remedy, _check_layout, _Hooks, _trials
+from .curvature import Curvature, Layout, _gauss_newton
 
 __all__ = ["interference", "Interference"]
-
-EVALUATION = 6  # the seed's purpose for the fixed noise of the evaluations
-
 
 @dataclass
 class Interference:
@@ -139,7 +136,8 @@ def interference(model, task_a, task_b, *, iterations=100, optimizer=None, batch
         ``fit`` arguments for A's training (iterations, optimizer, batch_size, ...);
         only when ``model`` is a network.
     **options
-        ``fit``'s options for both trainings (method, dt, frozen, dale, ...).
+        ``fit``'s options for both trainings (method, dt, frozen, dale, clip_grad_norm,
+        ...); ``train_a``'s win for A.
 
     Returns
     -------
@@ -155,12 +153,12 @@ def interference(model, task_a, task_b, *, iterations=100, optimizer=None, batch
     Raises
     ------
     TypeError
-        If model is not a network or Model, or an argument is of the wrong type
-        (``fit``'s messages).
+        If model is not a network or Model, an option is not one of fit's, train_a is
+        not a dict, or an argument is of the wrong type (``fit``'s messages).
     ValueError
         If the tasks do not fit the model or each other, the loss is not "mse" or
-        "cross_entropy", train_a is given with a trained Model, or feedback= or
-        checkpoint= is given.
+        "cross_entropy", n_eigen is negative, train_a is given with a trained Model, or
+        feedback= or checkpoint= is given.
     FloatingPointError
         If a training diverges.
 
@@ -178,59 +176,87 @@ def interference(model, task_a, task_b, *, iterations=100, optimizer=None, batch
     >>> bool(np.allclose(r.measured, r.second_order, rtol=1e-9, atol=1e-12))
     True
     """
+    from .._validation import nonnegative_int
     from .fit import Model, _learner, fit
     from .losses import get_loss
 
-    for name in ("feedback", "checkpoint"):
-        if options.get(name) is not None:
-            raise ValueError(f"{name}= is not supported by interference (train with fit)")
-    ss, _ = _seeding.seed_sequence(seed)
-    if isinstance(model, Model):
-        if train_a:
-            raise ValueError("train_a= trains A from a network, but the model given is "
-                             "already trained: leave train_a out")
-        model_a = model
-    else:
-        kw = dict(batch_size=min(64, task_a.sizes.get("trial", 1)), seed=seed,
-                  progress=progress, loss=loss)
-        kw.update(train_a or {})
-        model_a = fit(model, task_a, **kw, **options)
+    if options.get("feedback") is not None:
+        raise ValueError("feedback= is not supported: interference measures each task's "
+                         "loss on its inputs as given; train sequence models with "
+                         "fit(..., feedback=) and measure with predict or generate")
+    if options.get("checkpoint") is not None:
+        raise ValueError("checkpoint= is not supported: interference records every "
+                         "iteration in memory; for long runs train with fit(model_a, "
+                         "task_b, checkpoint=...)")
     fit_defaults = dict(n_outputs=None, readout=None, dt=None, method=None,
                         checkpoint_every=None, train_tau=False, train_h0=False, frozen=(),
                         dale=None, mask=None, autapses=True, nonnegative_inputs=False,
                         low_rank=None, h0=None, rate_l2=0.0, weight_l1=0.0, weight_l2=0.0,
                         feedback=None)
-    unknown = set(options) - set(fit_defaults)
+    passed = {"clip_grad_norm"}  # fit options for both trainings, not for the evaluations
+    unknown = set(options) - set(fit_defaults) - passed
     if unknown:
         raise TypeError(f"interference got unknown options {sorted(unknown)}: give fit's "
-                        "options (method, dt, frozen, dale, ...)")
+                        "options (method, dt, frozen, dale, clip_grad_norm, ...)")
+    if n_eigen is not None:
+        n_eigen = nonnegative_int("n_eigen", n_eigen)
+    if train_a is not None and not isinstance(train_a, dict):
+        raise TypeError(f"train_a must be a dict of fit's arguments for A; got "
+                        f"{type(train_a).__name__}")
+    ss, _ = _seeding.seed_sequence(seed)
+    if isinstance(model, Model):
+        if train_a:
+            raise ValueError("train_a= trains A from a network, but the model given is "
+                             "already trained: leave train_a out")
+        for name in ("readout", "h0", "n_outputs"):
+            if options.get(name) is not None:
+                raise ValueError(f"{name}= sets up A's training, but the model given is "
+                                 f"already trained (its own {name} is used): leave it out")
+        model_a = model
+    else:
+        kw = dict(batch_size=min(64, task_a.sizes.get("trial", 1)), seed=seed,
+                  progress=progress, loss=loss)
+        kw.update(options)
+        import inspect
+
+        bad = set(train_a or {}) - set(inspect.signature(fit).parameters)
+        if bad:
+            raise TypeError(f"train_a has {sorted(bad)}, which are not arguments of fit "
+                            "(iterations, optimizer, batch_size, ...)")
+        kw.update(train_a or {})  # train_a's settings win for A
+        model_a = fit(model, task_a, **kw)
+    options = {k: v for k, v in options.items() if k not in ("readout", "h0", "n_outputs")}
+    extra = {k: options.pop(k) for k in passed if k in options}
     # evaluate on the data loss: the regularisers are not part of the task
-    opts = {**fit_defaults, **options, "readout": None, "h0": None, "n_outputs": None,
-            "rate_l2": 0.0, "weight_l1": 0.0, "weight_l2": 0.0}
+    opts = {**fit_defaults, **options, "rate_l2": 0.0, "weight_l1": 0.0, "weight_l2": 0.0}
     learners = []
     for task in (task_a, task_b):
         lrn = _learner(model_a, task, ss, opts)
         lrn.loss_fn = get_loss(task.attrs.get("loss", "mse") if loss is None else loss)
         learners.append(lrn)
     la, lb = learners
-    eval_ss = _seeding.child(ss, EVALUATION, 0)
+    eval_ss = _seeding.child(ss, _seeding.EVALUATION, 0)
     keys_a, keys_b = la.keys(eval_ss), lb.keys(eval_ss)
     star = {k: np.array(v) for k, v in la.theta0.items()}
+    remedies = [] if remedy is None else list(remedy) if isinstance(remedy, (list, tuple)) \
+        else [remedy]
+    for r in remedies:  # a remedy for other parameters: say so before the curvature
+        if isinstance(r, (EWC, Projection)):
+            layout = Layout(r.theta) if isinstance(r, EWC) else Layout(
+                {k: np.zeros(sh) for k, sh in zip(r.names, r.shapes)})
+            _check_layout(layout, la, "the remedy")
     idx = _trials(trials, la.xs.shape[0], seed)
     if n_eigen == 0:  # no curvature: the second order is the linear term only
         curv = Curvature(np.zeros(0), np.zeros((Layout(star).size, 0)), None,
                          Layout(star), "none")
     else:
-        curv = gauss_newton(la, star, keys_a, idx=idx, n_eigen=n_eigen, method=curvature)
+        curv = _gauss_newton(la, star, keys_a, idx=idx, n_eigen=n_eigen, method=curvature)
     rec = _Recorder(la, lb, keys_a, keys_b, star, curv)
-    remedies = [] if remedy is None else list(remedy) if isinstance(remedy, (list, tuple)) \
-        else [remedy]
     if batch_size is None:
         batch_size = min(64, task_b.sizes.get("trial", 1))
     model_b = fit(model_a, task_b, iterations=iterations, optimizer=optimizer,
                   batch_size=batch_size, remedy=remedies + [rec], seed=seed,
-                  progress=progress, loss=loss,
-                  **{k: v for k, v in options.items() if k not in ("readout", "h0")})
+                  progress=progress, loss=loss, **options, **extra)
     cols = list(zip(*rec.rows))
     n = len(rec.rows)
     it = ("iteration",)
