@@ -1,0 +1,74 @@
+"""BLAS routines that Numba does not wrap (the symmetric ones: dsymv, dsyr), called from
+kernels through scipy's ``cython_blas`` (the OpenBLAS that NumPy and Numba use).
+
+A function's address is passed to the kernel as an integer and called through an
+intrinsic, so that the compiled kernel holds no pointer of this process and is cached on
+disk like any other (a ctypes function object in a kernel would stop the caching). BLAS
+takes every argument by reference; ``Scratch`` holds the integers and numbers it reads.
+"""
+from collections import namedtuple
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.extending import intrinsic
+
+from ._jit import jit
+
+Scratch = namedtuple("Scratch", "fns ints dbls uplo")
+Scratch.__doc__ = """fns (int64: dsyr, dsymv addresses), ints (int32 (2,)), dbls (float64
+(3,)), uplo (uint8 (1,), 'U'): what the BLAS calls read by reference."""
+
+
+def scratch():
+    """A ``Scratch`` with the addresses of this process's dsyr and dsymv."""
+    from numba.extending import get_cython_function_address
+
+    fns = np.array([get_cython_function_address("scipy.linalg.cython_blas", name)
+                    for name in ("dsyr", "dsymv")], dtype=np.int64)
+    return Scratch(fns, np.zeros(2, np.int32), np.zeros(3), np.array([ord("U")], np.uint8))
+
+
+def _codegen(n):
+    def codegen(context, builder, signature, llargs):
+        vp = ir.IntType(8).as_pointer()
+        fnty = ir.FunctionType(ir.VoidType(), [vp] * n)
+        f = builder.inttoptr(llargs[0], fnty.as_pointer())
+        builder.call(f, [builder.inttoptr(a, vp) for a in llargs[1:]])
+    return codegen
+
+
+@intrinsic
+def _call7(typingctx, fn, a1, a2, a3, a4, a5, a6, a7):
+    """Call the void function at address fn with seven pointer arguments (addresses)."""
+    return types.void(fn, a1, a2, a3, a4, a5, a6, a7), _codegen(7)
+
+
+@intrinsic
+def _call10(typingctx, fn, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10):
+    """Call the void function at address fn with ten pointer arguments (addresses)."""
+    return types.void(fn, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10), _codegen(10)
+
+
+@jit(inline="always")
+def symv(sc, P, r, k):
+    """k <- P r, P (n, n) symmetric: its lower triangle (C order) is read."""
+    ints, dbls = sc.ints, sc.dbls
+    ints[0] = r.size
+    ints[1] = 1
+    dbls[0] = 1.0
+    dbls[1] = 0.0
+    _call10(sc.fns[1], sc.uplo.ctypes.data, ints.ctypes.data, dbls.ctypes.data,
+            P.ctypes.data, ints.ctypes.data, r.ctypes.data, ints[1:].ctypes.data,
+            dbls[1:].ctypes.data, k.ctypes.data, ints[1:].ctypes.data)
+
+
+@jit(inline="always")
+def syr(sc, P, alpha, k):
+    """P <- P + alpha k k^T on the lower triangle (C order) of the symmetric P."""
+    ints, dbls = sc.ints, sc.dbls
+    ints[0] = k.size
+    ints[1] = 1
+    dbls[2] = alpha
+    _call7(sc.fns[0], sc.uplo.ctypes.data, ints.ctypes.data, dbls[2:].ctypes.data,
+           k.ctypes.data, ints[1:].ctypes.data, P.ctypes.data, ints.ctypes.data)
