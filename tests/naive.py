@@ -118,3 +118,27 @@ def euler_closed_loop(h0, W, U, b, tau, phi, dt, x, take, C, c):
         out.append(h.copy())
         xs.append(xk)
     return np.array(out), np.array(xs)
+
+
+def force_loop(h0, W, uf, f, dt, tau, alpha, every, lam=1.0):
+    """FORCE (Sussillo & Abbott 2009) on the rate network, Euler, written out: the output
+    z = w h computed after each step (before the update) is fed back through uf at the
+    next step; RLS every ``every`` steps. f (T, M). Returns z (T, M), e (T, M), w."""
+    N, M = uf.shape
+    h = np.array(h0, float)
+    w = np.zeros((M, N))
+    P = np.eye(N) / alpha
+    z = w @ h
+    zs, es = [], []
+    for k in range(f.shape[0]):
+        h = h + dt / tau * (-h + np.tanh(W @ h + uf @ z))
+        z = w @ h
+        e = z - f[k]
+        if (k + 1) % every == 0:
+            kk = P @ h
+            c = 1.0 / (lam + h @ kk)
+            P = (P - c * np.outer(kk, kk)) / lam
+            w = w - c * np.outer(e, kk)
+        zs.append(z.copy())
+        es.append(e.copy())
+    return np.array(zs), np.array(es), w

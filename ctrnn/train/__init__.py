@@ -8,7 +8,8 @@ output feedback by teacher forcing, free running or scheduled sampling, and run 
 loop with ``generate``. Catastrophic interference is measured against its first- and
 second-order predictions (``interference``, from the Gauss-Newton matrix of
 ``curvature``), and reduced by ``ewc``, ``orthogonal_projection`` or ``replay``
-(``fit(..., remedy=)``).
+(``fit(..., remedy=)``). FORCE learning (``force``) trains a fed-back readout of a chaotic
+network online by recursive least squares, inside the simulation loop.
 
 >>> import numpy as np, ctrnn
 >>> task = ctrnn.tasks.flipflop(64, n_bits=2, seed=0)
@@ -21,6 +22,7 @@ second-order predictions (``interference``, from the Gauss-Newton matrix of
 from . import curvature, losses, sampling
 from .continual import ewc, orthogonal_projection, replay
 from .fit import Model, fit, gradient, gradient_norms
+from .force import fit_activity, force
 from .interference import interference
 from .generate import generate
 from .lstm import LSTM
@@ -31,4 +33,4 @@ from .sampling import free_running, scheduled_sampling, teacher_forcing
 __all__ = ["fit", "gradient", "gradient_norms", "Model", "Readout", "LSTM", "generate",
            "teacher_forcing", "free_running", "scheduled_sampling", "Adam", "SGD",
            "clip_by_global_norm", "global_norm", "exponential_decay", "interference", "ewc",
-           "orthogonal_projection", "replay", "losses", "sampling", "curvature"]
+           "orthogonal_projection", "replay", "force", "fit_activity", "losses", "sampling", "curvature"]

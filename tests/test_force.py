@@ -1,0 +1,159 @@
+"""FORCE learning (issue 16, in part): the kernel against FORCE written out in NumPy, RLS
+against the batch least-squares solution, and the classic periodic target."""
+import numpy as np
+import pytest
+import xarray as xr
+
+import ctrnn
+
+from .naive import force_loop
+
+
+def _net(N=30, g=1.5, seed=0):
+    return ctrnn.RateNetwork(ctrnn.connectivity.gaussian(N, g=g, seed=seed), tau=1.0)
+
+
+@pytest.mark.parametrize("every, lam", [(1, 1.0), (2, 1.0), (3, 0.99)])
+def test_force_equals_force_written_out(every, lam):
+    net = _net()
+    rng = np.random.default_rng(1)
+    uf = rng.uniform(-1, 1, size=(30, 2))
+    h0 = 0.5 * rng.normal(size=30)
+    T = 300
+    t = np.arange(1, T + 1) * 0.1
+    f = np.stack([np.sin(t), np.cos(0.5 * t)], axis=1)
+    res = ctrnn.train.force(net, f, dt=0.1, feedback=uf, h0=h0, alpha=2.0, every=every,
+                            forgetting=lam, progress=False)
+    z, e, w = force_loop(h0, np.array(net.W), uf, f, 0.1, 1.0, 2.0, every, lam)
+    np.testing.assert_allclose(res.record.z.values, z, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(res.record.error.values, e, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(res.readout.C, w, rtol=1e-9, atol=1e-11)
+    np.testing.assert_allclose(res.record.w_norm[-1], np.linalg.norm(w), rtol=1e-9)
+    # the trained network is the closed loop W + uf w^T
+    np.testing.assert_allclose(res.network.W, np.array(net.W) + uf @ w, rtol=1e-9,
+                               atol=1e-13)
+
+
+def test_rls_equals_batch_least_squares_after_every_update():
+    """No feedback: the network runs on its own, and after each update the RLS readout is
+    the ridge solution min sum (w h_s - f_s)^2 + alpha |w|^2 over the samples so far."""
+    net = _net(N=20, g=1.2)
+    h0 = np.random.default_rng(0).normal(size=20)
+    T, alpha = 40, 3.0
+    f = np.sin(0.3 * np.arange(1, T + 1))[:, None]
+    states = ctrnn.simulate(net, steps=T, dt=0.1, h0=h0, method="euler").h.values[1:]
+    for n in range(1, T + 1):
+        res = ctrnn.train.force(net, f[:n], dt=0.1, feedback=0.0, h0=h0, alpha=alpha,
+                                every=1, progress=False)
+        H = states[:n]
+        w = np.linalg.solve(H.T @ H + alpha * np.eye(20), H.T @ f[:n, 0])
+        np.testing.assert_allclose(res.readout.C[0], w, rtol=1e-8, atol=1e-10)
+
+
+def test_force_learns_a_periodic_target_and_the_loop_holds_it():
+    N = 300
+    W = ctrnn.connectivity.sparse(N, 0.1, 1.5, seed=0)
+    t = np.arange(1, 6001) * 0.1
+    f = np.sin(2 * np.pi * t / 30) + 0.5 * np.sin(4 * np.pi * t / 30)
+    target = xr.DataArray(f, dims="time", coords={"time": t})
+    res = ctrnn.train.force(ctrnn.RateNetwork(W), target, dt=0.1, seed=0, eig_every=2000,
+                            progress=False)
+    assert float(np.abs(res.record.error[-1000:]).mean()) < 0.02
+    # learning off: the trained closed loop, simulated from where training stopped
+    ds = ctrnn.simulate(res.network, steps=600, dt=0.1, h0=res.h, method="euler")
+    y = res.readout(ds.h.values[1:])[:, 0]
+    tt = t[-1] + np.arange(1, 601) * 0.1
+    ft = np.sin(2 * np.pi * tt / 30) + 0.5 * np.sin(4 * np.pi * tt / 30)
+    assert np.abs(y - ft).mean() < 0.05
+    assert res.record.sizes["check"] == 3
+    ev = res.record.eigenvalue_real.values + 1j * res.record.eigenvalue_imag.values
+    assert np.all(np.diff(np.abs(ev), axis=1) <= 1e-12)  # by decreasing modulus
+    W_eff = np.array(res.network.W)
+    top = np.linalg.eigvals(W_eff)
+    assert np.isclose(np.abs(top).max(), np.abs(ev[-1]).max(), rtol=1e-8)
+
+
+def test_lms_and_errors():
+    net = _net(N=20)
+    f = np.sin(0.1 * np.arange(1, 201))
+    res = ctrnn.train.force(net, f, dt=0.1, rule="lms", lr=1e-2, progress=False)
+    assert np.isfinite(res.record.z).all()
+    with pytest.raises(TypeError, match="lr"):
+        ctrnn.train.force(net, f, dt=0.1, rule="lms", progress=False)
+    with pytest.raises(ValueError, match="rule"):
+        ctrnn.train.force(net, f, dt=0.1, rule="newton", progress=False)
+    with pytest.raises(ValueError, match="forgetting"):
+        ctrnn.train.force(net, f, dt=0.1, forgetting=1.5, progress=False)
+    with pytest.raises(ValueError, match="feedback"):
+        ctrnn.train.force(net, f, dt=0.1, feedback=np.ones((3, 1)), progress=False)
+    with pytest.raises(ValueError, match="spaced"):
+        ctrnn.train.force(net, xr.DataArray(f, dims="time",
+                                            coords={"time": np.arange(200) * 0.2}),
+                          dt=0.1, progress=False)
+    with pytest.raises(ValueError, match="adaptive"):
+        ctrnn.train.force(net, f, dt=0.1, method="dopri5", progress=False)
+    with pytest.raises(TypeError, match="RateNetwork"):
+        ctrnn.train.force(np.eye(3), f, dt=0.1, progress=False)
+
+
+def test_internal_force_updates_only_plastic_rows():
+    net = _net(N=40)
+    t = np.arange(1, 2001) * 0.1
+    res = ctrnn.train.force(net, np.sin(2 * np.pi * t / 20), dt=0.1, plastic=0.5, seed=0,
+                            progress=False)
+    dW = np.array(res.network.W) - np.array(net.W)
+    changed = np.any(dW != 0, axis=1)
+    assert changed.sum() == 20
+
+
+# --- fitting recorded activity ----------------------------------------------------------
+@pytest.fixture(scope="module")
+def recorded():
+    """Activity of a known chaotic network (50 units, Euler dt = 0.1 = tau / 10)."""
+    N = 50
+    net = ctrnn.RateNetwork(ctrnn.connectivity.gaussian(N, g=1.5, seed=3), tau=1.0)
+    ds = ctrnn.simulate(net, steps=400, dt=0.1, method="euler",
+                        h0=0.5 * np.random.default_rng(0).normal(size=N))
+    data = ds.h.isel(time=slice(100, None))
+    return data.assign_coords(time=data.time - data.time[0])
+
+
+def test_fit_activity_recovers_a_known_networks_activity(recorded):
+    fit = ctrnn.train.fit_activity(recorded, tau=1.0, n_runs=100, progress=False)
+    assert float(fit.pvar.total) > 0.99
+    # the trained network itself, run by simulate, gives the reported rates
+    ds = ctrnn.simulate(fit.network, steps=recorded.sizes["time"] - 1, dt=0.1,
+                        method="euler", h0=recorded.values[0])
+    np.testing.assert_allclose(ds.h.values, fit.rates.values, rtol=1e-9, atol=1e-12)
+    D, H = recorded.values, fit.rates.values
+    pv = 1 - np.sum((H - D) ** 2, axis=0) / np.sum((D - D.mean(axis=0)) ** 2, axis=0)
+    np.testing.assert_allclose(fit.pvar.unit, pv, rtol=1e-12)
+    half = ctrnn.train.fit_activity(recorded, tau=1.0, n_runs=30, p=0.5, progress=False)
+    assert float(half.pvar.total) > 0.9
+
+
+def test_fit_activity_currents_by_region(recorded):
+    regions = np.repeat(["A", "B", "C"], [20, 20, 10])
+    fit = ctrnn.train.fit_activity(recorded, tau=1.0, n_runs=2, regions=regions,
+                                   progress=False)
+    cur = fit.currents
+    assert list(cur.source.values) == ["A", "B", "C"] and cur.dims == ("source", "time",
+                                                                        "neuron")
+    W = np.array(fit.network.W)
+    H = fit.rates.values
+    np.testing.assert_allclose(cur.sum("source").values, H @ W.T, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(cur.sel(source="C").values, H[:, 40:] @ W[:, 40:].T,
+                               rtol=1e-9, atol=1e-12)
+    trials = xr.concat([recorded, recorded], dim="trial")
+    two = ctrnn.train.fit_activity(trials, tau=1.0, n_runs=1, regions=regions,
+                                   progress=False)
+    assert two.rates.dims == ("time", "neuron", "trial")
+    assert two.currents.dims == ("source", "time", "neuron", "trial")
+    with pytest.raises(ValueError, match="regions"):
+        ctrnn.train.fit_activity(recorded, tau=1.0, regions=["A"], progress=False)
+    with pytest.raises(ValueError, match="dims"):
+        ctrnn.train.fit_activity(recorded.rename(neuron="unit"), tau=1.0, progress=False)
+    with pytest.raises(TypeError, match="DataArray"):
+        ctrnn.train.fit_activity(recorded.values, tau=1.0, progress=False)
+    with pytest.raises(ValueError, match="p="):
+        ctrnn.train.fit_activity(recorded, tau=1.0, p=1.5, progress=False)
