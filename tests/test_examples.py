@@ -164,3 +164,26 @@ def test_catastrophic_interference_example_runs_and_writes(tmp_path):
     ds.to_netcdf(tmp_path / "catastrophic_interference.nc")
     ex.plot(ds, tmp_path / "catastrophic_interference.png")
     assert (tmp_path / "catastrophic_interference.png").stat().st_size > 10_000
+
+
+def test_force_learning_example_runs_and_writes(tmp_path):
+    """A small network briefly (the criteria of a full run: tests/test_train_slow.py)."""
+    ex = _load("force_learning")
+    ds = ex.run(n=100, train=60.0, test=20.0, lyapunov=False)
+    assert ds.sizes["time"] == 600 and ds.sizes["test_time"] == 200
+    assert np.isfinite(ds.z_test).all() and ds.sizes["eig"] == 100
+    _has_units(ds)
+    ds.to_netcdf(tmp_path / "force_learning.nc")
+    ex.plot(ds, tmp_path / "force_learning.png")
+    assert (tmp_path / "force_learning.png").stat().st_size > 10_000
+
+
+def test_fit_recorded_activity_example_runs_and_writes(tmp_path):
+    ex = _load("fit_recorded_activity")
+    ds = ex.run(n=20, n_t=60, n_runs=2)
+    assert list(ds.p.values) == list(ex.FRACTIONS)
+    assert ds.currents.dims[0] == "source" and ds.sizes["source"] == 2
+    _has_units(ds)
+    ds.to_netcdf(tmp_path / "fit_recorded_activity.nc")
+    ex.plot(ds, tmp_path / "fit_recorded_activity.png")
+    assert (tmp_path / "fit_recorded_activity.png").stat().st_size > 10_000

@@ -1,0 +1,138 @@
+"""FORCE training time, Sussillo & Abbott's configuration, side by side: ctrnn
+(``ctrnn.train.force``: RLS inside the kernel loop) and the same rate network and rule in
+NumPy/SciPy (sparse W, RLS by BLAS's symmetric routines dsymv and dsyr: the fastest
+NumPy form). Each peer runs in a process of its own, in turn, over rounds. (ReservoirPy
+0.4.2 is not here yet: built as ``res << (res >> RLS(...))`` with ``partial_fit``, its
+readout stayed at zero in our hands, at 18 ms a step; see benchmarks/README.md.)
+
+    python benchmarks/bench_force.py [--rounds 2]
+    python benchmarks/bench_force.py --floor   # the bare RLS update, by BLAS
+
+Configuration: N = 1000, sparse W (p = 0.1, g = 1.5), tanh, tau = 1, dt = 0.1, feedback
+U(-1, 1), alpha = 1, RLS every 2 steps, the four-sine target of period 120: 14,400 steps
+(1440 tau) and 7,200 updates.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+N, P_CONN, G, DT, T, EVERY = 1000, 0.1, 1.5, 0.1, 14400, 2
+
+
+def target():
+    t = np.arange(1, T + 1) * DT
+    return ((1.3 * np.sin(np.pi * t / 60) + 0.65 * np.sin(2 * np.pi * t / 60)
+             + (1.3 / 6) * np.sin(3 * np.pi * t / 60) + (1.3 / 3) * np.sin(4 * np.pi * t / 60))
+            / 1.5)
+
+
+def setup():
+    import ctrnn
+    W = ctrnn.connectivity.sparse(N, P_CONN, G, seed=0)
+    rng = np.random.default_rng(1)
+    return W, rng.uniform(-1, 1, (N, 1)), 0.5 * rng.normal(size=N), target()
+
+
+def ctrnn_peer():
+    import ctrnn
+    W, uf, h0, f = setup()
+    net = ctrnn.RateNetwork(W, tau=1.0)
+
+    def run():
+        res = ctrnn.train.force(net, f, dt=DT, feedback=uf, h0=h0, every=EVERY,
+                                progress=False)
+        return float(res.record.w_norm[-1]), float(np.abs(res.record.error[-1000:]).mean())
+    return run
+
+
+def numpy_peer():
+    from scipy.linalg.blas import dsymv, dsyr
+    W, uf, h0, f = setup()
+    W = W.tocsr()
+    a = DT  # dt / tau
+
+    def run():
+        h = h0.copy()
+        w = np.zeros(N)
+        P = np.asfortranarray(np.eye(N))
+        z, errs = 0.0, []
+        for k in range(T):
+            h += a * (-h + np.tanh(W @ h + uf[:, 0] * z))
+            z = w @ h
+            e = z - f[k]
+            if (k + 1) % EVERY == 0:
+                kk = dsymv(1.0, P, h)
+                c = 1.0 / (1.0 + h @ kk)
+                P = dsyr(-c, kk, a=P, overwrite_a=True)
+                w -= c * e * kk
+            errs.append(e)
+        return float(np.linalg.norm(w)), float(np.mean(np.abs(errs[-1000:])))
+    return run
+
+
+PEERS = {"ctrnn": ctrnn_peer, "numpy": numpy_peer}
+
+
+def child(name):
+    run = PEERS[name]()
+    if name == "ctrnn":
+        run()  # compile
+    t0 = time.perf_counter()
+    wn, mae = run()
+    print(f"{time.perf_counter() - t0:.3f} {wn:.4f} {mae:.5f}")
+
+
+def floor():
+    """The bare RLS update of the 1000 x 1000 P (dsymv + dsyr), per update, and the
+    literal NumPy form P -= c k k^T."""
+    from scipy.linalg.blas import dsymv, dsyr
+    rng = np.random.default_rng(0)
+    P = np.asfortranarray(np.eye(N))
+    r = rng.normal(size=N) * 0.1
+    for name, n in (("BLAS dsymv + dsyr", 500), ("NumPy P -= c outer(k, k)", 30)):
+        t0 = time.perf_counter()
+        for _ in range(n):
+            if name.startswith("BLAS"):
+                k = dsymv(1.0, P, r)
+                c = 1.0 / (1.0 + r @ k)
+                P = dsyr(-c, k, a=P, overwrite_a=True)
+            else:
+                k = P @ r
+                c = 1.0 / (1.0 + r @ k)
+                P -= c * np.outer(k, k)
+        print(f"{name}: {(time.perf_counter() - t0) / n * 1e3:.3f} ms per update "
+              f"({7200 * (time.perf_counter() - t0) / n:.2f} s for 7,200)")
+
+
+def main(argv):
+    if argv and argv[0] == "--child":
+        return child(argv[1])
+    if "--floor" in argv:
+        return floor()
+    rounds = int(argv[argv.index("--rounds") + 1]) if "--rounds" in argv else 2
+    peers = list(PEERS)
+    times = {p: [] for p in peers}
+    for _ in range(rounds):
+        for p in peers:
+            out = subprocess.run([sys.executable, __file__, "--child", p],
+                                 capture_output=True, text=True)
+            if out.returncode:
+                print(f"{p}: skipped ({out.stderr.strip().splitlines()[-1]})")
+                times.pop(p, None)
+                continue
+            t, wn, mae = map(float, out.stdout.split()[-3:])
+            times[p].append(t)
+            print(f"{p:12s} {t:7.2f} s   |w| {wn:.3f}   train MAE (last 1000) {mae:.4f}",
+                  flush=True)
+    best = {p: min(v) for p, v in times.items() if v}
+    for p, t in best.items():
+        if p != "ctrnn" and "ctrnn" in best:
+            print(f"ctrnn is {t / best['ctrnn']:.2f}x faster than {p} (best of {rounds})")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
