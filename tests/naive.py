@@ -120,25 +120,54 @@ def euler_closed_loop(h0, W, U, b, tau, phi, dt, x, take, C, c):
     return np.array(out), np.array(xs)
 
 
-def force_loop(h0, W, uf, f, dt, tau, alpha, every, lam=1.0):
+def force_loop(h0, W, uf, f, dt, tau, alpha, every, lam=1.0, S=None, U=None, x=None, b=0.0,
+               lms=None):
     """FORCE (Sussillo & Abbott 2009) on the rate network, Euler, written out: the output
-    z = w h computed after each step (before the update) is fed back through uf at the
-    next step; RLS every ``every`` steps. f (T, M). Returns z (T, M), e (T, M), w."""
+    z = w h_S computed after each step (before the update) is fed back through uf at the
+    next step; RLS (or LMS with rate ``lms``) every ``every`` steps. f (T, M); inputs x
+    (T, n_in) through U. Returns z (T, M), e (T, M), w (M, |S|)."""
     N, M = uf.shape
+    S = np.arange(N) if S is None else S
     h = np.array(h0, float)
-    w = np.zeros((M, N))
-    P = np.eye(N) / alpha
-    z = w @ h
+    w = np.zeros((M, S.size))
+    P = np.eye(S.size) / alpha
+    z = w @ h[S]
     zs, es = [], []
     for k in range(f.shape[0]):
-        h = h + dt / tau * (-h + np.tanh(W @ h + uf @ z))
-        z = w @ h
+        drive = W @ h + uf @ z + b + (U @ x[k] if U is not None else 0.0)
+        h = h + dt / tau * (-h + np.tanh(drive))
+        r = h[S]
+        z = w @ r
         e = z - f[k]
         if (k + 1) % every == 0:
-            kk = P @ h
-            c = 1.0 / (lam + h @ kk)
-            P = (P - c * np.outer(kk, kk)) / lam
-            w = w - c * np.outer(e, kk)
+            if lms is not None:
+                w = w - lms * np.outer(e, r)
+            else:
+                kk = P @ r
+                c = 1.0 / (lam + r @ kk)
+                P = (P - c * np.outer(kk, kk)) / lam
+                w = w - c * np.outer(e, kk)
         zs.append(z.copy())
         es.append(e.copy())
     return np.array(zs), np.array(es), w
+
+
+def pinning_loop(D, W0, S, tau, dt, alpha, n_runs, phi=np.tanh):
+    """Data-constrained RLS (Rajan et al. 2016), Euler, one step per sample, written out:
+    from h = D[0], each step h <- h + a (-h + phi(W h)); then e = h - D[t], and the rows
+    of W learn on the columns S with regressor h_S before the step:
+    k = P h_S, c = 1 / (1 + h_S.k), P -= c k k^T, W[:, S] -= c (e / a) k^T. Returns W."""
+    a = dt / tau
+    W = np.array(W0, float)
+    P = np.eye(S.size) / alpha
+    for _ in range(n_runs):
+        h = D[0].copy()
+        for t in range(1, D.shape[0]):
+            r = h[S].copy()
+            h = h + a * (-h + phi(W @ h))
+            e = h - D[t]
+            kk = P @ r
+            c = 1.0 / (1.0 + r @ kk)
+            P = P - c * np.outer(kk, kk)
+            W[:, S] -= c * np.outer(e / a, kk)
+    return W

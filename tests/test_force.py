@@ -6,7 +6,7 @@ import xarray as xr
 
 import ctrnn
 
-from .naive import force_loop
+from .naive import force_loop, pinning_loop
 
 
 def _net(N=30, g=1.5, seed=0):
@@ -73,11 +73,32 @@ def test_force_learns_a_periodic_target_and_the_loop_holds_it():
     assert np.isclose(np.abs(top).max(), np.abs(ev[-1]).max(), rtol=1e-8)
 
 
+def test_lms_inputs_and_readout_units_equal_force_written_out():
+    rng = np.random.default_rng(2)
+    N = 25
+    tau = rng.uniform(0.5, 2.0, N)
+    U = rng.normal(size=(N, 2))
+    b = 0.1 * rng.normal(size=N)
+    W = ctrnn.connectivity.sparse(N, 0.3, 1.4, seed=1)
+    net = ctrnn.RateNetwork(W, U=U, b=b, tau=tau)
+    uf = rng.uniform(-1, 1, (N, 1))
+    h0 = rng.normal(size=N) * 0.3
+    x = rng.normal(size=(200, 2))
+    f = np.sin(0.1 * np.arange(1, 201))[:, None]
+    S = np.array([1, 4, 7, 10, 20])
+    for rule, kw, lms in (("rls", {}, None), ("lms", {"lr": 1e-2}, 1e-2)):
+        res = ctrnn.train.force(net, f, dt=0.1, feedback=uf, h0=h0, inputs=x, rule=rule,
+                                readout_units=S, every=2, progress=False, **kw)
+        z, e, w = force_loop(h0, W.toarray(), uf, f, 0.1, tau, 1.0, 2, S=S, U=U, x=x, b=b,
+                             lms=lms)
+        np.testing.assert_allclose(res.record.z.values, z, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(res.readout.C[:, S], w, rtol=1e-9, atol=1e-12)
+        assert np.all(np.delete(res.readout.C, S, axis=1) == 0)
+
+
 def test_lms_and_errors():
     net = _net(N=20)
     f = np.sin(0.1 * np.arange(1, 201))
-    res = ctrnn.train.force(net, f, dt=0.1, rule="lms", lr=1e-2, progress=False)
-    assert np.isfinite(res.record.z).all()
     with pytest.raises(TypeError, match="lr"):
         ctrnn.train.force(net, f, dt=0.1, rule="lms", progress=False)
     with pytest.raises(ValueError, match="rule"):
@@ -92,6 +113,11 @@ def test_lms_and_errors():
                           dt=0.1, progress=False)
     with pytest.raises(ValueError, match="adaptive"):
         ctrnn.train.force(net, f, dt=0.1, method="dopri5", progress=False)
+    with pytest.raises(ValueError, match="euler"):
+        ctrnn.train.force(net, f, dt=0.1, method="rk4", progress=False)
+    with pytest.raises(ValueError, match="STP"):
+        ctrnn.train.force(net.replace(phi="relu", W=np.abs(np.array(net.W)),
+                                      stp=ctrnn.STP(U=0.3)), f, dt=0.1, progress=False)
     with pytest.raises(TypeError, match="RateNetwork"):
         ctrnn.train.force(np.eye(3), f, dt=0.1, progress=False)
 
@@ -99,11 +125,30 @@ def test_lms_and_errors():
 def test_internal_force_updates_only_plastic_rows():
     net = _net(N=40)
     t = np.arange(1, 2001) * 0.1
-    res = ctrnn.train.force(net, np.sin(2 * np.pi * t / 20), dt=0.1, plastic=0.5, seed=0,
+    f = np.sin(2 * np.pi * t / 20)[:, None]
+    rng = np.random.default_rng(5)
+    uf = rng.uniform(-1, 1, (40, 1))
+    h0 = 0.5 * rng.normal(size=40)
+    mask = np.zeros(40, bool)
+    mask[::2] = True
+    res = ctrnn.train.force(net, f, dt=0.1, plastic=mask, feedback=uf, h0=h0,
                             progress=False)
-    dW = np.array(res.network.W) - np.array(net.W)
-    changed = np.any(dW != 0, axis=1)
-    assert changed.sum() == 20
+    ufm = np.where(mask[:, None], uf, 0.0)
+    z, _, w = force_loop(h0, np.array(net.W), ufm, f, 0.1, 1.0, 1.0, 2)
+    np.testing.assert_allclose(res.record.z.values, z, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(res.network.W, np.array(net.W) + ufm @ w, rtol=1e-9,
+                               atol=1e-13)
+    assert not np.any(np.array(res.network.W)[~mask] != np.array(net.W)[~mask])
+    by_index = ctrnn.train.force(net, f, dt=0.1, plastic=np.nonzero(mask)[0], feedback=uf,
+                                 h0=h0, progress=False)
+    np.testing.assert_array_equal(by_index.network.W, res.network.W)
+
+
+def test_a_dale_network_trains_and_returns_without_labels():
+    W, labels = ctrnn.connectivity.dale(24, 6, seed=0)
+    net = ctrnn.RateNetwork(W, dale=labels)
+    res = ctrnn.train.force(net, np.sin(0.1 * np.arange(1, 301)), dt=0.1, progress=False)
+    assert res.network.dale is None
 
 
 # --- fitting recorded activity ----------------------------------------------------------
@@ -125,7 +170,7 @@ def test_fit_activity_recovers_a_known_networks_activity(recorded):
     ds = ctrnn.simulate(fit.network, steps=recorded.sizes["time"] - 1, dt=0.1,
                         method="euler", h0=recorded.values[0])
     np.testing.assert_allclose(ds.h.values, fit.rates.values, rtol=1e-9, atol=1e-12)
-    D, H = recorded.values, fit.rates.values
+    D, H = recorded.values[1:], fit.rates.values[1:]  # scored after the first sample
     pv = 1 - np.sum((H - D) ** 2, axis=0) / np.sum((D - D.mean(axis=0)) ** 2, axis=0)
     np.testing.assert_allclose(fit.pvar.unit, pv, rtol=1e-12)
     half = ctrnn.train.fit_activity(recorded, tau=1.0, n_runs=30, p=0.5, progress=False)
@@ -157,3 +202,26 @@ def test_fit_activity_currents_by_region(recorded):
         ctrnn.train.fit_activity(recorded.values, tau=1.0, progress=False)
     with pytest.raises(ValueError, match="p="):
         ctrnn.train.fit_activity(recorded, tau=1.0, p=1.5, progress=False)
+
+
+def test_fit_activity_equals_pinning_written_out(recorded):
+    data = recorded.isel(time=slice(0, 60), neuron=slice(0, 12))
+    data = data / 1.2  # inside tanh's range
+    fit = ctrnn.train.fit_activity(data, tau=1.0, n_runs=3, p=0.5, seed=4, progress=False)
+    rng = ctrnn._seeding.generator(ctrnn._seeding.child(
+        ctrnn._seeding.seed_sequence(4)[0], ctrnn._seeding.INIT, 0))
+    W0 = 1.5 * rng.normal(size=(12, 12)) / np.sqrt(12)
+    S = np.sort(rng.choice(12, size=6, replace=False))
+    W = pinning_loop(data.values, W0, S, 1.0, 0.1, 1.0, 3)
+    np.testing.assert_allclose(fit.network.W, W, rtol=1e-9, atol=1e-12)
+
+
+def test_fit_activity_pvar_of_a_constant_unit_and_warnings(recorded):
+    data = recorded.isel(neuron=slice(0, 10)).copy()
+    data[:, 3] = 0.2
+    fit = ctrnn.train.fit_activity(data, tau=1.0, n_runs=1, progress=False)
+    assert np.isnan(fit.pvar.unit[3]) and np.isfinite(fit.pvar.total)
+    with pytest.warns(RuntimeWarning, match="range"):
+        ctrnn.train.fit_activity(data * 3, tau=1.0, n_runs=1, progress=False)
+    with pytest.raises(ValueError, match="time coordinate"):
+        ctrnn.train.fit_activity(data.drop_vars("time"), tau=1.0, progress=False)

@@ -1,5 +1,6 @@
 """BLAS routines that Numba does not wrap (the symmetric ones: dsymv, dsyr), called from
-kernels through scipy's ``cython_blas`` (the OpenBLAS that NumPy and Numba use).
+kernels through scipy's ``cython_blas`` (SciPy's OpenBLAS, 32-bit integers; Numba's own
+products call the same library). P must be C-contiguous and square, of r's size.
 
 A function's address is passed to the kernel as an integer and called through an
 intrinsic, so that the compiled kernel holds no pointer of this process and is cached on

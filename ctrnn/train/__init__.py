@@ -9,7 +9,8 @@ loop with ``generate``. Catastrophic interference is measured against its first-
 second-order predictions (``interference``, from the Gauss-Newton matrix of
 ``curvature``), and reduced by ``ewc``, ``orthogonal_projection`` or ``replay``
 (``fit(..., remedy=)``). FORCE learning (``force``) trains a fed-back readout of a chaotic
-network online by recursive least squares, inside the simulation loop.
+network online by recursive least squares, inside the simulation loop; ``fit_activity``
+fits a network's recurrent weights to recorded rates the same way (PINning, CURBD).
 
 >>> import numpy as np, ctrnn
 >>> task = ctrnn.tasks.flipflop(64, n_bits=2, seed=0)

@@ -63,7 +63,7 @@ class FittedActivity:
 
 # --- shared: the loop ---------------------------------------------------------------
 def _loop(net, m, dt, h0, xs_ext, n_fb, mode, rule, every, S, R, targets, P, lam, lr,
-          w, seed, chunk, on_chunk, progress, label, scale=None):
+          w, seed, chunk, on_chunk, progress, label, scale=None, fix=""):
     """Run ``net`` with n_fb fed input columns after its own for len(targets) steps,
     learning (P, w updated in place); returns (final state, packed UT, w, Z, E, WN)."""
     N = net.n_neurons
@@ -106,8 +106,9 @@ def _loop(net, m, dt, h0, xs_ext, n_fb, mode, rule, every, S, R, targets, P, lam
             if code != 0:
                 rep = stepper.report(code, k, r, col)
                 raise FloatingPointError(f"the network's state left the finite range "
-                                         f"{rep.where} (neuron {col % N}): lower alpha "
-                                         "(a smaller first RLS step) or the feedback's gain")
+                                         f"{rep.where} (neuron {col % N}): raise alpha= "
+                                         f"(P(0) = I / alpha: a smaller first RLS step)"
+                                         f"{fix}")
             if on_chunk is not None:
                 on_chunk(k0 + n, args[1].UT, w)
             bar.update(k0 + n)
@@ -148,7 +149,24 @@ def _target_array(name, target, dt):
 def _check_net(net):
     if not isinstance(net, RateNetwork):
         raise TypeError(f"net must be a ctrnn.RateNetwork; got {type(net).__name__}")
+    if net.stp is not None:
+        raise ValueError("the network has short-term plasticity (net.stp): the learned "
+                         "weights act through inputs that STP does not modulate, so the "
+                         "trained W would not be the trained system; use "
+                         "net.replace(stp=None)")
     return net
+
+
+def _leaky(method):
+    """A one-evaluation method: the fed-back output (or state) is held over the step, as
+    the learned weights inside W act in the returned network."""
+    m = _method(method)
+    if m.kind != "leaky":
+        raise ValueError(f"method={method!r} evaluates the network several times a step, "
+                         "where the fed-back output is held: the returned network would "
+                         "not be the trained one. Use euler, exponential_euler or "
+                         "discrete")
+    return m
 
 
 def _rule(rule, lr):
@@ -224,17 +242,18 @@ def force(net, target, *, dt, feedback=None, inputs=None, rule="rls", alpha=1.0,
         LMS's learning rate.
     every : int
         Steps between updates.
-    plastic : float or array_like of bool, optional
-        "Internal" FORCE: the recurrent weights of a fraction p (or the units given) are
-        learned instead of an explicit feedback loop, the output reaching only those
-        units. It is the same learning rule with u_f zero outside them (S&A 2009,
-        architecture C; the trained W is W + u_f w^T in their rows).
+    plastic : float or array_like of bool or int, optional
+        "Internal" FORCE: only a fraction p of the units (or those given) receive the
+        output, so that the learned change W + u_f w^T is confined to their rows (as in
+        S&A 2009's architecture C, except that the output fed back is the one before each
+        update, as in their architecture A).
     readout_units : array_like of int, optional
         The units the readout reads (default all).
     h0 : array_like, shape (n_neurons,), optional
         Initial state (default N(0, 0.5^2), seeded).
     method : str
-        "euler" (default), "exponential_euler", "discrete", "heun" or "rk4".
+        "euler" (default), "exponential_euler" or "discrete": one evaluation a step, so
+        that the trained closed loop is exactly a RateNetwork.
     eig_every : int, optional
         Every this many steps, record the n_eig eigenvalues of largest modulus of the
         closed-loop matrix W + u_f w^T.
@@ -247,7 +266,8 @@ def force(net, target, *, dt, feedback=None, inputs=None, rule="rls", alpha=1.0,
     Returns
     -------
     Force
-        ``network``: the trained RateNetwork (W + u_f w^T; its U is the network's own),
+        ``network``: the trained RateNetwork (W + u_f w^T; its U is the network's own;
+        no Dale labels, which the closed loop breaks),
         ``readout`` (w, 0), ``h``: the final state, and ``record``: a Dataset over
         ``time`` (after each step) with ``z`` and ``target`` and ``error`` (time,
         output), ``w_norm`` (time); with eig_every, ``eigenvalue_real`` and
@@ -258,8 +278,9 @@ def force(net, target, *, dt, feedback=None, inputs=None, rule="rls", alpha=1.0,
     TypeError
         If net is not a RateNetwork, or rule="lms" without lr.
     ValueError
-        For shapes that do not fit (each named), an adaptive method, alpha <= 0,
-        forgetting outside (0, 1], or a target spaced otherwise than dt.
+        For shapes that do not fit (each named), a method other than euler,
+        exponential_euler or discrete, a network with STP, alpha <= 0, forgetting
+        outside (0, 1], or a target spaced otherwise than dt.
     FloatingPointError
         If the state leaves the finite range.
 
@@ -274,7 +295,7 @@ def force(net, target, *, dt, feedback=None, inputs=None, rule="rls", alpha=1.0,
     True
     """
     net = _check_net(net)
-    m = _method(method)
+    m = _leaky(method)
     dt = positive_scalar("dt", dt)
     tg, names = _target_array("target", target, dt)
     T, M = tg.shape
@@ -314,8 +335,10 @@ def force(net, target, *, dt, feedback=None, inputs=None, rule="rls", alpha=1.0,
     n_eig = positive_int("n_eig", n_eig)
     hT, _, w, Z, E, WN = _loop(aug, m, dt, h0, x_ext, M, _kf.READOUT, rule_code, every,
                                S, np.zeros(0, np.int64), tg, np.eye(S.size) / alpha, lam,
-                               lr, w, seed, chunk, on_chunk, progress, "ctrnn.train.force")
-    trained = net.replace(W=_closed_loop(net, uf, w, S))
+                               lr, w, seed, chunk, on_chunk, progress, "ctrnn.train.force",
+                               fix=", or use smaller feedback= weights")
+    # u_f w^T has both signs in every column: Dale's law cannot hold in the closed loop
+    trained = net.replace(W=_closed_loop(net, uf, w, S), dale=None)
     C = np.zeros((M, N))
     C[:, S] = w
     out = [f"output {i + 1}" for i in range(M)] if names is None else names
@@ -347,6 +370,10 @@ def _closed_loop(net, uf, w, S):
 
 
 def _units(name, value, N, rng):
+    if np.ndim(value) == 1 and np.asarray(value).dtype.kind in "iu":
+        mask = np.zeros(N, bool)
+        mask[_indices(name, value, N)] = True
+        return mask
     if np.ndim(value) == 0:
         p = positive_scalar(name, value)
         if p > 1:
@@ -387,9 +414,10 @@ def fit_activity(rates, *, tau, g=1.5, p=1.0, alpha=1.0, n_runs=10, steps_per_sa
     e_i = h_i - r_i(t) updates the weights onto it from the plastic presynaptic units S
     (a fraction p of them) by recursive least squares: k = P h_S, c = 1 / (1 + h_S.k),
     P <- P - c k k^T, W[:, S] <- W[:, S] - c (e / a) k^T. The regressor is the
-    presynaptic state that drove the step, and e / a, the error divided by the unit's gain
-    over one step (a = dt / tau for Euler), is the error of its drive, which is linear in
-    the weights (as CURBD matches the drive J r to the data). Then it runs once more with learning off, and its
+    presynaptic state that drove the step; a is the unit's gain over the steps since the
+    last sample (1 - (1 - dt / tau)^k for Euler), so that e / a approximates the error of
+    its drive W h, which is linear in the weights (as CURBD matches the drive J r to the
+    data; the slope of phi is left out). Then it runs once more with learning off, and its
     activity is scored by the fraction of variance explained, pVar = 1 - sum (h - r)^2 /
     sum (r - mean r)^2.
 
@@ -434,8 +462,9 @@ def fit_activity(rates, *, tau, g=1.5, p=1.0, alpha=1.0, n_runs=10, steps_per_sa
     TypeError
         If rates is not a DataArray.
     ValueError
-        If its dims or time grid are not as described, it holds NaN, p is outside
-        (0, 1], or regions does not label every neuron.
+        If its dims or time grid are not as described (a time coordinate is needed), it
+        holds NaN, p is outside (0, 1], regions does not label every neuron, the network
+        would have STP, or the method is not a one-evaluation method.
     FloatingPointError
         If the network's state leaves the finite range.
 
@@ -470,17 +499,24 @@ def fit_activity(rates, *, tau, g=1.5, p=1.0, alpha=1.0, n_runs=10, steps_per_sa
             raise ValueError("rates' time coordinate must be increasing and evenly spaced")
         dt_data = float(step[0])
     else:
-        t, dt_data = np.arange(T, dtype=np.float64), 1.0
+        raise ValueError("rates needs a time coordinate (the sampling times, in the unit "
+                         "of tau): assign_coords(time=...)")
     tau = positive_scalar("tau", tau)
     g = nonnegative_scalar("g", g)
     alpha = positive_scalar("alpha", alpha)
     n_runs = positive_int("n_runs", n_runs)
     k = positive_int("steps_per_sample", steps_per_sample)
-    m = _method(method)
+    m = _leaky(method)
     dt = dt_data / k
     p = positive_scalar("p", p)
     if p > 1:
         raise ValueError(f"p={p}: a fraction of the presynaptic units, in (0, 1]")
+    lo, hi = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(str(phi), (-np.inf, np.inf))
+    if D.min() <= lo or D.max() >= hi:
+        import warnings
+        warnings.warn(f"rates span [{D.min():.3g}, {D.max():.3g}], beyond the range "
+                      f"({lo:g}, {hi:g}) that phi={phi!r} reaches: scale them into it",
+                      RuntimeWarning, stacklevel=2)
     ss, _ = _seeding.seed_sequence(seed)
     rng = _seeding.generator(_seeding.child(ss, _seeding.INIT, 0))
     W0 = g * rng.normal(size=(N, N)) / np.sqrt(N)
@@ -500,9 +536,9 @@ def fit_activity(rates, *, tau, g=1.5, p=1.0, alpha=1.0, n_runs=10, steps_per_sa
     L = np.zeros((N, S.size))  # the learned weights onto every unit from S
     total = n_runs * n_trials * (T - 1) * k
     # the error of each unit in units of its drive: divided by its gain over one step
-    gain = m.coefficients(dt, net.tau_array)[1] if m.kind == "leaky" \
-        else dt / net.tau_array
-    scale = np.ascontiguousarray(1.0 / np.broadcast_to(gain, (N,)), dtype=np.float64)
+    decay = m.coefficients(dt, net.tau_array)[0]
+    scale = np.ascontiguousarray(1.0 / np.broadcast_to(1.0 - decay ** k, (N,)),
+                                 dtype=np.float64)
 
     def run_trial(trial, rule, L):
         tg = np.stack([np.interp(grid, np.arange(T), D[:, i, trial]) for i in range(N)],
@@ -511,7 +547,7 @@ def fit_activity(rates, *, tau, g=1.5, p=1.0, alpha=1.0, n_runs=10, steps_per_sa
         hT, UT, _, Z, _, _ = _loop(aug, m, dt, D[0, :, trial], np.zeros(((T - 1) * k, 0)),
                                    S.size, _kf.RECURRENT, rule, k, S, R, tg, P, 1.0, 0.0,
                                    np.zeros((0, S.size)), seed, max(1, (T - 1) * k), None,
-                                   False, "", scale)
+                                   False, "", scale, fix=", or a smaller g=")
         return np.ascontiguousarray(UT.T), Z
 
     done = 0
@@ -530,12 +566,14 @@ def fit_activity(rates, *, tau, g=1.5, p=1.0, alpha=1.0, n_runs=10, steps_per_sa
         _, Z = run_trial(trial, -1, L)
         H[0, :, trial] = D[0, :, trial]
         H[1:, :, trial] = Z[k - 1::k]
-    resid = np.sum((H - D) ** 2, axis=(0, 2))
-    var = np.sum((D - D.mean(axis=(0, 2), keepdims=True)) ** 2, axis=(0, 2))
+    # scored after the first sample, which the runs start from
+    resid = np.sum((H[1:] - D[1:]) ** 2, axis=(0, 2))
+    var = np.sum((D[1:] - D[1:].mean(axis=(0, 2), keepdims=True)) ** 2, axis=(0, 2))
+    flat = var <= 1e-12 * max(1.0, float(np.max(var)))
     with np.errstate(divide="ignore", invalid="ignore"):
-        unit = 1.0 - resid / var
+        unit = np.where(flat, np.nan, 1.0 - resid / np.where(flat, 1.0, var))
     pvar = xr.Dataset({"unit": ("neuron", unit, {"units": "1", "long_name": "pVar per unit"}),
-                       "total": ((), 1.0 - resid.sum() / var.sum(),
+                       "total": ((), 1.0 - resid[~flat].sum() / var[~flat].sum(),
                                  {"units": "1", "long_name": "pVar of all units"})},
                       coords={"neuron": data["neuron"].values} if "neuron" in data.coords
                       else None)
