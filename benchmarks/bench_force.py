@@ -1,11 +1,11 @@
 """FORCE training time, Sussillo & Abbott's configuration, side by side: ctrnn
-(``ctrnn.train.force``: RLS inside the kernel loop) and the same rate network and rule in
+(``ctrnn.train.force``: RLS inside the kernel loop), the same rate network and rule in
 NumPy/SciPy (sparse W, RLS by BLAS's symmetric routines dsymv and dsyr: the fastest
-NumPy form). Each peer runs in a process of its own, in turn, over rounds. (ReservoirPy
-0.4.2 is not here yet: built as ``res << (res >> RLS(...))`` with ``partial_fit``, its
-readout stayed at zero in our hands, at 18 ms a step; see benchmarks/README.md.)
+NumPy form), and ReservoirPy 0.4.2 (``res << (res >> RLS())``, ``partial_fit``; its RLS
+updates at every step, and it feeds back the output after the update). Each peer runs in
+a process of its own, in turn, over rounds.
 
-    python benchmarks/bench_force.py [--rounds 2]
+    python benchmarks/bench_force.py [--rounds 2] [--no-reservoirpy]
     python benchmarks/bench_force.py --floor   # the bare RLS update, by BLAS
 
 Configuration: N = 1000, sparse W (p = 0.1, g = 1.5), tanh, tau = 1, dt = 0.1, feedback
@@ -74,7 +74,27 @@ def numpy_peer():
     return run
 
 
-PEERS = {"ctrnn": ctrnn_peer, "numpy": numpy_peer}
+def reservoirpy_peer():
+    from reservoirpy.nodes import RLS, Reservoir
+    W, uf, h0, f = setup()
+
+    def run():
+        # ReservoirPy 0.4 feeds the feedback as inputs after the inputs: the input is 0,
+        # so W_in = [u_f, u_f] gives u_f z whatever the order
+        res = Reservoir(W=W, lr=DT, Win=np.concatenate([uf, uf], axis=1), bias=0.0,
+                        input_dim=2, activation="tanh")
+        readout = RLS(alpha=1.0, fit_bias=False, output_dim=1)
+        model = res << (res >> readout)  # the readout fed back, one step late
+        x = np.zeros((T, 1))
+        model.initialize(x, f[:, None])
+        res.state = {"out": h0.copy()}  # from the same state (it starts at 0, a fixed point)
+        y = model.partial_fit(x, f[:, None])
+        return (float(np.linalg.norm(readout.Wout)),
+                float(np.mean(np.abs(y[-1000:, 0] - f[-1000:]))))
+    return run
+
+
+PEERS = {"ctrnn": ctrnn_peer, "numpy": numpy_peer, "reservoirpy": reservoirpy_peer}
 
 
 def child(name):
@@ -114,7 +134,7 @@ def main(argv):
     if "--floor" in argv:
         return floor()
     rounds = int(argv[argv.index("--rounds") + 1]) if "--rounds" in argv else 2
-    peers = list(PEERS)
+    peers = [p for p in PEERS if not (p == "reservoirpy" and "--no-reservoirpy" in argv)]
     times = {p: [] for p in peers}
     for _ in range(rounds):
         for p in peers:
