@@ -1,4 +1,5 @@
-"""FORCE learning inside the loop: the fixed-step loops of ``rk`` for one trajectory,
+"""FORCE learning inside the loop: the leaky loop of ``rk`` for one trajectory (one
+evaluation a step, so that the learned weights, held over the step, act as in W),
 with recursive least squares (RLS) or least mean squares (LMS) updating weights as the
 network runs, and their output fed back step by step (Sussillo & Abbott 2009).
 
@@ -20,7 +21,7 @@ import numpy as np
 
 from ._jit import jit
 from .blas import symv, syr
-from .rk import OK, leaky_run, rk_run
+from .rk import OK, leaky_run
 
 READOUT, RECURRENT = 0, 1
 RLS, LMS = 0, 1
@@ -56,9 +57,8 @@ def _readout(h, w, S, z):
 
 
 @jit(inline="always")
-def _learn(H, k, mode, rule, first, w, UT, S, R, P, kv, sc, lam, lr, scale, target, z, r,
-           e):
-    """After step k: the error of the readout (or of the target units) and, when
+def _learn(H, mode, rule, first, w, UT, S, R, P, kv, sc, lam, lr, scale, target, z, r, e):
+    """After a step: the error of the readout (or of the target units) and, when
     ``rule`` >= 0, one update. Returns nothing; z and e hold the output and error."""
     N = S.size
     if mode == READOUT:
@@ -145,27 +145,7 @@ def leaky_force(H, out, k0, T, mode, rule, every, first, w, S, R, P, kv, sc, lam
         if code != OK:
             return code, kk, rr, i
         act = rule if (k + 1) % every == 0 else -1
-        _learn(H, k, mode, act, first, w, inp.UT, S, R, P, kv, sc, lam, lr, scale,
-               targets[k - k0], z, r, e)
-        _record(k, k0, z, e, w, Z, E, WN)
-    return OK, 0, 0, 0
-
-
-@jit
-def rk_force(H, out, k0, T, mode, rule, every, first, w, S, R, P, kv, sc, lam, lr,
-             scale, targets, z, Z, E, WN, net, inp, dt, A, b, cc, noise_scale, keys):
-    """``rk.rk_run`` with learning (see ``leaky_force``)."""
-    N = S.size
-    r = np.zeros(N)
-    e = np.zeros(z.size)
-    for k in range(k0, k0 + T):
-        _feed(H, inp.xs, k, mode, first, S, z, r)
-        code, kk, rr, i = rk_run(H, out, k, 1, 1, k + 1, net, inp, dt, A, b, cc,
-                                 noise_scale, keys)
-        if code != OK:
-            return code, kk, rr, i
-        act = rule if (k + 1) % every == 0 else -1
-        _learn(H, k, mode, act, first, w, inp.UT, S, R, P, kv, sc, lam, lr, scale,
+        _learn(H, mode, act, first, w, inp.UT, S, R, P, kv, sc, lam, lr, scale,
                targets[k - k0], z, r, e)
         _record(k, k0, z, e, w, Z, E, WN)
     return OK, 0, 0, 0

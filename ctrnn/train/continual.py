@@ -58,17 +58,13 @@ class _Hooks:
 def _evaluator(model, task, loss, what):
     """A learner holding ``model`` (a trained ``Model``) and ``task``, in the model's own
     parameters theta: (learner, theta*)."""
-    from .fit import Model, _learner
+    from .fit import _OPTIONS, Model, _learner
     from .losses import get_loss
 
     if not isinstance(model, Model):
         raise TypeError(f"{what} takes the Model trained on the old task (what fit returns); "
                         f"got {type(model).__name__}")
-    options = dict(n_outputs=None, readout=None, dt=None, method=None, checkpoint_every=None,
-                   train_tau=False, train_h0=False, frozen=(), dale=None, mask=None,
-                   autapses=True, nonnegative_inputs=False, low_rank=None, h0=None,
-                   rate_l2=0.0, weight_l1=0.0, weight_l2=0.0, feedback=None)
-    learner = _learner(model, task, np.random.SeedSequence(0), options)
+    learner = _learner(model, task, np.random.SeedSequence(0), dict(_OPTIONS))
     learner.loss_fn = get_loss(task.attrs.get("loss", "mse") if loss is None else loss)
     return learner, {k: np.array(v) for k, v in learner.theta0.items()}
 
@@ -125,8 +121,11 @@ class EWC(Remedy):
     fisher: dict
     strength: float
 
+    def _layout(self):
+        return Layout(self.theta)
+
     def _bind(self, learner, batch_size):
-        layout = _check_layout(Layout(self.theta), learner, "the EWC penalty")
+        layout = _check_layout(self._layout(), learner, "the EWC penalty")
         strength = nonnegative_scalar("strength", self.strength)
         if set(self.fisher) != set(self.theta) or not all(
                 np.shape(self.fisher[k]) == np.shape(self.theta[k]) for k in self.theta):
@@ -236,9 +235,11 @@ class Projection(Remedy):
     shapes: tuple
     eigenvalues: np.ndarray
 
+    def _layout(self):
+        return Layout({k: np.zeros(s) for k, s in zip(self.names, self.shapes)})
+
     def _bind(self, learner, batch_size):
-        layout = Layout({k: np.zeros(s) for k, s in zip(self.names, self.shapes)})
-        layout = _check_layout(layout, learner, "the projection")
+        layout = _check_layout(self._layout(), learner, "the projection")
         V = np.asarray(self.basis, dtype=np.float64)
         if V.ndim != 2 or V.shape[0] != layout.size or not np.allclose(
                 V.T @ V, np.eye(V.shape[1]), atol=1e-8):

@@ -93,9 +93,7 @@ def _roots(loss_fn, y, tg, mask):
     elif loss_fn is losses.cross_entropy:
         m2 = mask[..., 0]
         w = float(np.sum(m2))
-        z = y - y.max(axis=2, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=2, keepdims=True)
+        p = _softmax(y)
         ts = tg.sum(axis=2)  # 1 for probabilities; the Hessian scales with it
         for b, t in zip(*np.nonzero(m2 > 0)):
             q = p[b, t]
@@ -104,6 +102,11 @@ def _roots(loss_fn, y, tg, mask):
             yield b, t, S * np.sqrt(m2[b, t] * ts[b, t] / w)
     else:
         _unsupported()
+
+
+def _softmax(y):
+    p = np.exp(y - y.max(axis=2, keepdims=True))
+    return p / p.sum(axis=2, keepdims=True)
 
 
 def _unsupported():
@@ -142,9 +145,7 @@ def _hessian_apply(loss_fn, y, tg, mask):
     if loss_fn is losses.cross_entropy:
         w = float(np.sum(mask[..., 0]))
         m2 = mask[..., :1] * tg.sum(axis=2, keepdims=True)
-        z = y - y.max(axis=2, keepdims=True)
-        p = np.exp(z)
-        p /= p.sum(axis=2, keepdims=True)
+        p = _softmax(y)
         return lambda u: (m2 / w) * (p * u - p * np.sum(p * u, axis=2, keepdims=True))
     _unsupported()
 

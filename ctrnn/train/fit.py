@@ -725,10 +725,7 @@ class _LSTMLearner:
 
     def __init__(self, net, task, ss, *, n_outputs, feedback, frozen, stacklevel=4,
                  **rate_only):
-        defaults = dict(readout=None, dt=None, method="euler", checkpoint_every=None,
-                        train_tau=False, train_h0=False, dale=None, mask=None,
-                        autapses=True, nonnegative_inputs=False, low_rank=None, h0=None,
-                        rate_l2=0.0, weight_l1=0.0, weight_l2=0.0)
+        defaults = {**_OPTIONS, "method": "euler"}  # _learner has set the method
         given = [k for k, v in rate_only.items() if not _same(v, defaults[k])]
         if given:
             raise ValueError(f"{', '.join(given)}: options of a rate network, not of the "
@@ -873,9 +870,16 @@ def _n_feedback(feedback, n_outputs, n_inputs, where):
 
 
 # --- continuing from a trained model, remedies ---------------------------------------
+# fit's options that set up a learner, with their defaults (method None: euler, or a
+# Model's own)
+_OPTIONS = dict(n_outputs=None, readout=None, dt=None, method=None, checkpoint_every=None,
+                train_tau=False, train_h0=False, frozen=(), dale=None, mask=None,
+                autapses=True, nonnegative_inputs=False, low_rank=None, h0=None, rate_l2=0.0,
+                weight_l1=0.0, weight_l2=0.0, feedback=None)
 # the constraints that map theta to the network: a Model keeps them (Model.options)
-_CONSTRAINTS = dict(frozen=(), dale=None, mask=None, autapses=True, nonnegative_inputs=False,
-                    low_rank=None, train_tau=False, train_h0=False)
+_CONSTRAINTS = {k: _OPTIONS[k] for k in ("frozen", "dale", "mask", "autapses",
+                                         "nonnegative_inputs", "low_rank", "train_tau",
+                                         "train_h0")}
 
 
 def _learner(net, task, ss, options):
@@ -929,11 +933,16 @@ def _learner(net, task, ss, options):
     return learner
 
 
+def _as_items(remedy):
+    """remedy= as a list: none, one, or a list or tuple of them."""
+    return [] if remedy is None else list(remedy) if isinstance(remedy, (list, tuple)) \
+        else [remedy]
+
+
 def _bind_remedies(remedy, learner, batch_size):
     from .continual import Remedy, Replay
 
-    items = () if remedy is None else (remedy,) if not isinstance(remedy, (list, tuple)) \
-        else tuple(remedy)
+    items = _as_items(remedy)
     for r in items:
         if not isinstance(r, Remedy):
             raise TypeError(f"remedy must be ctrnn.train.ewc(...), orthogonal_projection(...) "

@@ -95,14 +95,13 @@ def _loop(net, m, dt, h0, xs_ext, n_fb, mode, rule, every, S, R, targets, P, lam
     E = np.empty((T, n_out))
     WN = np.empty(T)
     out = np.empty((1, 1, Z0.shape[1]))
-    kernel = _kf.leaky_force if m.kind == "leaky" else _kf.rk_force
     with Progress(T, enabled=progress, label=label, unit="step") as bar:
         for k0 in range(0, T, chunk):
             n = min(chunk, T - k0)
-            code, k, r, col = kernel(Z0, out, k0, n, mode, rule, every, n_ext, w, S, R, P,
-                                     kv, sc, lam, lr, np.ones(0) if scale is None else scale,
-                                     targets[k0:k0 + n], z,
-                                     Z[k0:k0 + n], E[k0:k0 + n], WN[k0:k0 + n], *args)
+            code, k, r, col = _kf.leaky_force(
+                Z0, out, k0, n, mode, rule, every, n_ext, w, S, R, P, kv, sc, lam, lr,
+                np.ones(0) if scale is None else scale, targets[k0:k0 + n], z,
+                Z[k0:k0 + n], E[k0:k0 + n], WN[k0:k0 + n], *args)
             if code != 0:
                 rep = stepper.report(code, k, r, col)
                 raise FloatingPointError(f"the network's state left the finite range "
@@ -540,12 +539,14 @@ def fit_activity(rates, *, tau, g=1.5, p=1.0, alpha=1.0, n_runs=10, steps_per_sa
     scale = np.ascontiguousarray(1.0 / np.broadcast_to(1.0 - decay ** k, (N,)),
                                  dtype=np.float64)
 
+    targets = [np.stack([np.interp(grid, np.arange(T), D[:, i, trial]) for i in range(N)],
+                        axis=1) for trial in range(n_trials)]
+
     def run_trial(trial, rule, L):
-        tg = np.stack([np.interp(grid, np.arange(T), D[:, i, trial]) for i in range(N)],
-                      axis=1)
         aug = net.replace(U=L)
         hT, UT, _, Z, _, _ = _loop(aug, m, dt, D[0, :, trial], np.zeros(((T - 1) * k, 0)),
-                                   S.size, _kf.RECURRENT, rule, k, S, R, tg, P, 1.0, 0.0,
+                                   S.size, _kf.RECURRENT, rule, k, S, R, targets[trial], P,
+                                   1.0, 0.0,
                                    np.zeros((0, S.size)), seed, max(1, (T - 1) * k), None,
                                    False, "", scale, fix=", or a smaller g=")
         return np.ascontiguousarray(UT.T), Z

@@ -177,7 +177,7 @@ def interference(model, task_a, task_b, *, iterations=100, optimizer=None, batch
     True
     """
     from .._validation import nonnegative_int
-    from .fit import Model, _learner, fit
+    from .fit import _OPTIONS, Model, _as_items, _learner, fit
     from .losses import get_loss
 
     if options.get("feedback") is not None:
@@ -188,13 +188,8 @@ def interference(model, task_a, task_b, *, iterations=100, optimizer=None, batch
         raise ValueError("checkpoint= is not supported: interference records every "
                          "iteration in memory; for long runs train with fit(model_a, "
                          "task_b, checkpoint=...)")
-    fit_defaults = dict(n_outputs=None, readout=None, dt=None, method=None,
-                        checkpoint_every=None, train_tau=False, train_h0=False, frozen=(),
-                        dale=None, mask=None, autapses=True, nonnegative_inputs=False,
-                        low_rank=None, h0=None, rate_l2=0.0, weight_l1=0.0, weight_l2=0.0,
-                        feedback=None)
     passed = {"clip_grad_norm"}  # fit options for both trainings, not for the evaluations
-    unknown = set(options) - set(fit_defaults) - passed
+    unknown = set(options) - set(_OPTIONS) - passed
     if unknown:
         raise TypeError(f"interference got unknown options {sorted(unknown)}: give fit's "
                         "options (method, dt, frozen, dale, clip_grad_norm, ...)")
@@ -228,7 +223,7 @@ def interference(model, task_a, task_b, *, iterations=100, optimizer=None, batch
     options = {k: v for k, v in options.items() if k not in ("readout", "h0", "n_outputs")}
     extra = {k: options.pop(k) for k in passed if k in options}
     # evaluate on the data loss: the regularisers are not part of the task
-    opts = {**fit_defaults, **options, "rate_l2": 0.0, "weight_l1": 0.0, "weight_l2": 0.0}
+    opts = {**_OPTIONS, **options, "rate_l2": 0.0, "weight_l1": 0.0, "weight_l2": 0.0}
     learners = []
     for task in (task_a, task_b):
         lrn = _learner(model_a, task, ss, opts)
@@ -238,13 +233,10 @@ def interference(model, task_a, task_b, *, iterations=100, optimizer=None, batch
     eval_ss = _seeding.child(ss, _seeding.EVALUATION, 0)
     keys_a, keys_b = la.keys(eval_ss), lb.keys(eval_ss)
     star = {k: np.array(v) for k, v in la.theta0.items()}
-    remedies = [] if remedy is None else list(remedy) if isinstance(remedy, (list, tuple)) \
-        else [remedy]
+    remedies = _as_items(remedy)
     for r in remedies:  # a remedy for other parameters: say so before the curvature
         if isinstance(r, (EWC, Projection)):
-            layout = Layout(r.theta) if isinstance(r, EWC) else Layout(
-                {k: np.zeros(sh) for k, sh in zip(r.names, r.shapes)})
-            _check_layout(layout, la, "the remedy")
+            _check_layout(r._layout(), la, "the remedy")
     idx = _trials(trials, la.xs.shape[0], seed)
     if n_eigen == 0:  # no curvature: the second order is the linear term only
         curv = Curvature(np.zeros(0), np.zeros((Layout(star).size, 0)), None,
