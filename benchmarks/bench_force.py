@@ -6,7 +6,7 @@ updates at every step, and it feeds back the output after the update). Each peer
 a process of its own, in turn, over rounds.
 
     python benchmarks/bench_force.py [--rounds 2] [--no-reservoirpy]
-    python benchmarks/bench_force.py --floor   # the bare RLS update, by BLAS
+    python benchmarks/bench_force.py --floor   # the RLS update and the steps, apart
 
 Configuration: N = 1000, sparse W (p = 0.1, g = 1.5), tanh, tau = 1, dt = 0.1, feedback
 U(-1, 1), alpha = 1, RLS every 2 steps, the four-sine target of period 120: 14,400 steps
@@ -107,16 +107,42 @@ def child(name):
 
 
 def floor():
-    """The bare RLS update of the 1000 x 1000 P (dsymv + dsyr), per update, and the
-    literal NumPy form P -= c k k^T."""
+    """Per RLS update of the 1000 x 1000 P: the bare dsymv (one read of half of P: the
+    floor of any update that must form k = P r), ctrnn's blocked update (dsymv, with the
+    rank-one updates folded into P 16 at a time by dsyrk), the NumPy form dsymv + dsyr,
+    and the literal NumPy P -= c k k^T. Then the network's 14,400 steps alone: ctrnn's
+    sparse Euler loop against SciPy's CSR product in a NumPy loop."""
+    import numba
     from scipy.linalg.blas import dsymv, dsyr
+
+    import ctrnn
+    from ctrnn._kernels import force as kf
+    from ctrnn._kernels.blas import symv
+
+    @numba.njit
+    def ctrnn_updates(rs, R, n, bare):
+        for t in range(n):
+            if bare:
+                symv(rs.sc, rs.P, R[t % R.shape[0]], rs.k)
+            else:
+                kf.rls(rs, R[t % R.shape[0]], 1.0)
+        kf.fold(rs)
+
     rng = np.random.default_rng(0)
-    P = np.asfortranarray(np.eye(N))
-    r = rng.normal(size=N) * 0.1
-    for name, n in (("BLAS dsymv + dsyr", 500), ("NumPy P -= c outer(k, k)", 30)):
+    R = rng.normal(size=(400, N)) * 0.1
+    for bare, name in ((True, "bare dsymv (the floor)"), (False, "ctrnn blocked RLS")):
+        ctrnn_updates(kf.rls_state(np.eye(N)), R, 40, bare)
+        rs = kf.rls_state(np.eye(N))
         t0 = time.perf_counter()
-        for _ in range(n):
-            if name.startswith("BLAS"):
+        ctrnn_updates(rs, R, 2000, bare)
+        t = (time.perf_counter() - t0) / 2000
+        print(f"{name}: {t * 1e3:.3f} ms per update ({7200 * t:.2f} s for 7,200)")
+    P = np.asfortranarray(np.eye(N))
+    for name, n in (("NumPy, BLAS dsymv + dsyr", 2000), ("NumPy, P -= c outer(k, k)", 30)):
+        t0 = time.perf_counter()
+        for t in range(n):
+            r = R[t % R.shape[0]]
+            if "BLAS" in name:
                 k = dsymv(1.0, P, r)
                 c = 1.0 / (1.0 + r @ k)
                 P = dsyr(-c, k, a=P, overwrite_a=True)
@@ -124,8 +150,25 @@ def floor():
                 k = P @ r
                 c = 1.0 / (1.0 + r @ k)
                 P -= c * np.outer(k, k)
-        print(f"{name}: {(time.perf_counter() - t0) / n * 1e3:.3f} ms per update "
-              f"({7200 * (time.perf_counter() - t0) / n:.2f} s for 7,200)")
+        t = (time.perf_counter() - t0) / n
+        print(f"{name}: {t * 1e3:.3f} ms per update ({7200 * t:.2f} s for 7,200)")
+    W, uf, h0, f = setup()
+    net = ctrnn.RateNetwork(W, tau=1.0)
+
+    def sim():
+        ctrnn.simulate(net, steps=T, dt=DT, method="euler", h0=h0, save_every=T,
+                       progress=False)
+    Wc = W.tocsr()
+
+    def loop():
+        h = h0.copy()
+        for _ in range(T):
+            h += DT * (-h + np.tanh(Wc @ h))
+    sim()
+    for name, fn in (("ctrnn simulate (sparse Euler)", sim), ("NumPy/SciPy CSR loop", loop)):
+        t0 = time.perf_counter()
+        fn()
+        print(f"network steps alone, {name}: {time.perf_counter() - t0:.2f} s for {T:,}")
 
 
 def main(argv):

@@ -28,6 +28,8 @@ def tolerance(name):
     float32."""
     if "dopri5" in name or "float32" in name or "generate" in name:
         return 1e-4
+    if name == "esn_predict":  # the readout's ridge of 1e-8 amplifies rounding ~1e8-fold:
+        return 1e-6  # states 1 ulp apart (2e-16) gave predictions 7.6e-8 apart
     return 1e-8
 
 

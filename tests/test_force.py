@@ -13,8 +13,11 @@ def _net(N=30, g=1.5, seed=0):
     return ctrnn.RateNetwork(ctrnn.connectivity.gaussian(N, g=g, seed=seed), tau=1.0)
 
 
-@pytest.mark.parametrize("every, lam", [(1, 1.0), (2, 1.0), (3, 0.99)])
-def test_force_equals_force_written_out(every, lam):
+# eig_every=7 splits the run into calls of 7 steps: the RLS updates still waiting to be
+# folded into P (``_kernels.force.rls``) are folded at every call's end, at every count
+@pytest.mark.parametrize("every, lam, eig_every", [(1, 1.0, None), (2, 1.0, None),
+                                                   (3, 0.99, None), (1, 0.98, 7)])
+def test_force_equals_force_written_out(every, lam, eig_every):
     net = _net()
     rng = np.random.default_rng(1)
     uf = rng.uniform(-1, 1, size=(30, 2))
@@ -23,7 +26,7 @@ def test_force_equals_force_written_out(every, lam):
     t = np.arange(1, T + 1) * 0.1
     f = np.stack([np.sin(t), np.cos(0.5 * t)], axis=1)
     res = ctrnn.train.force(net, f, dt=0.1, feedback=uf, h0=h0, alpha=2.0, every=every,
-                            forgetting=lam, progress=False)
+                            forgetting=lam, eig_every=eig_every, progress=False)
     z, e, w = force_loop(h0, np.array(net.W), uf, f, 0.1, 1.0, 2.0, every, lam)
     np.testing.assert_allclose(res.record.z.values, z, rtol=1e-9, atol=1e-11)
     np.testing.assert_allclose(res.record.error.values, e, rtol=1e-9, atol=1e-11)
@@ -225,3 +228,25 @@ def test_fit_activity_pvar_of_a_constant_unit_and_warnings(recorded):
         ctrnn.train.fit_activity(data * 3, tau=1.0, n_runs=1, progress=False)
     with pytest.raises(ValueError, match="time coordinate"):
         ctrnn.train.fit_activity(data.drop_vars("time"), tau=1.0, progress=False)
+
+
+@pytest.mark.parametrize("a", [[0.3, 0.1, 0.7], [0.3, -0.2, 0.5]])
+def test_rls_fold_applies_the_pending_updates_to_the_lower_triangle(a):
+    """The blocked RLS (``_kernels.force``): pending terms folded into P as
+    s (P - sum_i a_i K_i K_i^T) by dsyrk (every a_i > 0) or dsyr2k (any sign), on the
+    lower triangle (C order) only, against NumPy."""
+    from ctrnn._kernels import force as kf
+    rng = np.random.default_rng(0)
+    n = 7
+    B = rng.normal(size=(n, n))
+    P0 = B @ B.T + n * np.eye(n)
+    rs = kf.rls_state(P0.copy(), depth=4)
+    K = rng.normal(size=(3, n))
+    rs.K[:3] = K
+    rs.a[:3] = a
+    rs.st[:] = [1.7, 3]
+    kf.fold(rs)
+    ref = 1.7 * (P0 - (K.T * np.array(a)) @ K)
+    np.testing.assert_allclose(np.tril(rs.P), np.tril(ref), rtol=1e-13, atol=1e-13)
+    np.testing.assert_array_equal(np.triu(rs.P, 1), np.triu(P0, 1))
+    np.testing.assert_array_equal(rs.st, [1.0, 0.0])

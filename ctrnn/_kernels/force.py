@@ -15,35 +15,98 @@ Two things are learned, both through the inputs of the engine's own loops:
 
 RLS with forgetting factor lam: k = P r, c = 1 / (lam + r.k), P <- (P - c k k^T) / lam,
 weights <- weights - c e k^T, e the error before the update. P is symmetric: only its lower
-triangle is kept, updated by BLAS's symmetric routines (``blas``).
+triangle is kept, and it is updated lazily, in blocks (``rls``): the rank-one updates of
+the last few steps wait in a short list, applied exactly to each new k = P r (O(N) each),
+and are folded into P all at once by one BLAS dsyrk when the list is full. An RLS step
+then reads half of P once (dsymv) instead of three times (dsymv, then dsyr reading and
+writing it), and that memory traffic is what bounds its speed.
 """
+from collections import namedtuple
+
 import numpy as np
 
 from ._jit import jit
-from .blas import symv, syr
+from .blas import scratch, symv, syr2k, syrk
 from .rk import OK, leaky_run
 
 READOUT, RECURRENT = 0, 1
 RLS, LMS = 0, 1
+DEPTH = 16  # rank-one updates folded into P at once (see ``rls``)
+
+RLSState = namedtuple("RLSState", "P k K A a st sc")
+RLSState.__doc__ = """RLS's state, carried between calls: P (n, n) (lower triangle, C
+order), k (n,) the last gain vector P r, K (DEPTH, n) the gain vectors not yet folded
+into P, A (DEPTH, n) scratch for them, a (DEPTH,) their coefficients, st (2,) [s, m]: the
+true P is s (P - sum_{i < m} a_i K_i K_i^T); sc the BLAS ``Scratch``."""
+
+
+def rls_state(P, depth=DEPTH):
+    """An ``RLSState`` around P (n, n), C-contiguous float64, nothing pending."""
+    n = P.shape[0]
+    return RLSState(P, np.zeros(n), np.zeros((depth, n)), np.zeros((depth, n)),
+                    np.zeros(depth), np.array([1.0, 0.0]), scratch())
 
 
 @jit
-def rls(P, r, k, lam, sc):
+def fold(rs):
+    """Fold the pending updates into P: P <- s (P - sum_i a_i K_i K_i^T), by one dsyrk of
+    the rows sqrt(a_i) K_i when every a_i > 0 (always, while P stays positive definite),
+    else one dsyr2k of K and a K / 2."""
+    s, m = rs.st[0], int(rs.st[1])
+    if m == 0 and s == 1.0:
+        return
+    K, A, a = rs.K, rs.A, rs.a
+    positive = True
+    for i in range(m):
+        positive = positive and a[i] > 0.0
+    if positive:
+        for i in range(m):
+            h = np.sqrt(a[i])
+            for j in range(K.shape[1]):
+                A[i, j] = h * K[i, j]
+        syrk(rs.sc, rs.P, m, A, -s, s)
+    else:
+        for i in range(m):
+            h = 0.5 * a[i]
+            for j in range(K.shape[1]):
+                A[i, j] = h * K[i, j]
+        syr2k(rs.sc, rs.P, m, K, A, -s, s)
+    rs.st[0] = 1.0
+    rs.st[1] = 0.0
+
+
+@jit
+def rls(rs, r, lam):
     """One RLS step with regressor r: k <- P r, c = 1 / (lam + r.k),
-    P <- (P - c k k^T) / lam, on the lower triangle (C order) of the symmetric P, by BLAS
-    (dsymv, dsyr: two passes over half of P, on BLAS's threads). Returns c."""
+    P <- (P - c k k^T) / lam, with P kept as s (P0 - sum_i a_i K_i K_i^T) (``RLSState``):
+    k = s (P0 r - sum_i a_i K_i (K_i . r)) by one dsymv and O(n m); the new term joins
+    the list with a = c / s, and s <- s / lam; a full list is folded into P0 (``fold``).
+    Returns c."""
+    P, k, K, a, st = rs.P, rs.k, rs.K, rs.a, rs.st
     n = r.size
-    symv(sc, P, r, k)
+    s, m = st[0], int(st[1])
+    symv(rs.sc, P, r, k)
+    for i in range(m):
+        d = 0.0
+        for j in range(n):
+            d += K[i, j] * r[j]
+        f = a[i] * d
+        for j in range(n):
+            k[j] -= f * K[i, j]
+    if s != 1.0:
+        for j in range(n):
+            k[j] *= s
     rk = 0.0
-    for i in range(n):
-        rk += r[i] * k[i]
+    for j in range(n):
+        rk += r[j] * k[j]
     c = 1.0 / (lam + rk)
-    syr(sc, P, -c, k)
-    if lam != 1.0:
-        il = 1.0 / lam
-        for i in range(n):
-            for j in range(i + 1):
-                P[i, j] *= il
+    for j in range(n):
+        K[m, j] = k[j]
+    a[m] = c / s
+    st[0] = s / lam
+    st[1] = m + 1
+    if m + 1 == K.shape[0]:
+        fold(rs)
     return c
 
 
@@ -57,7 +120,7 @@ def _readout(h, w, S, z):
 
 
 @jit(inline="always")
-def _learn(H, mode, rule, first, w, UT, S, R, P, kv, sc, lam, lr, scale, target, z, r, e):
+def _learn(H, mode, rule, first, w, UT, S, R, rs, lam, lr, scale, target, z, r, e):
     """After a step: the error of the readout (or of the target units) and, when
     ``rule`` >= 0, one update. Returns nothing; z and e hold the output and error."""
     N = S.size
@@ -74,7 +137,8 @@ def _learn(H, mode, rule, first, w, UT, S, R, P, kv, sc, lam, lr, scale, target,
     if rule < 0:
         return
     if rule == RLS:
-        c = rls(P, r, kv, lam, sc)
+        c = rls(rs, r, lam)
+        kv = rs.k
         if mode == READOUT:
             for m in range(w.shape[0]):
                 cm = c * e[m]
@@ -125,7 +189,7 @@ def _record(k, k0, z, e, w, Z, E, WN):
 
 
 @jit
-def leaky_force(H, out, k0, T, mode, rule, every, first, w, S, R, P, kv, sc, lam, lr,
+def leaky_force(H, out, k0, T, mode, rule, every, first, w, S, R, rs, lam, lr,
                 scale, targets, z, Z, E, WN, net, inp, decay, gain, noise_scale, keys, dt,
                 exact_linear):
     """``rk.leaky_run`` over global steps k0 .. k0 + T - 1 of one trajectory H (1, M),
@@ -134,7 +198,7 @@ def leaky_force(H, out, k0, T, mode, rule, every, first, w, S, R, P, kv, sc, lam
     Z, E (T, n) receive output and error, WN (T,) |w|. RECURRENT: ``scale`` (n,) turns
     each unit's error into its drive's (1 / its gain over one step: tau / dt for Euler),
     so that an RLS step moves the drive, which is linear in the weights, by the error.
-    Returns leaky_run's status tuple."""
+    rs: the ``RLSState`` (P whole again on return). Returns leaky_run's status tuple."""
     N = S.size
     r = np.zeros(N)
     e = np.zeros(z.size)
@@ -145,7 +209,8 @@ def leaky_force(H, out, k0, T, mode, rule, every, first, w, S, R, P, kv, sc, lam
         if code != OK:
             return code, kk, rr, i
         act = rule if (k + 1) % every == 0 else -1
-        _learn(H, mode, act, first, w, inp.UT, S, R, P, kv, sc, lam, lr, scale,
+        _learn(H, mode, act, first, w, inp.UT, S, R, rs, lam, lr, scale,
                targets[k - k0], z, r, e)
         _record(k, k0, z, e, w, Z, E, WN)
+    fold(rs)  # P whole again between calls
     return OK, 0, 0, 0

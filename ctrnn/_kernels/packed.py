@@ -18,7 +18,8 @@ utilisation, not the input weights), 1/tau_f, 1/tau_d and the efficacy factor e,
 (N,) or of size 0 without STP; rate_scale a scalar."""
 
 CSR = namedtuple("CSR", "data indices indptr")
-CSR.__doc__ = "A sparse W: scipy's CSR arrays, column indices as uint32."
+CSR.__doc__ = """A sparse W: scipy's CSR arrays, column indices as uint32 and row
+pointers as uint64 (unsigned: no wraparound in the loops)."""
 
 Inputs = namedtuple("Inputs", "xs UT b interp")
 Inputs.__doc__ = """xs (Bx, T + 1, n_in) inputs on the step grid (Bx = 1 when shared by

@@ -20,7 +20,6 @@ import numpy as np
 import xarray as xr
 
 from .. import _engine, _seeding
-from .._kernels import blas as _blas
 from .._kernels import force as _kf
 from .._kernels.rhs import HOLD
 from .._progress import Progress
@@ -85,8 +84,7 @@ def _loop(net, m, dt, h0, xs_ext, n_fb, mode, rule, every, S, R, targets, P, lam
     stepper = _engine.plan(m, net, Z0, xs, HOLD, dt=dt, steps=T, keys=keys)
     args = list(stepper.args)
     args[1] = args[1]._replace(UT=np.array(args[1].UT))  # ours to write (RECURRENT)
-    kv = np.zeros(S.size)
-    sc = _blas.scratch()
+    rs = _kf.rls_state(P)
     n_out = targets.shape[1]
     z = np.zeros(n_out) if mode == _kf.READOUT else Z0[0, R].copy()
     if mode == _kf.READOUT:
@@ -99,7 +97,7 @@ def _loop(net, m, dt, h0, xs_ext, n_fb, mode, rule, every, S, R, targets, P, lam
         for k0 in range(0, T, chunk):
             n = min(chunk, T - k0)
             code, k, r, col = _kf.leaky_force(
-                Z0, out, k0, n, mode, rule, every, n_ext, w, S, R, P, kv, sc, lam, lr,
+                Z0, out, k0, n, mode, rule, every, n_ext, w, S, R, rs, lam, lr,
                 np.ones(0) if scale is None else scale, targets[k0:k0 + n], z,
                 Z[k0:k0 + n], E[k0:k0 + n], WN[k0:k0 + n], *args)
             if code != 0:
@@ -333,7 +331,8 @@ def force(net, target, *, dt, feedback=None, inputs=None, rule="rls", alpha=1.0,
     chunk = positive_int("eig_every", eig_every) if eig_every else max(1, min(T, 2000))
     n_eig = positive_int("n_eig", n_eig)
     hT, _, w, Z, E, WN = _loop(aug, m, dt, h0, x_ext, M, _kf.READOUT, rule_code, every,
-                               S, np.zeros(0, np.int64), tg, np.eye(S.size) / alpha, lam,
+                               S, np.zeros(0, np.int64), tg,
+                               np.eye(S.size if rule_code == _kf.RLS else 0) / alpha, lam,
                                lr, w, seed, chunk, on_chunk, progress, "ctrnn.train.force",
                                fix=", or use smaller feedback= weights")
     # u_f w^T has both signs in every column: Dale's law cannot hold in the closed loop
