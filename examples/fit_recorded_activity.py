@@ -7,7 +7,7 @@ The synthetic recording: N units, unit i a Gaussian bump of activity peaking at 
 t_i, the peaks tiling the trial, plus a small noise (seeded). Rajan et al. found that a
 random network with only a small fraction of plastic synapses reproduces such a
 sequence; here the network is fitted with a fraction p of plastic presynaptic units, and
-scored by the fraction of variance explained (pVar). With ``regions`` (the first and
+scored by the fraction of variance explained (pVar). With ``by_region`` (the first and
 second half of the units as two "areas"), each unit's input is split by source (CURBD).
 
 Run:  python examples/fit_recorded_activity.py [-o OUTDIR] [--quick]
@@ -44,7 +44,7 @@ def run(n=N, n_t=T, fractions=FRACTIONS, n_runs=200, seed=0, progress=False):
     regions = np.where(np.arange(n) < n // 2, "area 1", "area 2")
     pvars, units, model = [], [], None
     for p in fractions:
-        fit = ctrnn.train.fit_activity(data, tau=TAU, p=p, n_runs=n_runs, regions=regions,
+        fit = ctrnn.train.fit_activity(data, tau=TAU, p=p, n_runs=n_runs, by_region=regions,
                                        seed=seed, progress=progress)
         pvars.append(float(fit.pvar.total))
         units.append(fit.pvar.unit.values)

@@ -11,7 +11,12 @@ feedback weights U(-1, 1), the four-sine target of period 120 tau, 1440 tau of t
 and 1440 tau of testing with learning off. The network is ctrnn's rate form
 tau dh/dt = -h + tanh(W h + u_f z) (S&A wrote the current form).
 
-Run:  python examples/force_learning.py [-o OUTDIR] [--quick] [--seed S]
+Whether the loop holds the pattern with learning off depends on the network drawn, in
+either form: ``--seeds 10`` trains seeds 0-9 in ctrnn's rate form and, on the same W, the
+original script's current form tau dx/dt = -x + W tanh(x) + u_f z written out in NumPy
+(``current_form``), and prints both test errors (about 10 minutes).
+
+Run:  python examples/force_learning.py [-o OUTDIR] [--quick] [--seed S] [--seeds K]
       (writes force_learning.nc and .png; about a minute on 2 cores)
 """
 from __future__ import annotations
@@ -105,12 +110,51 @@ def plot(ds, path):
     plt.close(fig)
 
 
+def current_form(seed, n=N, train=TRAIN, test=TEST):
+    """The original script's current form on ctrnn's W for ``seed``, written out in NumPy
+    (RLS by BLAS's dsymv and dsyr): tau dx/dt = -x + W r + u_f z, r = tanh(x), z = w r,
+    the z computed before each update fed back. Returns the test error, learning off."""
+    from scipy.linalg.blas import dsymv, dsyr
+    W = ctrnn.connectivity.sparse(n, P_CONN, G, seed=seed).tocsr()
+    rng = np.random.default_rng(seed)
+    uf, x = rng.uniform(-1, 1, n), 0.5 * rng.normal(size=n)
+    n_train, n_test = int(round(train / DT)), int(round(test / DT))
+    f = target(np.arange(1, n_train + n_test + 1) * DT)
+    w, P = np.zeros(n), np.asfortranarray(np.eye(n))
+    r = np.tanh(x)
+    z, err = 0.0, []
+    for k in range(n_train + n_test):
+        x += DT * (-x + W @ r + uf * z)
+        r = np.tanh(x)
+        z = w @ r
+        if k < n_train and (k + 1) % 2 == 0:
+            kk = dsymv(1.0, P, r)
+            c = 1.0 / (1.0 + r @ kk)
+            P = dsyr(-c, kk, a=P, overwrite_a=True)
+            w -= c * (z - f[k]) * kk
+        elif k >= n_train:
+            err.append(abs(z - f[k]))
+    return float(np.mean(err))
+
+
+def seeds(k):
+    """Test errors over seeds 0 .. k-1, ctrnn's rate form beside the current form."""
+    print("seed | rate form (ctrnn) | current form (NumPy)")
+    for s in range(k):
+        ds = run(seed=s, lyapunov=False)
+        print(f"{s} | {ds.attrs['test_mae']:.4f} | {current_form(s):.4f}", flush=True)
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=" ".join(__doc__.split("\n\n")[0].split()))
     p.add_argument("-o", "--outdir", default=".")
     p.add_argument("--quick", action="store_true", help="a small network, briefly")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seeds", type=int, default=0,
+                   help="compare the rate and current forms over seeds 0 .. K-1 (no files)")
     a = p.parse_args(argv)
+    if a.seeds:
+        return seeds(a.seeds)
     out = Path(a.outdir)
     out.mkdir(parents=True, exist_ok=True)
     ds = run(n=200, train=120.0, test=60.0, seed=a.seed, lyapunov=False) if a.quick \

@@ -176,6 +176,8 @@ def test_force_learning_example_runs_and_writes(tmp_path):
     ds.to_netcdf(tmp_path / "force_learning.nc")
     ex.plot(ds, tmp_path / "force_learning.png")
     assert (tmp_path / "force_learning.png").stat().st_size > 10_000
+    # the current-form reference of --seeds runs on the same small network
+    assert np.isfinite(ex.current_form(0, n=100, train=60.0, test=20.0))
 
 
 def test_fit_recorded_activity_example_runs_and_writes(tmp_path):

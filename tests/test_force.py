@@ -182,7 +182,7 @@ def test_fit_activity_recovers_a_known_networks_activity(recorded):
 
 def test_fit_activity_currents_by_region(recorded):
     regions = np.repeat(["A", "B", "C"], [20, 20, 10])
-    fit = ctrnn.train.fit_activity(recorded, tau=1.0, n_runs=2, regions=regions,
+    fit = ctrnn.train.fit_activity(recorded, tau=1.0, n_runs=2, by_region=regions,
                                    progress=False)
     cur = fit.currents
     assert list(cur.source.values) == ["A", "B", "C"] and cur.dims == ("source", "time",
@@ -193,12 +193,12 @@ def test_fit_activity_currents_by_region(recorded):
     np.testing.assert_allclose(cur.sel(source="C").values, H[:, 40:] @ W[:, 40:].T,
                                rtol=1e-9, atol=1e-12)
     trials = xr.concat([recorded, recorded], dim="trial")
-    two = ctrnn.train.fit_activity(trials, tau=1.0, n_runs=1, regions=regions,
+    two = ctrnn.train.fit_activity(trials, tau=1.0, n_runs=1, by_region=regions,
                                    progress=False)
     assert two.rates.dims == ("time", "neuron", "trial")
     assert two.currents.dims == ("source", "time", "neuron", "trial")
-    with pytest.raises(ValueError, match="regions"):
-        ctrnn.train.fit_activity(recorded, tau=1.0, regions=["A"], progress=False)
+    with pytest.raises(ValueError, match="by_region"):
+        ctrnn.train.fit_activity(recorded, tau=1.0, by_region=["A"], progress=False)
     with pytest.raises(ValueError, match="dims"):
         ctrnn.train.fit_activity(recorded.rename(neuron="unit"), tau=1.0, progress=False)
     with pytest.raises(TypeError, match="DataArray"):

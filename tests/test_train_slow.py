@@ -110,16 +110,21 @@ def test_forgetting_is_predicted_for_small_steps_and_reduced_by_each_remedy():
 
 
 def test_force_tames_chaos_into_the_target_pattern():
-    """examples/force_learning.py, Sussillo & Abbott's configuration in ctrnn's rate form
-    (seed 0): training error < 0.01, |w| ends in [0.1, 0.4], the largest Lyapunov
-    exponent is positive before training and not after, and the trained loop keeps the
-    pattern with learning off (mean absolute error < 0.1 over 1440 tau; issue 16 asks for
-    0.05, which seeds 1 and 2 meet, 0.017 and 0.005, and seed 0 misses, 0.076)."""
-    ds = _load("force_learning").run()
+    """examples/force_learning.py, Sussillo & Abbott's configuration in ctrnn's rate form:
+    training error < 0.01, |w| ends in [0.1, 0.4], the largest Lyapunov exponent is
+    positive before training and not after (seed 0), and the trained loops keep the
+    pattern with learning off. Issue 16 asks for a test error < 0.05; whether a loop holds
+    depends on the network drawn, in either form (``--seeds 10``: 8 of seeds 0-9 meet it
+    in the rate form, 6 in the original's current form on the same W, and seed 0 misses in
+    both, 0.076 and 0.083). So: the median over seeds 0-2 < 0.05 and each < 0.1."""
+    ex = _load("force_learning")
+    ds = ex.run()
     assert float(np.abs(ds.z_train - ds.target_train)[-1000:].mean()) < 0.01
     assert 0.1 < ds.attrs["w_norm"] < 0.4
     assert ds.attrs["lyapunov_before"] > 0 and ds.attrs["lyapunov_after"] < 0.005
-    assert ds.attrs["test_mae"] < 0.1
+    maes = [ds.attrs["test_mae"]] + [ex.run(seed=s, lyapunov=False).attrs["test_mae"]
+                                     for s in (1, 2)]
+    assert np.median(maes) < 0.05 and max(maes) < 0.1
 
 
 def test_fitted_network_reproduces_the_recorded_sequence():

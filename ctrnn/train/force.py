@@ -51,7 +51,7 @@ class FittedActivity:
     """What ``fit_activity`` returns: ``network`` (a RateNetwork with the learned W),
     ``h0`` (the initial state), ``rates`` (its activity on the data's time grid), ``pvar``
     (fraction of variance explained, per unit and overall) and ``currents`` (the CURBD
-    decomposition, when regions are given)."""
+    decomposition, when by_region is given)."""
 
     network: RateNetwork
     h0: np.ndarray
@@ -401,7 +401,7 @@ def _indices(name, value, N):
 
 # --- fitting recorded activity ------------------------------------------------------------
 def fit_activity(rates, *, tau, g=1.5, p=1.0, alpha=1.0, n_runs=10, steps_per_sample=1,
-                 regions=None, phi="tanh", method="euler", seed=0, progress=None):
+                 by_region=None, phi="tanh", method="euler", seed=0, progress=None):
     """A data-constrained network: train the recurrent weights of a rate network, one unit
     per recorded neuron, so that each unit's activity follows that neuron's recorded rate
     ("PINning", Rajan, Harvey & Tank 2016; CURBD, Perich et al. 2021).
@@ -435,7 +435,7 @@ def fit_activity(rates, *, tau, g=1.5, p=1.0, alpha=1.0, n_runs=10, steps_per_sa
         Passes of learning over the data.
     steps_per_sample : int
         Model steps per data sample (dt = sample spacing / steps_per_sample).
-    regions : array_like of str, shape (neuron,), optional
+    by_region : array_like of str, shape (neuron,), optional
         A region label per neuron: ``currents`` then decomposes each unit's recurrent
         input by source region (CURBD).
     phi : str
@@ -452,7 +452,7 @@ def fit_activity(rates, *, tau, g=1.5, p=1.0, alpha=1.0, n_runs=10, steps_per_sa
         ``network`` (the trained RateNetwork), ``h0`` (the first sample of the first
         trial), ``rates`` (the trained network's activity, learning off, each trial from
         its first sample; dims as the data), ``pvar`` (Dataset: ``unit`` (neuron) and
-        ``total``), ``currents`` (source, time, neuron[, trial]) with regions: the input
+        ``total``), ``currents`` (source, time, neuron[, trial]) with by_region: the input
         to each unit from each source region, sum_j in source W_ij h_j, else None.
 
     Raises
@@ -461,7 +461,7 @@ def fit_activity(rates, *, tau, g=1.5, p=1.0, alpha=1.0, n_runs=10, steps_per_sa
         If rates is not a DataArray.
     ValueError
         If its dims or time grid are not as described (a time coordinate is needed), it
-        holds NaN, p is outside (0, 1], regions does not label every neuron, the network
+        holds NaN, p is outside (0, 1], by_region does not label every neuron, the network
         would have STP, or the method is not a one-evaluation method.
     FloatingPointError
         If the network's state leaves the finite range.
@@ -521,11 +521,12 @@ def fit_activity(rates, *, tau, g=1.5, p=1.0, alpha=1.0, n_runs=10, steps_per_sa
     S = np.sort(rng.choice(N, size=max(1, int(round(p * N))), replace=False)) \
         .astype(np.int64)
     R = np.arange(N, dtype=np.int64)
-    if regions is not None:
-        regions = np.asarray(regions).astype(str)
+    regions = None
+    if by_region is not None:
+        regions = np.asarray(by_region).astype(str)
         if regions.shape != (N,):
-            raise ValueError(f"regions must label each of the {N} neurons; got shape "
-                             f"{regions.shape}")
+            raise ValueError(f"by_region must label each of the {N} neurons (one region "
+                             f"name each); got shape {regions.shape}")
     net = RateNetwork(W0, U=np.zeros((N, S.size)), tau=tau, phi=phi)
     # targets on the model's grid: the data at its samples, interpolated in between
     # (recorded only: learning happens at the samples, every k steps)
