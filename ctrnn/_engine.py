@@ -122,7 +122,7 @@ def pack_network(net, rows, dtype=np.float64, tau=None):
     if net.is_sparse:  # CSR arrays; the sparse kernel needs no transpose
         # unsigned indices: no negative-index wraparound in the kernels' loops (rhs.py)
         W = CSR(arr(net._W.data), net._W.indices.astype(np.uint32),
-                net._W.indptr.view(np.uint64))
+                net._W.indptr.astype(np.uint64))
         WT, Wp = W, none
     elif uses_panels(net.n_neurons, rows, dtype):
         W = arr(net._W)

@@ -76,8 +76,7 @@ class RateNetwork(Immutable):
         if enforce_dale:
             if dale is None:
                 raise ValueError("enforce_dale=True needs dale= (one sign or E/I per neuron)")
-            if _issparse(W):
-                W = W.copy()
+            if _issparse(W):  # W is _as_sparse's own copy, with its int64 index arrays
                 W.data = np.abs(W.data) * _signs(dale, W.shape[0])[W.indices]
             else:
                 W = np.abs(W) * _signs(dale, W.shape[0])[None, :]

@@ -14,7 +14,7 @@ def _net(N=30, g=1.5, seed=0):
 
 
 # eig_every=7 splits the run into calls of 7 steps: the RLS updates still waiting to be
-# folded into P (``_kernels.force.rls``) are folded at every call's end, at every count
+# folded into P (``_kernels.force.rls``) are folded at every call's end (7 or 6 pending)
 @pytest.mark.parametrize("every, lam, eig_every", [(1, 1.0, None), (2, 1.0, None),
                                                    (3, 0.99, None), (1, 0.98, 7)])
 def test_force_equals_force_written_out(every, lam, eig_every):
@@ -110,10 +110,38 @@ def test_lms_and_errors():
         ctrnn.train.force(net, f, dt=0.1, forgetting=1.5, progress=False)
     with pytest.raises(ValueError, match="feedback"):
         ctrnn.train.force(net, f, dt=0.1, feedback=np.ones((3, 1)), progress=False)
-    with pytest.raises(ValueError, match="spaced"):
+    with pytest.raises(ValueError, match="step by dt=0.1; it steps by 0.2"):
         ctrnn.train.force(net, xr.DataArray(f, dims="time",
                                             coords={"time": np.arange(200) * 0.2}),
                           dt=0.1, progress=False)
+    gap = np.r_[np.arange(100), np.arange(101, 201)] * 0.1  # one missing sample
+    with pytest.raises(ValueError, match=r"by 0.2 from t=9.9 to 10.1 \(1 such"):
+        ctrnn.train.force(net, xr.DataArray(f, dims="time", coords={"time": gap}), dt=0.1,
+                          progress=False)
+    with pytest.raises(ValueError, match="lr=0.1 is LMS"):
+        ctrnn.train.force(net, f, dt=0.1, lr=0.1, progress=False)
+    with pytest.raises(ValueError, match="forgetting=0.9 is RLS"):
+        ctrnn.train.force(net, f, dt=0.1, rule="lms", lr=1e-3, forgetting=0.9,
+                          progress=False)
+    with pytest.raises(ValueError, match="eig_every"):
+        ctrnn.train.force(net, f, dt=0.1, eig_every=0, progress=False)
+    with pytest.raises(ValueError, match="no input weights"):
+        ctrnn.train.force(net, f, dt=0.1, inputs=np.ones((200, 1)), progress=False)
+    with pytest.raises(ValueError, match=r"\(T,\) or \(T, n_outputs\)"):
+        ctrnn.train.force(net, np.ones((200, 2, 2)), dt=0.1, progress=False)
+    with pytest.warns(UserWarning, match="never updated"):
+        res = ctrnn.train.force(net, f, dt=0.1, every=500, progress=False)
+    assert float(res.record.w_norm[-1]) == 0.0
+    with pytest.warns(UserWarning, match="transposed"):
+        ctrnn.train.force(net, np.stack([f, f]), dt=0.1, progress=False)
+    # the rule's name in any case; the record keeps the target's own time coordinate
+    t5 = 5.0 + np.arange(200) * 0.1
+    res = ctrnn.train.force(net, xr.DataArray(f, dims="time", coords={"time": t5}),
+                            dt=0.1, rule="RLS", eig_every=50, progress=False)
+    np.testing.assert_allclose(res.record.time, t5)
+    np.testing.assert_allclose(res.record.check_time, t5[[49, 99, 149, 199]])
+    assert res.record.attrs["rule"] == "rls"
+    assert "Force(network: 20 neurons" in repr(res) and len(repr(res)) < 300
     with pytest.raises(ValueError, match="adaptive"):
         ctrnn.train.force(net, f, dt=0.1, method="dopri5", progress=False)
     with pytest.raises(ValueError, match="euler"):
@@ -197,6 +225,9 @@ def test_fit_activity_currents_by_region(recorded):
                                    progress=False)
     assert two.rates.dims == ("time", "neuron", "trial")
     assert two.currents.dims == ("source", "time", "neuron", "trial")
+    with pytest.raises(ValueError, match="missing"):
+        ctrnn.train.fit_activity(recorded, tau=1.0, by_region=[None] * 50, progress=False)
+    assert "pVar total" in repr(fit) and len(repr(fit)) < 300
     with pytest.raises(ValueError, match="by_region"):
         ctrnn.train.fit_activity(recorded, tau=1.0, by_region=["A"], progress=False)
     with pytest.raises(ValueError, match="dims"):
@@ -250,3 +281,27 @@ def test_rls_fold_applies_the_pending_updates_to_the_lower_triangle(a):
     np.testing.assert_allclose(np.tril(rs.P), np.tril(ref), rtol=1e-13, atol=1e-13)
     np.testing.assert_array_equal(np.triu(rs.P, 1), np.triu(P0, 1))
     np.testing.assert_array_equal(rs.st, [1.0, 0.0])
+
+
+def test_blocked_rls_equals_sequential_rls_with_folds_anywhere():
+    """``_kernels.force.rls`` (pending rank-one terms, folded when 16 wait or whenever
+    ``fold`` is called) against RLS written out in NumPy, update by update: the gains,
+    c and, at the end, P; with a forgetting factor and folds at random points."""
+    from ctrnn._kernels import force as kf
+    rng = np.random.default_rng(3)
+    n, lam = 40, 0.95
+    R = rng.normal(size=(200, n))
+    rs = kf.rls_state(np.eye(n) / 0.5)
+    P = np.eye(n) / 0.5
+    folds = set(rng.choice(200, 25, replace=False).tolist())
+    for t, r in enumerate(R):
+        c = kf.rls(rs, r, lam)
+        k = P @ r
+        c_ref = 1.0 / (lam + r @ k)
+        P = (P - c_ref * np.outer(k, k)) / lam
+        np.testing.assert_allclose(rs.k, k, rtol=1e-10, atol=1e-12)
+        assert c == pytest.approx(c_ref, rel=1e-10)
+        if t in folds:
+            kf.fold(rs)
+    kf.fold(rs)
+    np.testing.assert_allclose(np.tril(rs.P), np.tril(P), rtol=1e-9, atol=1e-12)

@@ -172,9 +172,12 @@ def test_discrete_rnn_equals_numpy_loop_and_euler_with_dt_equal_tau(rng):
     np.testing.assert_array_equal(eu.h.values, ds.h.values)
 
 
-def test_batch_equals_single_runs(rng):
+@pytest.mark.parametrize("sparse", [False, True])
+def test_batch_equals_single_runs(rng, sparse):
     n, B = 60, 5
     W, U, b = random_net_params(n, 1.5, rng, 2)
+    if sparse:  # the CSR product sums each row in one reassociated loop, alike each time
+        W = ctrnn.connectivity.sparse(n, 0.2, 1.5, seed=3)
     H0 = rng.normal(size=(B, n))
     xs = rng.normal(size=(B, 100, 2))
     net = ctrnn.RateNetwork(W, U=U, b=b, tau=1.0)
@@ -185,8 +188,9 @@ def test_batch_equals_single_runs(rng):
             single = ctrnn.simulate(net, steps=100, dt=0.1, h0=H0[r], inputs=xs[r],
                                     method=method)
             # matrix-matrix (BLAS) vs panel products: equal to round-off; dopri5 steps
-            # each trial on its own, with the single run's products: bit for bit
-            if method == "dopri5":
+            # each trial on its own, with the single run's products, and a sparse W
+            # sums every row alike: bit for bit
+            if method == "dopri5" or sparse:
                 np.testing.assert_array_equal(batch.h.values[r], single.h.values)
             np.testing.assert_allclose(batch.h.values[r], single.h.values, rtol=0,
                                        atol=1e-11)
@@ -204,9 +208,12 @@ def test_batch_with_noise_trial_streams_do_not_depend_on_batch_size():
 
 @pytest.mark.parametrize("method", ["euler", "heun", "rk4", "exponential_euler", "dopri5",
                                     "bs3"])
-def test_chunked_run_equals_one_long_run_bit_for_bit(rng, method):
+@pytest.mark.parametrize("sparse", [False, True])
+def test_chunked_run_equals_one_long_run_bit_for_bit(rng, method, sparse):
     n = 40
     W, U, b = random_net_params(n, 1.5, rng, 1)
+    if sparse:
+        W = ctrnn.connectivity.sparse(n, 0.3, 1.5, seed=4)
     noise = 0.0 if method in ("dopri5", "bs3") else 0.2
     net = ctrnn.RateNetwork(W, U=U, b=b, tau=1.0, noise=noise)
     xs = rng.normal(size=(300, 1))

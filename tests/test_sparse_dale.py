@@ -118,6 +118,16 @@ def test_rate_network_checks_dale_and_names_columns():
     sp = ctrnn.RateNetwork(connectivity.sparse(20, 0.5, seed=0), dale=np.ones(20),
                            enforce_dale=True)
     assert (sp.W.data >= 0).all()
+    # an enforced sparse W simulates as its dense twin (its row pointers of any width
+    # reach the kernels intact: N + 1 odd and even)
+    for n in (49, 50):
+        labels = np.where(np.arange(n) % 5 == 0, "I", "E")
+        sp = ctrnn.RateNetwork(connectivity.sparse(n, 0.2, 1.5, seed=1), dale=labels,
+                               enforce_dale=True)
+        dense = ctrnn.RateNetwork(sp.W.toarray(), dale=labels)
+        kw = dict(steps=50, dt=0.1, h0="random", seed=2, method="euler")
+        np.testing.assert_allclose(ctrnn.simulate(sp, **kw).h.values,
+                                   ctrnn.simulate(dense, **kw).h.values, atol=1e-12)
     with pytest.raises(ValueError, match="needs dale="):
         ctrnn.RateNetwork(bad, enforce_dale=True)
     with pytest.raises(ValueError, match="breaks Dale"):

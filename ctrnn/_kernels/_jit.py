@@ -7,7 +7,9 @@
   package that shadows a later (editable) install.
 - fastmath WITHOUT ``nnan``/``ninf``: we must see NaN and inf to report a blow-up.
   ``reassoc`` is left out too, so that a sum is evaluated in source order and a chunked
-  run equals an unchunked one bit for bit.
+  run equals an unchunked one bit for bit. One exception: the sparse product
+  (``rhs.recurrent``) reassociates each row's sum, whose order then depends on the row's
+  length alone, so that runs still equal each other bit for bit.
 - ``error_model="numpy"``: float division by zero gives inf/NaN as in NumPy instead of
   raising; without it Numba guards every division with a branch and LLVM cannot
   vectorise loops that divide (our tanh, for one).

@@ -17,7 +17,7 @@ from numba.extending import intrinsic
 from ._jit import jit
 
 Scratch = namedtuple("Scratch", "fns ints dbls chars")
-Scratch.__doc__ = """fns (int64: dsyr2k, dsymv, dsyrk addresses), ints (int32 (3,)), dbls
+Scratch.__doc__ = """fns (int64: dsyr2k, dsymv, dsyrk addresses), ints (int32 (2,)), dbls
 (float64 (4,)), chars (uint8 (2,), 'U', 'N'): what the BLAS calls read by reference."""
 
 
@@ -27,7 +27,7 @@ def scratch():
 
     fns = np.array([get_cython_function_address("scipy.linalg.cython_blas", name)
                     for name in ("dsyr2k", "dsymv", "dsyrk")], dtype=np.int64)
-    return Scratch(fns, np.zeros(3, np.int32), np.zeros(4),
+    return Scratch(fns, np.zeros(2, np.int32), np.zeros(4),
                    np.array([ord("U"), ord("N")], np.uint8))
 
 
@@ -38,12 +38,6 @@ def _codegen(n):
         f = builder.inttoptr(llargs[0], fnty.as_pointer())
         builder.call(f, [builder.inttoptr(a, vp) for a in llargs[1:]])
     return codegen
-
-
-@intrinsic
-def _call7(typingctx, fn, a1, a2, a3, a4, a5, a6, a7):
-    """Call the void function at address fn with seven pointer arguments (addresses)."""
-    return types.void(fn, a1, a2, a3, a4, a5, a6, a7), _codegen(7)
 
 
 @intrinsic

@@ -207,6 +207,7 @@ def leaky_force(H, out, k0, T, mode, rule, every, first, w, S, R, rs, lam, lr,
         code, kk, rr, i = leaky_run(H, out, k, 1, 1, k + 1, net, inp, decay, gain,
                                     noise_scale, keys, dt, exact_linear)
         if code != OK:
+            fold(rs)
             return code, kk, rr, i
         act = rule if (k + 1) % every == 0 else -1
         _learn(H, mode, act, first, w, inp.UT, S, R, rs, lam, lr, scale,

@@ -14,6 +14,7 @@ its recorded rate, and decomposes each unit's input by source region (CURBD).
 """
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -45,6 +46,13 @@ class Force:
     h: np.ndarray
     record: xr.Dataset
 
+    def __repr__(self):
+        rec = self.record
+        return (f"Force(network: {self.network.n_neurons} neurons (W + u_f w^T), readout: "
+                f"{self.readout.C.shape[0]} output(s), |w| = {float(rec.w_norm[-1]):.3g}, "
+                f"record: {rec.sizes['time']} steps, rule={rec.attrs['rule']!r}; final "
+                f"training error {float(np.abs(rec.error[-1]).mean()):.3g})")
+
 
 @dataclass
 class FittedActivity:
@@ -58,6 +66,13 @@ class FittedActivity:
     rates: xr.DataArray
     pvar: xr.Dataset
     currents: xr.DataArray | None
+
+    def __repr__(self):
+        cur = "none" if self.currents is None else \
+            f"{self.currents.sizes['source']} source region(s)"
+        return (f"FittedActivity(network: {self.network.n_neurons} neurons, pVar total "
+                f"{float(self.pvar.total):.3f}, rates {dict(self.rates.sizes)}, currents: "
+                f"{cur})")
 
 
 # --- shared: the loop ---------------------------------------------------------------
@@ -114,8 +129,8 @@ def _loop(net, m, dt, h0, xs_ext, n_fb, mode, rule, every, S, R, targets, P, lam
 
 def _target_array(name, target, dt):
     """(T, n) targets from an array (T,) / (T, n) or a DataArray with a time coordinate
-    spaced by dt; and the output names."""
-    names = None
+    spaced by dt; the output names; and the DataArray's time coordinate (or None)."""
+    names = times = None
     if isinstance(target, xr.DataArray):
         if "time" not in target.dims:
             raise ValueError(f"{name} as a DataArray needs a 'time' dimension; got "
@@ -124,23 +139,35 @@ def _target_array(name, target, dt):
         if len(other) > 1:
             raise ValueError(f"{name} must be (time,) or (time, output); got {target.dims}")
         if "time" in target.coords and target.sizes["time"] > 1:
-            step = np.diff(np.asarray(target["time"].values, dtype=np.float64))
-            if not np.allclose(step, dt, rtol=1e-6, atol=0):
-                raise ValueError(f"{name}'s time coordinate is spaced by {step[0]:g}, not "
-                                 f"dt={dt:g}: give one sample per step (interpolate it, "
-                                 f"e.g. {name}.interp(time=...))")
+            times = np.asarray(target["time"].values, dtype=np.float64)
+            step = np.diff(times)
+            bad = ~np.isclose(step, dt, rtol=1e-6, atol=0)
+            if bad.any():
+                i = int(np.argmax(bad))
+                raise ValueError(f"{name}'s time coordinate must step by dt={dt:g}; it "
+                                 f"steps by {step[i]:g} from t={times[i]:g} to "
+                                 f"{times[i + 1]:g} ({int(bad.sum())} such step(s)): give "
+                                 f"one sample per step (interpolate it, e.g. "
+                                 f"{name}.interp(time=...))")
         if other:
             names = [str(v) for v in target[other[0]].values] \
                 if other[0] in target.coords else None
             target = target.transpose("time", other[0]).values
         else:
             target = target.values
+    if np.ndim(target) > 2:
+        raise ValueError(f"{name} must be (T,) or (T, n_outputs), one row per step; got "
+                         f"shape {np.shape(target)}")
     arr = as_float_array(name, target, ndim=(1, 2))
     if arr.ndim == 1:
         arr = arr[:, None]
     if arr.shape[0] < 1:
         raise ValueError(f"{name} has no samples")
-    return np.ascontiguousarray(arr), names
+    if arr.shape[0] < arr.shape[1]:
+        warnings.warn(f"{name} has {arr.shape[0]} step(s) and {arr.shape[1]} outputs: rows "
+                      f"are steps, so it may be transposed; give (T, n_outputs)",
+                      UserWarning, stacklevel=3)
+    return np.ascontiguousarray(arr), names, times
 
 
 def _check_net(net):
@@ -154,30 +181,39 @@ def _check_net(net):
     return net
 
 
-def _leaky(method):
-    """A one-evaluation method: the fed-back output (or state) is held over the step, as
-    the learned weights inside W act in the returned network."""
+def _leaky(method, held="the fed-back output"):
+    """A one-evaluation method: what the learned weights read (``held``) is held over the
+    step, as the learned weights inside W act in the returned network."""
     m = _method(method)
     if m.kind != "leaky":
         raise ValueError(f"method={method!r} evaluates the network several times a step, "
-                         "where the fed-back output is held: the returned network would "
-                         "not be the trained one. Use euler, exponential_euler or "
-                         "discrete")
+                         f"where {held} is held: the returned network would not be the "
+                         "trained one. Use euler, exponential_euler or discrete")
     return m
 
 
-def _rule(rule, lr):
-    if rule not in RULES:
+def _rule(rule, lr, forgetting):
+    key = rule.lower() if isinstance(rule, str) else rule
+    if key not in RULES:
         raise ValueError(f"rule={rule!r}: give 'rls' (recursive least squares, the FORCE "
                          "rule) or 'lms' (least mean squares, with lr=)")
-    if rule == "lms":
+    if key == "lms":
         if lr is None:
             raise TypeError("rule='lms' needs a learning rate lr= (e.g. 1e-3)")
+        if forgetting != 1.0:
+            raise ValueError(f"forgetting={forgetting} is RLS's; rule='lms' has none (drop "
+                             "it, or use rule='rls')")
         lr = positive_scalar("lr", lr)
-    return RULES[rule], (0.0 if lr is None else float(lr))
+    elif lr is not None:
+        raise ValueError(f"lr={lr} is LMS's learning rate; RLS sets its own (its first "
+                         "step is alpha=): drop lr, or use rule='lms'")
+    return RULES[key], (0.0 if lr is None else float(lr))
 
 
 def _inputs(net, inputs, T):
+    if inputs is not None and not net.n_inputs:
+        raise ValueError("inputs= given, but the network has no input weights (U has 0 "
+                         "columns): build it with RateNetwork(W, U=...) to feed inputs")
     if inputs is None:
         if net.n_inputs:
             raise ValueError(f"the network has {net.n_inputs} inputs (U {net.U.shape}): give "
@@ -220,7 +256,7 @@ def force(net, target, *, dt, feedback=None, inputs=None, rule="rls", alpha=1.0,
         The network (for the classic set-up: N = 1000, sparse W with g = 1.5, tanh).
     target : array_like, shape (T,) or (T, n_outputs), or xarray.DataArray
         The target after each of the T steps (a DataArray with a ``time`` coordinate
-        spaced by dt, and optionally an output dimension).
+        spaced by dt, which the record then keeps, and optionally an output dimension).
     dt : float
         Step size, in the time unit of tau.
     feedback : array_like, shape (n_neurons, n_outputs), optional
@@ -230,13 +266,13 @@ def force(net, target, *, dt, feedback=None, inputs=None, rule="rls", alpha=1.0,
         External inputs through the network's U.
     rule : {"rls", "lms"}
         Recursive least squares, or least mean squares w <- w - lr e h^T (cheaper per
-        update, slower to converge).
+        update, slower to converge; its loops hold less well with learning off).
     alpha : float
         P(0) = I / alpha: the inverse of RLS's regulariser, its first learning rate.
     forgetting : float
-        lambda in (0, 1]: RLS forgets old samples by this factor per update.
+        lambda in (0, 1]: RLS forgets old samples by this factor per update (RLS only).
     lr : float, optional
-        LMS's learning rate.
+        LMS's learning rate (LMS only, where it is required).
     every : int
         Steps between updates.
     plastic : float or array_like of bool or int, optional
@@ -253,8 +289,9 @@ def force(net, target, *, dt, feedback=None, inputs=None, rule="rls", alpha=1.0,
         that the trained closed loop is exactly a RateNetwork.
     eig_every : int, optional
         Every this many steps, record the n_eig eigenvalues of largest modulus of the
-        closed-loop matrix W + u_f w^T.
+        closed-loop matrix W + u_f w^T (None: never).
     n_eig : int
+        How many eigenvalues each check keeps (of largest modulus).
     seed : int
         Seeds u_f, h0 and the network's noise.
     progress : bool, optional
@@ -265,7 +302,9 @@ def force(net, target, *, dt, feedback=None, inputs=None, rule="rls", alpha=1.0,
     Force
         ``network``: the trained RateNetwork (W + u_f w^T; its U is the network's own;
         no Dale labels, which the closed loop breaks),
-        ``readout`` (w, 0), ``h``: the final state, and ``record``: a Dataset over
+        ``readout`` (a ``Readout``, z = C h + d with C (n_outputs, n_neurons) = w on
+        readout_units and 0 elsewhere, d = 0), ``h`` (n_neurons,): the final state,
+        and ``record``: a Dataset over
         ``time`` (after each step) with ``z`` and ``target`` and ``error`` (time,
         output), ``w_norm`` (time); with eig_every, ``eigenvalue_real`` and
         ``eigenvalue_imag`` (check, eig) at ``check_time``.
@@ -277,9 +316,21 @@ def force(net, target, *, dt, feedback=None, inputs=None, rule="rls", alpha=1.0,
     ValueError
         For shapes that do not fit (each named), a method other than euler,
         exponential_euler or discrete, a network with STP, alpha <= 0, forgetting
-        outside (0, 1], or a target spaced otherwise than dt.
+        outside (0, 1], lr with RLS or forgetting with LMS, eig_every < 1, inputs to a
+        network without U, or a target spaced otherwise than dt.
+
+    Warns
+    -----
+    UserWarning
+        If every exceeds the target's steps (nothing is learned), or the target has
+        fewer steps than outputs (transposed?).
     FloatingPointError
         If the state leaves the finite range.
+
+    References
+    ----------
+    Sussillo D, Abbott LF (2009). Generating coherent patterns of activity from chaotic
+    neural networks. Neuron 63(4), 544-557. doi:10.1016/j.neuron.2009.07.018
 
     Examples
     --------
@@ -294,15 +345,20 @@ def force(net, target, *, dt, feedback=None, inputs=None, rule="rls", alpha=1.0,
     net = _check_net(net)
     m = _leaky(method)
     dt = positive_scalar("dt", dt)
-    tg, names = _target_array("target", target, dt)
+    tg, names, times = _target_array("target", target, dt)
     T, M = tg.shape
     N = net.n_neurons
-    rule_code, lr = _rule(rule, lr)
+    rule_code, lr = _rule(rule, lr, forgetting)
     alpha = positive_scalar("alpha", alpha)
     lam = positive_scalar("forgetting", forgetting)
     if lam > 1:
         raise ValueError(f"forgetting={forgetting}: a factor in (0, 1] (1: remember all)")
     every = positive_int("every", every)
+    if every > T:
+        warnings.warn(f"every={every} is more than the target's {T} steps: w is never "
+                      f"updated (give every <= {T})", UserWarning, stacklevel=2)
+    if eig_every is not None:
+        eig_every = positive_int("eig_every", eig_every)
     rng = _seeding.generator(_seeding.child(_seeding.seed_sequence(seed)[0],
                                             _seeding.INIT, 0))
     if feedback is None:
@@ -328,7 +384,7 @@ def force(net, target, *, dt, feedback=None, inputs=None, rule="rls", alpha=1.0,
             ev = np.linalg.eigvals(Weff)
             checks.append((done, ev[np.argsort(-np.abs(ev))[:n_eig]]))
 
-    chunk = positive_int("eig_every", eig_every) if eig_every else max(1, min(T, 2000))
+    chunk = eig_every if eig_every else max(1, min(T, 2000))
     n_eig = positive_int("n_eig", n_eig)
     hT, _, w, Z, E, WN = _loop(aug, m, dt, h0, x_ext, M, _kf.READOUT, rule_code, every,
                                S, np.zeros(0, np.int64), tg,
@@ -340,7 +396,7 @@ def force(net, target, *, dt, feedback=None, inputs=None, rule="rls", alpha=1.0,
     C = np.zeros((M, N))
     C[:, S] = w
     out = [f"output {i + 1}" for i in range(M)] if names is None else names
-    time = (np.arange(T) + 1) * dt
+    time = (np.arange(T) + 1) * dt if times is None else times
     one = {"units": "1"}
     data = {"z": (("time", "output"), Z, {**one, "long_name": "readout z = w h"}),
             "target": (("time", "output"), tg, {**one, "long_name": "target"}),
@@ -353,10 +409,11 @@ def force(net, target, *, dt, feedback=None, inputs=None, rule="rls", alpha=1.0,
         ev = np.array([c[1] for c in checks])
         data["eigenvalue_real"] = (("check", "eig"), ev.real, one)
         data["eigenvalue_imag"] = (("check", "eig"), ev.imag, one)
-        coords["check_time"] = ("check", np.array([c[0] for c in checks]) * dt,
+        coords["check_time"] = ("check", time[np.array([c[0] for c in checks]) - 1],
                                 {"units": "time unit of tau"})
     rec = xr.Dataset(data, coords=coords,
-                     attrs=dict(rule=rule, alpha=alpha, forgetting=lam, every=every, dt=dt,
+                     attrs=dict(rule=str(rule).lower(), alpha=alpha, forgetting=lam,
+                                every=every, dt=dt,
                                 method=m.name, seed=str(seed)))
     return Force(trained, Readout(C, np.zeros(M)), hT[:N].copy(), rec)
 
@@ -445,6 +502,7 @@ def fit_activity(rates, *, tau, g=1.5, p=1.0, alpha=1.0, n_runs=10, steps_per_sa
     seed : int
         Seeds W and the plastic units.
     progress : bool, optional
+        A progress bar over the runs (None: when fitting takes a few seconds).
 
     Returns
     -------
@@ -452,7 +510,9 @@ def fit_activity(rates, *, tau, g=1.5, p=1.0, alpha=1.0, n_runs=10, steps_per_sa
         ``network`` (the trained RateNetwork), ``h0`` (the first sample of the first
         trial), ``rates`` (the trained network's activity, learning off, each trial from
         its first sample; dims as the data), ``pvar`` (Dataset: ``unit`` (neuron) and
-        ``total``), ``currents`` (source, time, neuron[, trial]) with by_region: the input
+        ``total``; a unit's pVar is NaN when its recording is constant, and can be very
+        negative when it is nearly so: ``total`` pools all units and is the robust
+        score), ``currents`` (source, time, neuron[, trial]) with by_region: the input
         to each unit from each source region, sum_j in source W_ij h_j, else None.
 
     Raises
@@ -465,6 +525,15 @@ def fit_activity(rates, *, tau, g=1.5, p=1.0, alpha=1.0, n_runs=10, steps_per_sa
         would have STP, or the method is not a one-evaluation method.
     FloatingPointError
         If the network's state leaves the finite range.
+
+    References
+    ----------
+    Rajan K, Harvey CD, Tank DW (2016). Recurrent network models of sequence generation
+    and memory. Neuron 90(1), 128-142. doi:10.1016/j.neuron.2016.02.009
+
+    Perich MG, Arlt C, Soares S, et al. (2021). Inferring brain-wide interactions using
+    data-constrained recurrent neural network models. bioRxiv 2020.12.18.423348.
+    doi:10.1101/2020.12.18.423348
 
     Examples
     --------
@@ -504,14 +573,13 @@ def fit_activity(rates, *, tau, g=1.5, p=1.0, alpha=1.0, n_runs=10, steps_per_sa
     alpha = positive_scalar("alpha", alpha)
     n_runs = positive_int("n_runs", n_runs)
     k = positive_int("steps_per_sample", steps_per_sample)
-    m = _leaky(method)
+    m = _leaky(method, "the presynaptic state that the learned weights read")
     dt = dt_data / k
     p = positive_scalar("p", p)
     if p > 1:
         raise ValueError(f"p={p}: a fraction of the presynaptic units, in (0, 1]")
     lo, hi = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}.get(str(phi), (-np.inf, np.inf))
     if D.min() <= lo or D.max() >= hi:
-        import warnings
         warnings.warn(f"rates span [{D.min():.3g}, {D.max():.3g}], beyond the range "
                       f"({lo:g}, {hi:g}) that phi={phi!r} reaches: scale them into it",
                       RuntimeWarning, stacklevel=2)
@@ -523,6 +591,10 @@ def fit_activity(rates, *, tau, g=1.5, p=1.0, alpha=1.0, n_runs=10, steps_per_sa
     R = np.arange(N, dtype=np.int64)
     regions = None
     if by_region is not None:
+        raw = np.asarray(by_region, dtype=object)
+        if raw.shape == (N,) and any(v is None or str(v) == "" for v in raw):
+            raise ValueError("by_region has a missing (None or empty) label: name the "
+                             "region of every neuron")
         regions = np.asarray(by_region).astype(str)
         if regions.shape != (N,):
             raise ValueError(f"by_region must label each of the {N} neurons (one region "
