@@ -100,9 +100,16 @@ def plot(ds, path):
     b.plot(ds.time, ds.w_norm)
     b.set(xlabel="time (tau)", ylabel="|w|", title="readout weights")
     c = fig.add_subplot(2, 2, 4)
-    c.plot(ds.eig_real, ds.eig_imag, ".", ms=2)
+    c.plot(ds.eig_real, ds.eig_imag, ".", ms=2, label="bulk")
+    # the n_outliers of analysis.outliers: those of largest modulus
+    out = np.argsort(-np.abs(ds.eig_real.values + 1j * ds.eig_imag.values))[
+        :ds.attrs["n_outliers"]]
+    c.plot(ds.eig_real.values[out], ds.eig_imag.values[out], "o", color="C3", ms=6,
+           mfc="none", label=f"outliers ({out.size}, analysis.outliers)")
     th = np.linspace(0, 2 * np.pi, 200)
-    c.plot(ds.attrs["g"] * np.cos(th), ds.attrs["g"] * np.sin(th), "k--", lw=0.8)
+    c.plot(ds.attrs["g"] * np.cos(th), ds.attrs["g"] * np.sin(th), "k--", lw=0.8,
+           label="radius g")
+    c.legend(fontsize=7, loc="lower left")
     c.set(xlabel="Re lambda", ylabel="Im lambda", aspect="equal",
           title="closed loop W + u_f w^T: bulk and outliers")
     fig.tight_layout()
