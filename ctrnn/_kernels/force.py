@@ -59,17 +59,13 @@ def fold(rs):
     positive = True
     for i in range(m):
         positive = positive and a[i] > 0.0
+    for i in range(m):  # A_i = sqrt(a_i) K_i for dsyrk, a_i K_i / 2 for dsyr2k
+        h = np.sqrt(a[i]) if positive else 0.5 * a[i]
+        for j in range(K.shape[1]):
+            A[i, j] = h * K[i, j]
     if positive:
-        for i in range(m):
-            h = np.sqrt(a[i])
-            for j in range(K.shape[1]):
-                A[i, j] = h * K[i, j]
         syrk(rs.sc, rs.P, m, A, -s, s)
     else:
-        for i in range(m):
-            h = 0.5 * a[i]
-            for j in range(K.shape[1]):
-                A[i, j] = h * K[i, j]
         syr2k(rs.sc, rs.P, m, K, A, -s, s)
     rs.st[0] = 1.0
     rs.st[1] = 0.0

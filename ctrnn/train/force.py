@@ -318,14 +318,14 @@ def force(net, target, *, dt, feedback=None, inputs=None, rule="rls", alpha=1.0,
         exponential_euler or discrete, a network with STP, alpha <= 0, forgetting
         outside (0, 1], lr with RLS or forgetting with LMS, eig_every < 1, inputs to a
         network without U, or a target spaced otherwise than dt.
+    FloatingPointError
+        If the state leaves the finite range.
 
     Warns
     -----
     UserWarning
         If every exceeds the target's steps (nothing is learned), or the target has
         fewer steps than outputs (transposed?).
-    FloatingPointError
-        If the state leaves the finite range.
 
     References
     ----------
@@ -592,13 +592,13 @@ def fit_activity(rates, *, tau, g=1.5, p=1.0, alpha=1.0, n_runs=10, steps_per_sa
     regions = None
     if by_region is not None:
         raw = np.asarray(by_region, dtype=object)
-        if raw.shape == (N,) and any(v is None or str(v) == "" for v in raw):
+        if raw.shape != (N,):
+            raise ValueError(f"by_region must label each of the {N} neurons (one region "
+                             f"name each); got shape {raw.shape}")
+        if any(v is None or str(v) == "" for v in raw):
             raise ValueError("by_region has a missing (None or empty) label: name the "
                              "region of every neuron")
-        regions = np.asarray(by_region).astype(str)
-        if regions.shape != (N,):
-            raise ValueError(f"by_region must label each of the {N} neurons (one region "
-                             f"name each); got shape {regions.shape}")
+        regions = raw.astype(str)
     net = RateNetwork(W0, U=np.zeros((N, S.size)), tau=tau, phi=phi)
     # targets on the model's grid: the data at its samples, interpolated in between
     # (recorded only: learning happens at the samples, every k steps)
