@@ -147,20 +147,28 @@ def bare_panels_peer(W, h0, steps, method, dtype):
     from ctrnn._kernels import dense
     from ctrnn._kernels._jit import jit
 
+    from ctrnn._kernels.borrow import borrow
+
     @jit(cache=False)
-    def loop(Wp, H, P, Sp, turn, n):
+    def loop(Wp, H, Sp, turn, n):
+        # the products alone, inlined as in the kernels, arrays not reference-counted
+        Wp = borrow(Wp)
+        H = borrow(H)
+        Sp = borrow(Sp)
+        turn = borrow(turn)
         N = H.shape[1]
-        D = np.zeros((1, N), H.dtype)
         for _ in range(n):
-            dense.fused_product(Wp, H, D, 0, dense.RAW, H, D[0], D[0], P, Sp, turn)
-            H, P = P, H
-        return H
+            dense.panel_sums(Wp, H, Sp, turn)
+            for r in range(H.shape[0]):  # feed the sums back (a chain, as in a run)
+                for i in range(N):
+                    H[r, i] = Sp[r, i]
+        return 0
     N = W.shape[0]
     Wp = dense.pack_panels(W)
     Sp = dense.aligned_rows(h0.shape[0], Wp.size // N, W)
     k = 4 if method == "rk4" else 1
     turn = np.zeros(1, np.int64)
-    return lambda: loop(Wp, h0.copy(), np.empty_like(h0), Sp, turn, k * steps)
+    return lambda: loop(Wp, h0.copy(), Sp, turn, k * steps)
 
 
 def tanh_floor_peer(W, h0, steps, method, dtype):

@@ -57,6 +57,40 @@ def test_every_mode_matches_numpy(N, dtype):
                     np.testing.assert_allclose(got, want, **tol, err_msg=f"B={B} mode={mode}")
 
 
+@numba.njit
+def _finish(P, D, phi, mode, Y, A, C, OUT):
+    dense.finish(P, D, phi, mode, Y, A, C, OUT)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("N", [8, 9, 16, 17, 23, 100])
+def test_output_may_alias_the_state_or_the_sums(N, dtype):
+    """finish runs in whole vectors, the last one overlapping the one before where the
+    lanes do not divide N: with OUT = Y (the leak, in place) or OUT = P (the sums), every
+    element must still be computed from the values as they were."""
+    rng = np.random.default_rng(N)
+    tol = dict(rtol=1e-12, atol=1e-13) if dtype == np.float64 else dict(rtol=2e-5, atol=2e-5)
+    W = (rng.standard_normal((N, N)) / np.sqrt(N)).astype(dtype)
+    A, C = rng.uniform(0.1, 1, N).astype(dtype), rng.uniform(0.1, 1, N).astype(dtype)
+    Wp = dense.pack_panels(W)
+    for B in (1, 3):
+        S = rng.standard_normal((B, N)).astype(dtype)
+        D = rng.standard_normal((1, N)).astype(dtype)
+        for mode in (dense.LEAK, dense.RELAX):  # OUT = Y
+            Y = rng.standard_normal((B, N)).astype(dtype)
+            want = numpy_reference(W.astype(float), S.astype(float), D.astype(float), mode,
+                                   Y.astype(float), A, C, np.tanh)
+            P = dense.aligned_rows(B, Wp.size // N, W)
+            dense.fused_product(Wp, S, D, TANH, mode, Y, A, C, Y, P, np.zeros(1, np.int64))
+            np.testing.assert_allclose(Y, want, **tol, err_msg=f"B={B} mode={mode}")
+        for mode in (dense.RAW, dense.PHI):  # OUT = P, the sums themselves (BLAS path)
+            P = (S.astype(float) @ W.T.astype(float)).astype(dtype)
+            want = numpy_reference(W.astype(float), S.astype(float), D.astype(float), mode,
+                                   P, A, C, np.tanh)
+            _finish(P, D, TANH, mode, P, A, C, P)
+            np.testing.assert_allclose(P, want, **tol, err_msg=f"B={B} mode={mode}")
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_panels_hold_w_and_are_aligned(dtype):
     N = 100

@@ -5,6 +5,7 @@ References: numpy.tanh for tanh (as the issue states); for the others, the formu
 evaluated in extended precision (np.longdouble, 64-bit mantissa on x86) and rounded once.
 float32 results are compared with the float64 reference rounded to float32.
 """
+import numba
 import numpy as np
 import pytest
 
@@ -73,15 +74,67 @@ CASES = [("tanh", k.TANH, False), ("sigmoid", k.SIGMOID, False), ("softplus", k.
 def test_within_4_ulp_on_ten_million_points(points, name, code, derivative, dtype):
     with np.errstate(over="ignore"):
         x = points.astype(dtype)
+    got = (k.dphi_array if derivative else k.phi_array)(code, x)
+    assert_within_4_ulp(got, x, name, dtype)
+
+
+def assert_within_4_ulp(got, x, name, dtype):
+    """got = name(x) within 4 ulp of ``reference`` (float32: rounded from float64)."""
     ref = reference(name, x.astype(np.float64))
     if dtype == np.float32:
         with np.errstate(over="ignore"):
             ref = ref.astype(np.float32)
-    got = (k.dphi_array if derivative else k.phi_array)(code, x)
     assert got.dtype == dtype
     d = ulp_distance(got, ref)
     worst = int(np.argmax(d))
     assert d.max() <= 4, f"{name} {np.dtype(dtype).name}: {d.max()} ulp at x = {x[worst]!r}"
+
+
+SCALAR = {"tanh": k.tanh, "sigmoid": k.sigmoid, "softplus": k.softplus}
+
+
+@pytest.mark.parametrize("name", list(SCALAR))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_scalar_forms_within_4_ulp_on_ten_million_points(points, name, dtype):
+    """The scalar functions (called one element at a time, e.g. by the LSTM kernels; rows
+    go through the vector forms, tested above through phi_array)."""
+    f = SCALAR[name]
+
+    @numba.njit
+    def loop(x):
+        y = np.empty_like(x)
+        for i in range(x.size):
+            y[i] = f(x[i])
+        return y
+
+    with np.errstate(over="ignore"):
+        x = points.astype(dtype)
+    assert_within_4_ulp(loop(x), x, name, dtype)
+
+
+@pytest.mark.parametrize("code", [k.TANH, k.SIGMOID, k.SOFTPLUS])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_every_row_length_and_offset_is_mapped_once(code, dtype):
+    """Rows run in whole vectors, the last one overlapping the one before: each element of
+    rows of 1 to 40 elements, starting at every row of a 2-d array, is mapped exactly once
+    (mapping one twice gives phi(phi(x)), which is far from phi(x); ReLU is left out:
+    applied twice it is the same)."""
+    from ctrnn._kernels._jit import jit
+    from ctrnn._kernels.phi import apply_phi_row
+
+    @jit(cache=False)
+    def rows(F, n):
+        for r in range(F.shape[0]):
+            apply_phi_row(code, F, r, n)
+
+    rng = np.random.default_rng(3)
+    for n in range(1, 41):
+        F = rng.uniform(-3, 3, (3, 41)).astype(dtype)
+        want = k.phi_array(code, F[:, :n].astype(np.float64)).astype(dtype)
+        got = F.copy()
+        rows(got, n)
+        assert ulp_distance(got[:, :n], want).max() <= 4, (n, code)
+        np.testing.assert_array_equal(got[:, n:], F[:, n:])  # beyond n: untouched
 
 
 @pytest.mark.parametrize("name", ["tanh", "sigmoid", "softplus", "relu", "linear",
@@ -89,13 +142,16 @@ def test_within_4_ulp_on_ten_million_points(points, name, code, derivative, dtyp
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_nan_stays_nan_and_infinities_give_the_limits(name, dtype):
     phi = ctrnn.get_phi(name)
-    x = np.array([np.nan, np.inf, -np.inf], dtype)
-    y = k.phi_array(phi.code, x)
-    dy = k.dphi_array(phi.code, x)
-    assert np.isnan(y[0]) and np.isnan(dy[0]), name
     limits = {"tanh": (1, -1), "sigmoid": (1, 0), "softplus": (np.inf, 0), "relu": (np.inf, 0),
               "linear": (np.inf, -np.inf)}[name.replace("_libm", "")]
-    np.testing.assert_array_equal(y[1:], np.array(limits, dtype))
+    # 3 values (the scalar loops), and tiled to 41 (whole vectors and the overlapping tail)
+    for reps in (1, 14):
+        x = np.tile(np.array([np.nan, np.inf, -np.inf], dtype), reps)[:max(3, 41 * (reps > 1))]
+        y = k.phi_array(phi.code, x)
+        dy = k.dphi_array(phi.code, x)
+        assert np.isnan(y[::3]).all() and np.isnan(dy[::3]).all(), name
+        np.testing.assert_array_equal(y[1::3], limits[0])
+        np.testing.assert_array_equal(y[2::3], limits[1])
 
 
 @pytest.mark.parametrize("name", ["tanh", "sigmoid", "softplus"])
@@ -112,8 +168,9 @@ def test_libm_form_is_selectable_and_agrees(name):
 def test_signed_zero_is_kept():
     for code in (k.TANH, k.TANH_LIBM):
         for dtype in (np.float64, np.float32):
-            y = k.phi_array(code, np.array([-0.0, 0.0], dtype))
-            assert np.signbit(y[0]) and not np.signbit(y[1]), (code, dtype)
+            for n in (2, 41):  # the scalar loop; whole vectors and the overlapping tail
+                y = k.phi_array(code, np.tile(np.array([-0.0, 0.0], dtype), 21)[:n])
+                assert np.signbit(y[::2]).all() and not np.signbit(y[1::2]).any(), (code, n)
 
 
 def test_float32_tanh_is_float32_code():

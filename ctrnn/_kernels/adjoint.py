@@ -32,6 +32,7 @@ from numba.extending import overload
 
 from . import stp as _stp
 from ._jit import FASTMATH, jit
+from .borrow import borrow
 from .phi import apply_dphi, apply_phi
 from .rhs import drive, make_workspace, recurrent, relax
 from .rk import _stage_input
@@ -267,6 +268,23 @@ def leaky_adjoint(Hs, k0, n, a, net, inp, decay, gain, ddecay, dgain, dnoise, ke
     u and x stepped exactly (exponential_euler) rather than by Euler. Ybar (B, T, n_out)
     the adjoints of the outputs y_k = C h_{k+1} + c; rho the rate penalty's factor;
     norms (B, T + 1) receives ||dL/dh_k|| (or has 0 columns)."""
+    # arguments, borrowed: not reference-counted in the loop (``borrow``: one name
+    # at a time, so that Numba sees each alias its argument)
+    Hs = borrow(Hs)
+    a = borrow(a)
+    net = borrow(net)
+    inp = borrow(inp)
+    decay = borrow(decay)
+    gain = borrow(gain)
+    ddecay = borrow(ddecay)
+    dgain = borrow(dgain)
+    dnoise = borrow(dnoise)
+    keys = borrow(keys)
+    Ybar = borrow(Ybar)
+    C = borrow(C)
+    blk = borrow(blk)
+    g = borrow(g)
+    norms = borrow(norms)
     B, _, M = Hs.shape
     N = decay.size
     Kb = blk.D.shape[0]
@@ -344,6 +362,21 @@ def rk_adjoint(Hs, k0, n, a, net, inp, dt, A, bw, want_tau, dnoise, keys, Ybar, 
     each step are recomputed from its start and one reverse stage loop carries the
     adjoint back. want_tau: accumulate dL/dtau (dnoise (N,) the noise factor's (times
     noise) derivative with respect to tau, used when there is noise)."""
+    # arguments, borrowed: not reference-counted in the loop (``borrow``: one name
+    # at a time, so that Numba sees each alias its argument)
+    Hs = borrow(Hs)
+    a = borrow(a)
+    net = borrow(net)
+    inp = borrow(inp)
+    A = borrow(A)
+    bw = borrow(bw)
+    dnoise = borrow(dnoise)
+    keys = borrow(keys)
+    Ybar = borrow(Ybar)
+    C = borrow(C)
+    blk = borrow(blk)
+    g = borrow(g)
+    norms = borrow(norms)
     B, _, M = Hs.shape
     N = net.inv_tau.size
     S = bw.size

@@ -26,6 +26,7 @@ from collections import namedtuple
 import numpy as np
 
 from ._jit import jit
+from .borrow import borrow
 from .blas import scratch, symv, syr2k, syrk
 from .rk import OK, leaky_run
 
@@ -195,6 +196,26 @@ def leaky_force(H, out, k0, T, mode, rule, every, first, w, S, R, rs, lam, lr,
     each unit's error into its drive's (1 / its gain over one step: tau / dt for Euler),
     so that an RLS step moves the drive, which is linear in the weights, by the error.
     rs: the ``RLSState`` (P whole again on return). Returns leaky_run's status tuple."""
+    # arguments, borrowed: not reference-counted in the loop (``borrow``: one name
+    # at a time, so that Numba sees each alias its argument)
+    H = borrow(H)
+    out = borrow(out)
+    w = borrow(w)
+    S = borrow(S)
+    R = borrow(R)
+    rs = borrow(rs)
+    scale = borrow(scale)
+    targets = borrow(targets)
+    z = borrow(z)
+    Z = borrow(Z)
+    E = borrow(E)
+    WN = borrow(WN)
+    net = borrow(net)
+    inp = borrow(inp)
+    decay = borrow(decay)
+    gain = borrow(gain)
+    noise_scale = borrow(noise_scale)
+    keys = borrow(keys)
     N = S.size
     r = np.zeros(N)
     e = np.zeros(z.size)

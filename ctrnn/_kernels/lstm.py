@@ -18,6 +18,7 @@ constant for the gradient (Bengio et al. 2015 do the same with sampled tokens).
 import numpy as np
 
 from ._jit import jit
+from .borrow import borrow
 from .phi import sigmoid, tanh
 
 
@@ -49,6 +50,20 @@ def forward(Xp, WhhT, Hs, Cs, TC, G, Wfb, C, c, take, truth, Xfb):
     value fed (the truth, or the output y_{t-1} where take[t, r] is False, t >= 1) is
     added as v Wfb and written into Xfb (T, B, n_fb). Returns the first step whose state
     is not finite, or -1."""
+    # arguments, borrowed: not reference-counted in the loop (``borrow``: one name
+    # at a time, so that Numba sees each alias its argument)
+    Xp = borrow(Xp)
+    WhhT = borrow(WhhT)
+    Hs = borrow(Hs)
+    Cs = borrow(Cs)
+    TC = borrow(TC)
+    G = borrow(G)
+    Wfb = borrow(Wfb)
+    C = borrow(C)
+    c = borrow(c)
+    take = borrow(take)
+    truth = borrow(truth)
+    Xfb = borrow(Xfb)
     T, B, H4 = Xp.shape
     H = H4 // 4
     n_fb = Wfb.shape[0]

@@ -12,6 +12,7 @@ propagate the q_r with the Jacobian of their one-step map, q <- decay q + gain p
 import numpy as np
 
 from ._jit import jit
+from .borrow import borrow
 from .rhs import tangent_preactivation, tangent_workspace
 from .rk import rk_step
 
@@ -37,6 +38,24 @@ def lyapunov_rk(Z, k0, nsteps, ortho_every, net, inp, dt, A, b, c, logs):
     ws = tangent_workspace(Z, net, inp)
     K = np.empty((b.size,) + Z.shape)
     Y = np.empty_like(Z)
+    return _rk_loop(Z, k0, nsteps, ortho_every, net, inp, dt, A, b, c, logs, ws, K, Y)
+
+
+@jit
+def _rk_loop(Z, k0, nsteps, ortho_every, net, inp, dt, A, b, c, logs, ws, K, Y):
+    """``lyapunov_rk``'s loop, on its workspace ws and scratch K, Y."""
+    # arguments, borrowed: not reference-counted in the loop (``borrow``: one name
+    # at a time, so that Numba sees each alias its argument)
+    Z = borrow(Z)
+    net = borrow(net)
+    inp = borrow(inp)
+    A = borrow(A)
+    b = borrow(b)
+    c = borrow(c)
+    logs = borrow(logs)
+    ws = borrow(ws)
+    K = borrow(K)
+    Y = borrow(Y)
     for k in range(k0, k0 + nsteps):
         rk_step(Z, k, dt, A, b, c, K, Y, net, inp, ws)
         if not np.isfinite(Z.sum()):
@@ -50,6 +69,21 @@ def lyapunov_rk(Z, k0, nsteps, ortho_every, net, inp, dt, A, b, c, logs):
 def lyapunov_leaky(Z, k0, nsteps, ortho_every, net, inp, decay, gain, logs):
     """As ``lyapunov_rk`` for the one-step maps h <- decay h + gain phi(z)."""
     ws = tangent_workspace(Z, net, inp)
+    return _leaky_loop(Z, k0, nsteps, ortho_every, net, inp, decay, gain, logs, ws)
+
+
+@jit
+def _leaky_loop(Z, k0, nsteps, ortho_every, net, inp, decay, gain, logs, ws):
+    """``lyapunov_leaky``'s loop, on its workspace ws."""
+    # arguments, borrowed: not reference-counted in the loop (``borrow``: one name
+    # at a time, so that Numba sees each alias its argument)
+    Z = borrow(Z)
+    net = borrow(net)
+    inp = borrow(inp)
+    decay = borrow(decay)
+    gain = borrow(gain)
+    logs = borrow(logs)
+    ws = borrow(ws)
     P = ws.P
     R, N = Z.shape
     for k in range(k0, k0 + nsteps):

@@ -1,6 +1,7 @@
 """Explicit SIMD vectors for the kernels: a Numba type for an LLVM vector and the handful of
 operations the small dense products need (load, store, broadcast, fused multiply-add, add),
-plus scalar bit casts for the nonlinearities' range reduction.
+the elementwise arithmetic, comparisons, selection and bit tricks of the vector forms of
+phi (``phi.vphi``), plus scalar bit casts for the nonlinearities' range reduction.
 
 Why: LLVM's loop vectoriser cannot keep a block of output sums in registers across the
 loop over inputs (Numba gives it no aliasing information), and its SLP vectoriser does
@@ -61,7 +62,8 @@ def lanes(typingctx, arr):
 
 @intrinsic
 def vload(typingctx, arr, i):
-    """The vector arr[i:i + lanes] (contiguous 1-d array; no bounds check)."""
+    """The vector arr.flat[i:i + lanes] (C-contiguous array, i a flat offset: r * n + j
+    in a 2-d (m, n) array; no bounds check)."""
     vt = _vec_of(arr)
 
     def codegen(context, builder, sig, args):
@@ -73,7 +75,7 @@ def vload(typingctx, arr, i):
 
 @intrinsic
 def vstore(typingctx, arr, i, v):
-    """arr[i:i + lanes] = v (contiguous 1-d array; no bounds check)."""
+    """arr.flat[i:i + lanes] = v (C-contiguous array, i a flat offset; no bounds check)."""
     def codegen(context, builder, sig, args):
         p = _element_ptr(context, builder, sig.args[0], args[0], args[1])
         llty = context.get_value_type(sig.args[2])
@@ -150,3 +152,119 @@ def bits_float(typingctx, k):
     def codegen(context, builder, sig, args):
         return builder.bitcast(args[0], context.get_value_type(to))
     return to(k), codegen
+
+
+# --- elementwise arithmetic, comparisons and bit tricks, for the vector forms of phi -------
+# Plain IEEE operations without fast-math flags: a vector function is evaluated exactly as
+# written (fused only where it says vfma), so every lane of every call rounds the same way.
+
+def _binary(name, build):
+    @intrinsic
+    def op(typingctx, a, b):
+        if not (isinstance(a, Vec) and a == b):
+            return None
+
+        def codegen(context, builder, sig, args):
+            return build(builder, *args)
+        return a(a, b), codegen
+    op.__name__ = op.__qualname__ = name
+    return op
+
+
+vsub = _binary("vsub", lambda b, x, y: b.fsub(x, y))
+vmul = _binary("vmul", lambda b, x, y: b.fmul(x, y))
+vdiv = _binary("vdiv", lambda b, x, y: b.fdiv(x, y))
+vsub.__doc__ = "a - b lane by lane."
+vmul.__doc__ = "a * b lane by lane."
+vdiv.__doc__ = "a / b lane by lane (IEEE: x / 0 is +-inf or NaN)."
+
+
+@intrinsic
+def vabs(typingctx, a):
+    """|a| lane by lane (``llvm.fabs``: clears the sign bit, NaN stays NaN)."""
+    if not isinstance(a, Vec):
+        return None
+
+    def codegen(context, builder, sig, args):
+        vty = args[0].type
+        suffix = "f64" if isinstance(vty.element, ir.DoubleType) else "f32"
+        fn = cgutils.get_or_insert_function(builder.module, ir.FunctionType(vty, [vty]),
+                                            f"llvm.fabs.v{vty.count}{suffix}")
+        return builder.call(fn, args)
+    return a(a), codegen
+
+
+class Mask(types.Type):
+    """A vector of ``lanes`` booleans (an LLVM <lanes x i1>), from a lane-wise comparison."""
+
+    def __init__(self, lanes):
+        self.lanes = lanes
+        super().__init__(name=f"Mask({lanes})")
+
+
+@register_model(Mask)
+class _MaskModel(models.PrimitiveModel):
+    def __init__(self, dmm, fe_type):
+        super().__init__(dmm, fe_type, ir.VectorType(ir.IntType(1), fe_type.lanes))
+
+
+def _compare(name, op):
+    @intrinsic
+    def cmp(typingctx, a, b):
+        if not (isinstance(a, Vec) and a == b):
+            return None
+
+        def codegen(context, builder, sig, args):
+            return builder.fcmp_ordered(op, *args)
+        return Mask(a.lanes)(a, b), codegen
+    cmp.__name__ = cmp.__qualname__ = name
+    return cmp
+
+
+vlt = _compare("vlt", "<")
+vge = _compare("vge", ">=")
+vgt = _compare("vgt", ">")
+vne = _compare("vne", "!=")
+veq = _compare("veq", "==")
+vlt.__doc__ = "The lanes where a < b (false where either is NaN)."
+vge.__doc__ = "The lanes where a >= b (false where either is NaN)."
+vgt.__doc__ = "The lanes where a > b (false where either is NaN)."
+vne.__doc__ = "The lanes where a != b, both numbers (an ordered comparison: false for NaN)."
+veq.__doc__ = "The lanes where a == b (false where either is NaN: veq(x, x) is 'not NaN')."
+
+
+@intrinsic
+def vselect(typingctx, m, a, b):
+    """a where m, else b, lane by lane."""
+    if not (isinstance(m, Mask) and isinstance(a, Vec) and a == b and m.lanes == a.lanes):
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.select(*args)
+    return a(m, a, b), codegen
+
+
+@intrinsic
+def vscale_bits(typingctx, kr, bias):
+    """The floats whose bits are (bits(kr) + bias) << m, m the mantissa width (52 or 23),
+    lane by lane in integer arithmetic (wrapping). With kr = y + 1.5 2^m holding the
+    integer k = round(y) in its low bits, bias = e - bits(1.5 2^m) gives 2^(k + e - B),
+    B the exponent bias: how ``_exp_neg`` builds its power of two."""
+    if not isinstance(kr, Vec) or not isinstance(bias, types.Integer):
+        return None
+    bits = 64 if kr.dtype == types.float64 else 32
+    mant = 52 if bits == 64 else 23
+
+    def codegen(context, builder, sig, args):
+        v, c = args
+        ity = ir.VectorType(ir.IntType(bits), kr.lanes)
+        k = builder.bitcast(v, ity)
+        c = context.cast(builder, c, sig.args[1], types.int64 if bits == 64 else types.int32)
+        cv = builder.insert_element(ir.Constant(ity, ir.Undefined), c,
+                                    ir.Constant(ir.IntType(32), 0))
+        cv = builder.shuffle_vector(cv, ir.Constant(ity, ir.Undefined),
+                                    ir.Constant(ir.VectorType(ir.IntType(32), kr.lanes),
+                                                [0] * kr.lanes))
+        k = builder.shl(builder.add(k, cv), ir.Constant(ity, [mant] * kr.lanes))
+        return builder.bitcast(k, v.type)
+    return kr(kr, bias), codegen
