@@ -69,8 +69,9 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
         Precision of the whole computation and of the result.
     rtol, atol : float, optional
         Tolerances of the adaptive methods (RMS norm, scale atol + rtol * max(|h|,
-        |h_new|)); default 1e-6 and 1e-9; either may be 0, not both. Fixed-step methods take none of rtol, atol,
-        max_steps, controller.
+        |h_new|)); default 1e-6 (float32: 10 machine epsilons, 1.2e-6) and 1e-9; either
+        may be 0, not both. Fixed-step methods take none of rtol, atol, max_steps,
+        controller.
     max_steps : int, optional
         Adaptive methods: maximal number of internal steps per trial (default 10^6).
     progress : bool, callable or None
@@ -222,6 +223,8 @@ def _validate(net, duration, dt, steps, h0, inputs, method, save_every, trials, 
     given = dict(rtol=rtol, atol=atol, max_steps=max_steps, controller=controller)
     method.check_options(given)
     options = {k: method.defaults[k] if given[k] is None else given[k] for k in method.options}
+    if rtol is None and "rtol" in options:  # the default, not below what the dtype resolves
+        options["rtol"] = max(options["rtol"], 10 * float(np.finfo(dtype).eps))
     if "max_steps" in options:
         options["max_steps"] = positive_int("max_steps", options["max_steps"])
     for k in ("rtol", "atol"):  # >= 0: a pure absolute (or relative) tolerance is fine
@@ -373,8 +376,8 @@ def _trials(h0, trials, n_input_trials, N):
             raise ValueError(f"h0 must be an array, None or 'zeros', or 'random'; got "
                              f"{h0!r}.{hint}")
     elif h0 is not None:
-        h0 = as_float_array("h0", h0, ndim=(1, 2))
-        if h0.shape[-1] != N:
+        h0 = as_float_array("h0", h0)
+        if h0.ndim not in (1, 2) or h0.shape[-1] != N:
             raise ValueError(f"h0 must have shape ({N},) or (trials, {N}); got {h0.shape}")
         if h0.ndim == 2:
             sizes["h0"] = h0.shape[0]

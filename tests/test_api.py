@@ -299,3 +299,24 @@ def test_steps_not_multiple_of_save_every_warns():
     net = ctrnn.RateNetwork(np.eye(2) * 0.5)
     with pytest.warns(RuntimeWarning, match="last 1 step"):
         ctrnn.simulate(net, steps=7, dt=0.1, save_every=2)
+
+
+def test_float32_adaptive_default_rtol_is_resolvable_and_a_tighter_one_warns():
+    """The float64 default rtol (1e-6) is below 10 float32 epsilons (1.2e-6): a float32
+    run uses 10 epsilons by default, silently; an rtol the user gives below it warns."""
+    net = ctrnn.RateNetwork(ctrnn.connectivity.gaussian(20, 1.5, seed=0))
+    kw = dict(duration=1.0, dt=0.1, method="dopri5", dtype=np.float32, h0="random", seed=0,
+              progress=False)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ds = ctrnn.simulate(net, **kw)
+    assert np.isfinite(ds.h.values).all()
+    with pytest.warns(RuntimeWarning, match="rtol=1e-07 is below 10 x machine epsilon"):
+        ctrnn.simulate(net, rtol=1e-7, **kw)
+
+
+def test_h0_of_three_dimensions_names_the_shapes_it_takes():
+    net = ctrnn.RateNetwork(ctrnn.connectivity.gaussian(20, 1.5, seed=0))
+    with pytest.raises(ValueError, match=r"h0 must have shape \(20,\) or \(trials, 20\); "
+                                         r"got \(2, 3, 20\)"):
+        ctrnn.simulate(net, steps=3, dt=0.1, h0=np.zeros((2, 3, 20)), progress=False)

@@ -66,8 +66,8 @@ def test_the_euler_loop_counts_no_references(monkeypatch):
     net = RateNetwork(np.random.default_rng(0).standard_normal((20, 20)) * 0.2)
     simulate(net, steps=3, dt=0.1, h0=np.zeros(20), method="euler", progress=False)
     H, out, k0, n, every, base, net_k, inp, decay, gain, scale, keys, dt, exact = seen[0]
-    fresh = numba.njit(**(rk._leaky_fused.targetoptions | {"cache": False}))(
-        rk._leaky_fused.py_func)
+    options = {k: v for k, v in rk._leaky_fused.targetoptions.items() if k != "nopython"}
+    fresh = numba.njit(**(options | {"cache": False}))(rk._leaky_fused.py_func)
     code = fresh(H.copy(), out.copy(), k0, n, every, base, net_k, inp, decay, gain, scale,
                  keys, make_workspace(H, net_k, inp))
     assert code[0] == rk.OK
