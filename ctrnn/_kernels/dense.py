@@ -363,8 +363,8 @@ def _finish_ov(P, D, phi, mode, Y, A, C, OUT):
 
 @jit
 def fused_product(Wp, S, D, phi, mode, Y, A, C, OUT, P, turn):
-    """``panel_sums`` into P (B, Np) then ``finish`` into OUT (for tests and benchmarks;
-    the kernels call the two themselves). OUT may be S or Y: every sum is formed before
+    """``panel_sums`` into P (B, Np) then ``finish`` into OUT (for tests; the kernels
+    call the two themselves, inlined). OUT may be S or Y: every sum is formed before
     any output is written."""
     panel_sums(Wp, S, P, turn)
     finish(P, D, phi, mode, Y, A, C, OUT)

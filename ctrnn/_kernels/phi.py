@@ -225,7 +225,7 @@ def _vexp_neg64(y):
     for c in (1 / 479001600, 1 / 39916800, 1 / 3628800, 1 / 362880, 1 / 40320, 1 / 5040,
               1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1.0, 1.0):
         p = vfma(p, r, vsplat(c, z))
-    s = vscale_bits(kr, 1087 - 0x4338000000000000)
+    s = vscale_bits(kr, 1087 - _ROUND_BITS)  # as _exp_neg64's (k + 1087) << 52
     return vmul(vmul(p, s), vsplat(_TWO_M64, z))
 
 
@@ -271,7 +271,7 @@ def _vexp_neg32(y):
     p = vsplat(_C7, z)
     for c in (_C6, _C5, _C4, _C3, _C2, _C1, _C0):
         p = vfma(p, r, vsplat(c, z))
-    s = vscale_bits(kr, 191 - 0x4B400000)
+    s = vscale_bits(kr, 191 - _ROUND32_BITS)  # as _exp_neg32's (k + 191) << 23
     return vmul(vmul(p, s), vsplat(_TWO_M64_32, z))
 
 
