@@ -1,9 +1,12 @@
 """Where the fused panel product stops beating BLAS: Euler steps of the same network with
-panels forced on and forced off (``ctrnn._engine.PANEL_MAX``), interleaved, best of
-several runs, for one trajectory and for a batch, float64 and float32.
+panels forced on and forced off (``ctrnn._engine.PANEL_MAX``, and ``GROUPS_MAX`` for
+batches), interleaved, best of several runs, for one trajectory and for batches, float64
+and float32. A batch on panels runs in groups of trials, one thread a group (as many as
+the CPUs); on BLAS, as one matrix product a step (which BLAS spreads over the cores).
 
 Prints the table and the largest N at which panels are at least as fast, which is what
-PANEL_MAX in ctrnn/_engine.py holds. Run:  python benchmarks/bench_crossover.py [--quick]
+PANEL_MAX (one trajectory) and GROUPS_MAX (batches) in ctrnn/_engine.py hold.
+Run:  python benchmarks/bench_crossover.py [--quick]
 """
 from __future__ import annotations
 
@@ -19,15 +22,17 @@ from ctrnn import _engine
 
 def timed(net, h0, steps, dtype, panels):
     key_max = {k: (10 ** 9 if panels else -1) for k in _engine.PANEL_MAX}
-    saved = dict(_engine.PANEL_MAX)
+    saved = dict(_engine.PANEL_MAX), _engine.GROUPS_MAX
 
     def run():
         _engine.PANEL_MAX.update(key_max)
+        _engine.GROUPS_MAX = 10 ** 9 if panels else -1
         try:
             ctrnn.simulate(net, steps=steps, dt=0.1, h0=h0, method="euler", save_every=steps,
                            dtype=dtype, progress=False)
         finally:
-            _engine.PANEL_MAX.update(saved)
+            _engine.PANEL_MAX.update(saved[0])
+            _engine.GROUPS_MAX = saved[1]
     return run
 
 
@@ -62,7 +67,7 @@ def main(argv=None):
     print("| dtype | trials | N | panels us/step/trial | BLAS us/step/trial | BLAS / panels |")
     print("|---|---|---|---|---|---|")
     last = {}
-    for dt, B, N, tp, tb in measure(sizes, (1, 64), (np.float64, np.float32), rounds):
+    for dt, B, N, tp, tb in measure(sizes, (1, 8, 64), (np.float64, np.float32), rounds):
         print(f"| {dt} | {B} | {N} | {tp:.3g} | {tb:.3g} | {tb / tp:.2f} |", flush=True)
         if tb >= tp:
             last[dt, B] = N

@@ -15,7 +15,10 @@ What lives here, and nothing else (no xarray, no option parsing: callers validat
 from __future__ import annotations
 
 import enum
+import os
+import threading
 import time
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
@@ -112,10 +115,11 @@ def _stp_params(net):
     return (Us, 1.0 / tf, 1.0 / td, eff), net.stp.rate_scale
 
 
-def pack_network(net, rows, dtype=np.float64, tau=None):
+def pack_network(net, rows, dtype=np.float64, tau=None, panels=None):
     """The kernels' ``Network`` for a state of ``rows`` rows (trials, or the state and
     its tangent vectors). A sparse W stays CSR; WT is made only when rows > 1. ``tau``:
-    net.tau_array, when the caller has it already."""
+    net.tau_array, when the caller has it already. ``panels``: pack W into panels
+    (``_kernels.dense``) or not; default ``uses_panels``."""
     arr = _packer(np.dtype(dtype))
     tau = net.tau_array if tau is None else tau
     none = np.zeros(0, dtype)
@@ -124,9 +128,9 @@ def pack_network(net, rows, dtype=np.float64, tau=None):
         W = CSR(arr(net._W.data), net._W.indices.astype(np.uint32),
                 net._W.indptr.astype(np.uint64))
         WT, Wp = W, none
-    elif uses_panels(net.n_neurons, rows, dtype):
+    elif uses_panels(net.n_neurons, rows, dtype) if panels is None else panels:
         W = arr(net._W)
-        WT, Wp = W, _dense.pack_panels(W)
+        WT, Wp = (arr(net._W.T) if rows > 1 else W), _dense.pack_panels(W)
     else:
         W = arr(net._W)  # the network's private writable array: no copy in float64
         WT, Wp = (arr(net._W.T) if rows > 1 else W), none
@@ -136,12 +140,14 @@ def pack_network(net, rows, dtype=np.float64, tau=None):
 
 
 # Up to which N the panel product (``_kernels.dense``) is used instead of BLAS, for one
-# state row (a trajectory, or a trial of an adaptive run) and for several (a fixed-step
-# batch, or a state with tangent vectors). From benchmarks/bench_crossover.py on the
-# 2-core machine of benchmarks/README.md: one trajectory is 1.4-3.6x faster on panels
-# at every measured N up to 500 and slower at 700; a batch of 64 is 10-40% faster on
-# BLAS's dgemm, which also uses the second core, so several rows keep BLAS. Either way
-# ``dense.finish`` completes the step in one sweep per row.
+# state row (a trajectory, or a trial of an adaptive run) and for several (a state with
+# tangent vectors). A fixed-step batch is not decided here: up to GROUPS_MAX it runs on
+# panels in groups of trials (see there), above on BLAS. From
+# benchmarks/bench_crossover.py on the 2-core machine of benchmarks/README.md: one
+# trajectory is 1.4-3.6x faster on panels at every measured N up to 500 and slower at
+# 700; several rows in one call were 10-40% faster on BLAS's dgemm, which also uses the
+# second core, so the tangent vectors keep BLAS. Either way ``dense.finish`` completes
+# the step in one sweep per row.
 PANEL_MAX = {(np.dtype(np.float64), False): 500, (np.dtype(np.float64), True): 0,
              (np.dtype(np.float32), False): 500, (np.dtype(np.float32), True): 0}
 
@@ -172,6 +178,91 @@ def stp_initial_state(net, H, u0, x0):
     return np.concatenate([H, u, x], axis=1)
 
 
+# --- threads: a batch's trials in groups, one kernel call per group ------------------------
+def available_cpus():
+    """The CPUs this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # macOS, Windows
+        return os.cpu_count() or 1
+
+
+# Up to which N a dense batch is stepped on panels in groups of trials, one thread a group
+# (benchmarks/README.md, "Batches in groups of trials"). On two threads, against one BLAS
+# matrix product a step (which uses both cores itself): 1.2-2x faster per trial up to
+# N = 200 for batches of 8 and 64, float64 and float32, euler and rk4; 0.7-0.9x at
+# N = 300-500, where two panel products at once compete for the caches (on this VM, two
+# single-threaded runs at N = 500 slow each other 1.5x). Above, a batch keeps one matrix
+# product a step, which BLAS spreads over the cores itself.
+GROUPS_MAX = 200
+
+
+def in_groups(net, B, per_trial):
+    """Whether a batch of B trials is stepped in groups of trials (``trial_groups``),
+    each by its own kernel call: a fixed-step method (the adaptive ones step trial by
+    trial), B > 1, and a recurrent product that calls no BLAS, whose own threads would
+    compete with ours: sparse, or dense with N <= ``GROUPS_MAX`` (on panels, whatever
+    the number of threads, so that every trial equals its single run bit for bit)."""
+    return B > 1 and not per_trial and (net.is_sparse or net.n_neurons <= GROUPS_MAX)
+
+
+def trial_groups(B, n):
+    """(r0, r1) of min(n, B) contiguous groups of the B trials, as equal as possible,
+    in pairs where every group gets one (the panel product serves two trials a load)."""
+    n = max(1, min(n, B))
+    unit = 2 if B >= 2 * n else 1
+    units, odd = divmod(B, unit)
+    sizes = [unit * (units // n + (g < units % n)) for g in range(n)]
+    sizes[-1] += odd
+    ends = np.cumsum(sizes).tolist()
+    return list(zip([0] + ends[:-1], ends))
+
+
+_POOL = None
+_POOL_LOCK = threading.Lock()
+
+
+def _pool(n):
+    """The shared pool of worker threads (at least n), made on first use; a forked child
+    makes its own (the parent's threads do not exist in it). A pool outgrown is dropped,
+    not shut down: a caller may still be submitting to it (its idle threads end when it
+    is collected)."""
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL._max_workers < n:
+            _POOL = ThreadPoolExecutor(max_workers=n, thread_name_prefix="ctrnn")
+        return _POOL
+
+
+def _forget_pool():
+    global _POOL, _POOL_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _in_groups(kernel, groups, Z, buf, head, group_args):
+    """kernel(Z[r0:r1], buf[r0:r1], *head, *args) for every group (the kernels release
+    the GIL), the first in this thread; the status tuple of the earliest failure (by
+    step, then trial; its trial index counted in the whole batch) or that of success.
+    Every group has finished before this returns or raises (the first exception)."""
+    def call(g):
+        (r0, r1), args = groups[g], group_args[g]
+        code, k, r, col = kernel(Z[r0:r1], buf[r0:r1], *head, *args)
+        return code, k, r + r0, col
+    pool = _pool(len(groups) - 1)
+    futures = [pool.submit(call, g) for g in range(1, len(groups))]
+    try:
+        first = call(0)
+    finally:  # no group may still write into Z or buf once this returns
+        wait(futures)
+    results = [first] + [f.result() for f in futures]
+    failed = [res for res in results if res[0] != _rk.OK]
+    return min(failed, key=lambda res: (res[1], res[2])) if failed else first
+
+
 # --- steppers: the method kind -> kernel table ------------------------------------------
 class _Fixed:
     """A fixed-step kernel over ``steps`` steps; progress and chunks count steps."""
@@ -182,11 +273,15 @@ class _Fixed:
     advice = ("unbounded phi with too strong W, or dt too large for the method; reduce "
               "dt, the weights' gain, or use a saturating phi")
 
-    def __init__(self, kernel, args, dt, steps, save_every, cost):
+    def __init__(self, kernel, args, dt, steps, save_every, cost, groups=None,
+                 group_args=None):
         self.kernel, self.args = kernel, args
         self.dt, self.steps, self.save_every = dt, steps, save_every
         self.total = steps
         self.cost = cost  # work per step, to size the first chunk
+        # trials in groups on threads (``in_groups``): (r0, r1) and the kernel's arguments
+        # (inputs and noise keys of those trials) for each; None: one call for all
+        self.groups, self.group_args = groups, group_args
 
     def chunk_units(self, chunk_steps):
         """Progress and chunks count steps: a chunk of ``chunk_steps`` steps."""
@@ -201,7 +296,12 @@ class _Fixed:
         return k0 // self.save_every + 1, (k0 + n) // self.save_every + 1
 
     def advance(self, Z, buf, k0, n, base):
-        code, k, r, col = self.kernel(Z, buf, k0, n, self.save_every, base, *self.args)
+        head = (k0, n, self.save_every, base)
+        if self.groups is None:
+            code, k, r, col = self.kernel(Z, buf, *head, *self.args)
+        else:
+            code, k, r, col = _in_groups(self.kernel, self.groups, Z, buf, head,
+                                         self.group_args)
         if code == _rk.OK:
             return Report(Status.OK), None
         return self.report(code, k, r, col), k // self.save_every + 1  # saves before k
@@ -217,36 +317,55 @@ class _Fixed:
         out[:, report.step // self.save_every + 1:] = np.nan
 
 
+def _group_args(make, inp_k, keys, groups):
+    """make(inputs, keys) for the trials of each group (per-trial inputs and noise keys
+    sliced; inputs shared by all trials, and an empty key array, as they are)."""
+    if groups is None:
+        return None
+
+    def rows(a, r0, r1):
+        return a[r0:r1] if a.shape[0] > 1 else a
+    return [make(inp_k._replace(xs=rows(inp_k.xs, r0, r1)), keys[r0:r1] if keys.size else keys)
+            for r0, r1 in groups]
+
+
 class _Leaky(_Fixed):
     """h <- decay h + gain phi(...): euler, exponential_euler, discrete."""
 
     def __init__(self, method, net_k, inp_k, Z, dt, steps, save_every, noise, keys, tau,
-                 dtype, **_):
+                 dtype, groups=None, **_):
         self.net_k, self.inp_k = net_k, inp_k  # the trainer's adjoint reads them
         arr = _packer(dtype)
         decay, gain, nf = method.coefficients(dt, tau)
         scale = arr(nf * noise) if keys.size else np.zeros(0, dtype)  # noise: keys only
-        args = (net_k, inp_k, arr(decay), arr(gain), scale, keys, dtype.type(dt),
-                method.exact_linear)
+        decay, gain = arr(decay), arr(gain)
+
+        def make(inp, ks):
+            return (net_k, inp, decay, gain, scale, ks, dtype.type(dt), method.exact_linear)
         B, M = Z.shape
         N = tau.shape[0]
-        super().__init__(_rk.leaky_run, args, dt, steps, save_every, B * N * (N + M // N))
+        super().__init__(_rk.leaky_run, make(inp_k, keys), dt, steps, save_every,
+                         B * N * (N + M // N), groups, _group_args(make, inp_k, keys, groups))
 
 
 class _RungeKutta(_Fixed):
     """The generic explicit Runge-Kutta loop over the method's tableau."""
 
     def __init__(self, method, net_k, inp_k, Z, dt, steps, save_every, noise, keys, tau,
-                 dtype, **_):
+                 dtype, groups=None, **_):
         self.net_k, self.inp_k = net_k, inp_k  # the trainer's adjoint reads them
         arr = _packer(dtype)
         tab = method.tableau
         scale = arr(method.noise_factor(dt, tau) * noise) if keys.size else np.zeros(0, dtype)
-        args = (net_k, inp_k, dtype.type(dt), arr(tab.A), arr(tab.b), arr(tab.c), scale, keys)
+        A, b, c = arr(tab.A), arr(tab.b), arr(tab.c)
+
+        def make(inp, ks):
+            return (net_k, inp, dtype.type(dt), A, b, c, scale, ks)
         B, M = Z.shape
         N = tau.shape[0]
-        super().__init__(_rk.rk_run, args, dt, steps, save_every,
-                         B * N * (N + M // N) * tab.stages)
+        super().__init__(_rk.rk_run, make(inp_k, keys), dt, steps, save_every,
+                         B * N * (N + M // N) * tab.stages, groups,
+                         _group_args(make, inp_k, keys, groups))
 
 
 class _Adaptive:
@@ -316,22 +435,29 @@ STEPPERS = {"leaky": _Leaky, "rk": _RungeKutta, "adaptive": _Adaptive}
 
 
 def plan(method, net, Z, xs, interp, *, dt, steps, save_every=1, keys=None, dtype=np.float64,
-         rtol=None, atol=None, max_steps=None, controller=None):
+         rtol=None, atol=None, max_steps=None, controller=None, threads=1):
     """The stepper of ``method`` for the validated network ``net`` from state Z
     (B, V N) with inputs xs (Bx, steps + 1, n_inputs) on the grid; ``keys`` the trials'
-    noise keys (``ctrnn._seeding.trial_keys``) when the network has noise. The returned
-    stepper is handed to ``run``, which advances Z in place."""
+    noise keys (``ctrnn._seeding.trial_keys``) when the network has noise; ``threads``
+    for a batch stepped in groups of trials (``in_groups``). The returned stepper is
+    handed to ``run``, which advances Z in place."""
     dtype = np.dtype(dtype)
     B = Z.shape[0]
     stepper = STEPPERS[method.kind]
     tau = net.tau_array
     keys = np.zeros(0, np.uint64) if keys is None else keys
     rows = 1 if stepper.per_trial else B
-    return stepper(method, pack_network(net, rows, dtype, tau),
+    groups, panels = None, None
+    if in_groups(net, B, stepper.per_trial):
+        panels = None if net.is_sparse else True
+        groups = trial_groups(B, threads)
+        groups = groups if len(groups) > 1 else None
+    return stepper(method, pack_network(net, rows, dtype, tau, panels),
                    pack_inputs(net, xs, interp, dtype), Z, dt=dt, steps=steps,
                    save_every=save_every, dtype=dtype,
                    noise=net.noise_array if keys.size else None, tau=tau, keys=keys,
-                   rtol=rtol, atol=atol, max_steps=max_steps, controller=controller)
+                   rtol=rtol, atol=atol, max_steps=max_steps, controller=controller,
+                   groups=groups)
 
 
 def _chunks(total, chunk, cost, t_chunk=TARGET_CHUNK_SECONDS):

@@ -314,7 +314,10 @@ def sweep(build, params, *, simulate=None, reduce=None, client=None, store=None,
             client.run(_warm, simulate_kwargs)
             # one map call, and each result fetched by as_completed as it completes: a
             # submit and a result() per point cost two event-loop round trips each
-            futures = client.map(partial(run_point, build, simulate_kwargs, reduce),
+            # the workers are the parallelism: one thread each for a batch (the result
+            # does not depend on it, see simulate's ``threads``)
+            on_worker = {"threads": 1, **simulate_kwargs}
+            futures = client.map(partial(run_point, build, on_worker, reduce),
                                  [points[i] for i in todo], pure=False,
                                  key=[f"ctrnn-sweep-{sig}-{i}" for i in todo])
             index = {fut.key: i for fut, i in zip(futures, todo)}

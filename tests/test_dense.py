@@ -108,14 +108,15 @@ def test_panels_hold_w_and_are_aligned(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
-def test_a_trial_of_a_batch_equals_its_single_run_bit_for_bit(dtype, monkeypatch):
-    # on panels (a batch of this size runs on BLAS by default: the rows of a BLAS
-    # matrix product need not equal a matrix-vector product bit for bit)
-    monkeypatch.setattr(_engine, "PANEL_MAX", {key: 500 for key in _engine.PANEL_MAX})
+def test_a_trial_of_a_batch_equals_its_single_run_bit_for_bit(dtype):
+    # on panels, in one group (threads=1) or several; N = 100 > dense.JC: the batch's
+    # product advances in passes of JC inputs, each chain of sums as in one pass
+    assert 100 <= _engine.GROUPS_MAX and 100 > dense.JC
     net = ctrnn.RateNetwork(ctrnn.connectivity.gaussian(100, 1.5, seed=0), tau=1.0)
     H0 = np.random.default_rng(1).standard_normal((5, 100))
     for method in ("euler", "rk4", "exponential_euler"):
-        batch = ctrnn.simulate(net, steps=200, dt=0.1, h0=H0, method=method, dtype=dtype)
+        batch = ctrnn.simulate(net, steps=200, dt=0.1, h0=H0, method=method, dtype=dtype,
+                               threads=1)
         for r in range(5):
             single = ctrnn.simulate(net, steps=200, dt=0.1, h0=H0[r], method=method, dtype=dtype)
             np.testing.assert_array_equal(batch.h.values[r], single.h.values)
@@ -138,8 +139,9 @@ def test_alternating_block_order_changes_nothing():
 
 @pytest.fixture
 def blas_only(monkeypatch):
-    """Force the BLAS path (no panels) for every size."""
+    """Force the BLAS path (no panels, no groups of trials) for every size."""
     monkeypatch.setattr(_engine, "PANEL_MAX", {key: -1 for key in _engine.PANEL_MAX})
+    monkeypatch.setattr(_engine, "GROUPS_MAX", -1)
 
 
 def _runs(net, **kw):
@@ -162,6 +164,7 @@ def test_panels_and_blas_paths_agree(request, monkeypatch):
     fused = _runs(net, **kw)
     request.getfixturevalue("blas_only")
     assert not _engine.uses_panels(N, 3, np.float64)
+    assert not _engine.in_groups(net, 3, per_trial=False)
     blas = _runs(net, **kw)
     for method in fused:  # a contracting network: round-off does not grow (dopri5: its
         # step sizes may differ by round-off, so agreement to its tolerance)

@@ -187,13 +187,11 @@ def test_batch_equals_single_runs(rng, sparse):
         for r in range(B):
             single = ctrnn.simulate(net, steps=100, dt=0.1, h0=H0[r], inputs=xs[r],
                                     method=method)
-            # matrix-matrix (BLAS) vs panel products: equal to round-off; dopri5 steps
-            # each trial on its own, with the single run's products, and a sparse W
-            # sums every row alike: bit for bit
-            if method == "dopri5" or sparse:
-                np.testing.assert_array_equal(batch.h.values[r], single.h.values)
-            np.testing.assert_allclose(batch.h.values[r], single.h.values, rtol=0,
-                                       atol=1e-11)
+            # bit for bit: a fixed-step batch of N <= GROUPS_MAX is stepped in groups of
+            # trials on the single run's panel products, dopri5 steps each trial on its
+            # own, and a sparse W sums every row alike (the BLAS batch of a larger
+            # network: tests/test_threads.py)
+            np.testing.assert_array_equal(batch.h.values[r], single.h.values)
 
 
 def test_batch_with_noise_trial_streams_do_not_depend_on_batch_size():

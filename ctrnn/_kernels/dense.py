@@ -20,10 +20,12 @@ Wp[i0 N : (i0 + w) N], input j at Wp[i0 N + j w : i0 N + (j + 1) w].
 
 Summation order, the same for every trial, batch size and machine: output i's sum runs
 over the inputs j in two interleaved chains (even and odd j; in the narrow blocks eight
-chains, j mod 8, the last N mod 8 inputs going to the first) which are added at the end, each multiply-add rounded once (fma). So
-a trial of a batch on panels equals its single run bit for bit (batches of fixed-step
-methods run on BLAS, see ``ctrnn._engine.PANEL_MAX``), and a chunked run an unchunked
-one.
+chains, j mod 8, the last N mod 8 inputs going to the first) which are added at the end,
+each multiply-add rounded once (fma); a batch's wide blocks advance JC inputs at a time,
+each chain going on from where it stopped, so the operations are the same. So a trial of
+a batch on panels equals its single run bit for bit (fixed-step batches up to
+``ctrnn._engine.GROUPS_MAX`` run on panels, in groups of trials), and a chunked run an
+unchunked one.
 """
 import numpy as np
 from numba import types
@@ -82,13 +84,43 @@ def _fill_panels(W, Wp):
 
 
 @jit(forceinline=True)
-def _wide1(Wp, base, S, r, N, L, P, o):
+def _load4(A, o, L):
+    """The 4 vectors A.flat[o:o + 4L] (a wide block's rows)."""
+    return vload(A, o), vload(A, o + L), vload(A, o + 2 * L), vload(A, o + 3 * L)
+
+
+@jit(forceinline=True)
+def _put4(P, o, Q, oq, L, done, a0, a1, a2, a3, b0, b1, b2, b3):
+    """A wide block's chains a (even inputs) and b (odd): their sums into P.flat[o:o + 4L]
+    when ``done``, else a there and b into Q.flat[oq:oq + 4L], to go on from."""
+    if done:
+        a0, a1, a2, a3 = vadd(a0, b0), vadd(a1, b1), vadd(a2, b2), vadd(a3, b3)
+    else:
+        vstore(Q, oq, b0)
+        vstore(Q, oq + L, b1)
+        vstore(Q, oq + 2 * L, b2)
+        vstore(Q, oq + 3 * L, b3)
+    vstore(P, o, a0)
+    vstore(P, o + L, a1)
+    vstore(P, o + 2 * L, a2)
+    vstore(P, o + 3 * L, a3)
+
+
+@jit(forceinline=True)
+def _wide1(Wp, base, S, r, N, L, P, o, Q, oq, j0, j1):
     """P.flat[o:o + 4L] <- the sums of a wide block for trial r (input S[r]): the even
-    inputs j in chains a, the odd ones in chains b."""
+    inputs j in chains a, the odd ones in chains b. Inputs j0 <= j < j1 only (j0 even):
+    from j0 > 0 the chains go on from P (a) and Q.flat[oq:] (b), and until j1 == N they
+    are left there (a, b) instead of summed: each chain's operations are those of one
+    pass over all the inputs, in the same order."""
     z = vzero(Wp)
-    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = z
+    if j0 == 0:
+        a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = z
+    else:
+        a0, a1, a2, a3 = _load4(P, o, L)
+        b0, b1, b2, b3 = _load4(Q, oq, L)
     W4 = 4 * L
-    for j in range(0, N, 2):
+    for j in range(j0, j1, 2):
         q = base + j * W4
         x = vsplat(S[r, j], z)
         a0 = vfma(vload(Wp, q), x, a0)
@@ -102,21 +134,25 @@ def _wide1(Wp, base, S, r, N, L, P, o):
             b1 = vfma(vload(Wp, q + L), x, b1)
             b2 = vfma(vload(Wp, q + 2 * L), x, b2)
             b3 = vfma(vload(Wp, q + 3 * L), x, b3)
-    vstore(P, o, vadd(a0, b0))
-    vstore(P, o + L, vadd(a1, b1))
-    vstore(P, o + 2 * L, vadd(a2, b2))
-    vstore(P, o + 3 * L, vadd(a3, b3))
+    _put4(P, o, Q, oq, L, j1 == N, a0, a1, a2, a3, b0, b1, b2, b3)
 
 
 @jit(forceinline=True)
-def _wide2(Wp, base, S, r, N, L, P, o, o2):
-    """``_wide1`` for trials r and r + 1 (sums at flat offsets o and o2), sharing the
-    loads: chains a, b for trial r and c, d for trial r + 1."""
+def _wide2(Wp, base, S, r, N, L, P, o, o2, Q, oq, oq2, j0, j1):
+    """``_wide1`` for trials r and r + 1 (sums at flat offsets o and o2 of P, chains b
+    of an unfinished pass at oq and oq2 of Q), sharing the loads: chains a, b for trial
+    r and c, d for trial r + 1."""
     z = vzero(Wp)
-    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = z
-    c0 = c1 = c2 = c3 = d0 = d1 = d2 = d3 = z
+    if j0 == 0:
+        a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = z
+        c0 = c1 = c2 = c3 = d0 = d1 = d2 = d3 = z
+    else:
+        a0, a1, a2, a3 = _load4(P, o, L)
+        b0, b1, b2, b3 = _load4(Q, oq, L)
+        c0, c1, c2, c3 = _load4(P, o2, L)
+        d0, d1, d2, d3 = _load4(Q, oq2, L)
     W4 = 4 * L
-    for j in range(0, N, 2):
+    for j in range(j0, j1, 2):
         q = base + j * W4
         x = vsplat(S[r, j], z)
         y = vsplat(S[r + 1, j], z)
@@ -148,14 +184,8 @@ def _wide2(Wp, base, S, r, N, L, P, o, o2):
             w = vload(Wp, q + 3 * L)
             b3 = vfma(w, x, b3)
             d3 = vfma(w, y, d3)
-    vstore(P, o, vadd(a0, b0))
-    vstore(P, o + L, vadd(a1, b1))
-    vstore(P, o + 2 * L, vadd(a2, b2))
-    vstore(P, o + 3 * L, vadd(a3, b3))
-    vstore(P, o2, vadd(c0, d0))
-    vstore(P, o2 + L, vadd(c1, d1))
-    vstore(P, o2 + 2 * L, vadd(c2, d2))
-    vstore(P, o2 + 3 * L, vadd(c3, d3))
+    _put4(P, o, Q, oq, L, j1 == N, a0, a1, a2, a3, b0, b1, b2, b3)
+    _put4(P, o2, Q, oq2, L, j1 == N, c0, c1, c2, c3, d0, d1, d2, d3)
 
 
 @jit(forceinline=True)
@@ -226,20 +256,33 @@ def _narrow2(Wp, base, S, r, N, L, P, o, o2):
     vstore(P, o2, vadd(vadd(vadd(c0, c1), vadd(c2, c3)), vadd(vadd(c4, c5), vadd(c6, c7))))
 
 
+# Inputs per pass of a wide block over a batch: its panel slice, 4 L rows x JC inputs
+# (24 kB in either dtype), stays in the 48 kB L1 cache while every trial's sums advance
+# over it, instead of the whole block (4 L N elements: 128 kB at N = 500) streaming from
+# L2 once per pair of trials. An even number, so that the chains keep their parity.
+JC = 96
+
+
 @jit(inline="always")
-def panel_sums(Wp, S, P, turn):
+def panel_sums(Wp, S, P, Q, turn):
     """P[r, i] <- (W S[r, :N])_i for every trial r and i < N (P (B, Np), C-contiguous,
     Np = Wp.size // N; its columns N.. get the zero rows of the padding).
 
-    Wp: ``pack_panels(W)``. turn (1,) int: flipped on every call, which reverses the
-    order of the blocks; a W of 100 x 100 float64 (80 kB) does not fit in a 48 kB L1
-    cache, but the blocks last used stay there, so starting the next product with them
-    halves the traffic from L2 (the order of the blocks changes no result). Rows and
-    blocks are indexed in place, never sliced: a view costs an atomic reference count."""
+    Wp: ``pack_panels(W)``. Q: scratch of P's shape for a batch (B > 1) with N > JC,
+    where each wide block's sums advance over the trials JC inputs at a time (the
+    chains of unfinished sums wait in P and Q); (0, 0) otherwise. turn (1,) int:
+    flipped on every call, which reverses the order of the blocks; a W of 100 x 100
+    float64 (80 kB) does not fit in a 48 kB L1 cache, but the blocks last used stay
+    there, so starting the next product with them halves the traffic from L2 (the order
+    of the blocks changes no result). Rows and blocks are indexed in place, never
+    sliced: a view costs an atomic reference count."""
     B, N = S.shape[0], S.shape[1]
     Np = P.shape[1]
     if Wp.size != Np * N or P.shape[0] < B:  # vector stores are not bounds-checked
         raise ValueError("panel_sums: P must be (B, Np) with Wp.size == Np * N")
+    passes = B > 1 and N > JC
+    if passes and (Q.shape[0] < B or Q.shape[1] != Np):
+        raise ValueError("panel_sums: Q must be (B, Np) for a batch with N > JC")
     L = lanes(Wp)
     n_wide = N // (4 * L)
     n_blocks = n_wide + (Np - n_wide * 4 * L) // L
@@ -249,21 +292,25 @@ def panel_sums(Wp, S, P, turn):
         i0 = 4 * L * b if b < n_wide else 4 * L * n_wide + L * (b - n_wide)
         wide = b < n_wide
         base = i0 * N
-        r = 0
-        while r < B:
-            o = r * Np + i0
-            if r + 1 < B:
-                if wide:
-                    _wide2(Wp, base, S, r, N, L, P, o, o + Np)
+        j0 = 0
+        while j0 < N:
+            j1 = min(j0 + JC, N) if wide and passes else N
+            r = 0
+            while r < B:
+                o = r * Np + i0
+                if r + 1 < B:
+                    if wide:
+                        _wide2(Wp, base, S, r, N, L, P, o, o + Np, Q, o, o + Np, j0, j1)
+                    else:
+                        _narrow2(Wp, base, S, r, N, L, P, o, o + Np)
+                    r += 2
                 else:
-                    _narrow2(Wp, base, S, r, N, L, P, o, o + Np)
-                r += 2
-            else:
-                if wide:
-                    _wide1(Wp, base, S, r, N, L, P, o)
-                else:
-                    _narrow1(Wp, base, S, r, N, L, P, o)
-                r += 1
+                    if wide:
+                        _wide1(Wp, base, S, r, N, L, P, o, Q, o, j0, j1)
+                    else:
+                        _narrow1(Wp, base, S, r, N, L, P, o)
+                    r += 1
+            j0 = j1
 
 
 def finish(P, D, phi, mode, Y, A, C, OUT):
@@ -366,5 +413,5 @@ def fused_product(Wp, S, D, phi, mode, Y, A, C, OUT, P, turn):
     """``panel_sums`` into P (B, Np) then ``finish`` into OUT (for tests; the kernels
     call the two themselves, inlined). OUT may be S or Y: every sum is formed before
     any output is written."""
-    panel_sums(Wp, S, P, turn)
+    panel_sums(Wp, S, P, aligned_rows(P.shape[0], P.shape[1], P), turn)
     finish(P, D, phi, mode, Y, A, C, OUT)
