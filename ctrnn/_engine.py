@@ -7,6 +7,7 @@ What lives here, and nothing else (no xarray, no option parsing: callers validat
   (``Network``, ``STPParams``, ``Inputs``, ``AdaptiveTableau``; ``_kernels.packed``);
 - the table from a method's kind to its kernels (``STEPPERS``, ``TANGENT_KERNELS``):
   nobody else branches on a method's name or kind;
+- a fixed-step batch run in groups of trials, one thread a group (``in_groups``);
 - one chunk driver (``run``) that advances the state chunk by chunk, writes the saved
   states into a sink (an in-memory array or a Zarr store, ``ctrnn.io``) and reports
   progress, returning a ``Report`` whose ``Status`` carries the message telling the user

@@ -197,7 +197,9 @@ def sparse(n, p, g=1.0, seed=None):
     nnz = int(rng.binomial(total, p))
     def distinct(a):  # sort + mask: np.unique is an order of magnitude slower here
         a.sort()
-        return a[np.concatenate([[True], a[1:] != a[:-1]])]
+        keep = np.ones(a.size, bool)  # (an empty draw, nnz = 0, stays empty)
+        keep[1:] = a[1:] != a[:-1]
+        return a[keep]
 
     flat = distinct(rng.integers(0, total, size=nnz))
     while flat.size < nnz:  # replace the (rare) repeated positions

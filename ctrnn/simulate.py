@@ -86,7 +86,8 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
     on_blowup : {"raise", "return"}
         What to do when the state leaves the finite range: raise FloatingPointError
         (default) or return the Dataset with attrs["status"] describing it and NaN after
-        the last finite save.
+        the last finite save (in a fixed-step batch, for every trial: the run stops at
+        the first trial that left the range).
     time_unit : str
         Unit of tau, dt and duration, recorded in the time coordinate's attrs.
     max_memory : int, optional
@@ -108,8 +109,9 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
         dense one of up to 200 neurons: its trials are split into this many groups, each
         stepped in a thread of its own. Default: the CPUs this process may use. The result
         does not depend on it: every trial of such a batch equals its single run bit for
-        bit. (A larger dense batch takes one matrix product a step, which BLAS spreads
-        over the cores itself.)
+        bit. Elsewhere it is checked but has no effect: a single run, an adaptive method
+        (trials one after the other), a dense batch above 200 neurons (one matrix product
+        a step, which BLAS spreads over the cores itself).
 
     Returns
     -------

@@ -216,8 +216,8 @@ def sweep(build, params, *, simulate=None, reduce=None, client=None, store=None,
     store : path, optional
         A directory: each finished point is written there as it completes. Calling again
         with the same arguments computes only the missing points; a store made by another
-        sweep is refused. The store knows a sweep by its grid, its simulate arguments and
-        build and reduce: their names, source code, defaults and the values they close
+        sweep is refused. The store knows a sweep by its grid, its simulate arguments
+        (all but ``threads``, which changes no result) and build and reduce: their names, source code, defaults and the values they close
         over (or a partial's bound arguments). It cannot see module-level globals they
         read: a changed global needs a new store.
     n_workers : int, optional
@@ -277,7 +277,10 @@ def sweep(build, params, *, simulate=None, reduce=None, client=None, store=None,
     grid = list(itertools.product(*[range(len(v)) for v in values]))
     points = [{n: _py(values[i][j]) for i, (n, j) in enumerate(zip(names, idx))}
               for idx in grid]
-    sig, text = _signature(names, values, simulate_kwargs, build, reduce)
+    # threads changes no result (simulate's ``threads``): not part of the sweep's identity
+    sig, text = _signature(names, values,
+                           {k: v for k, v in simulate_kwargs.items() if k != "threads"},
+                           build, reduce)
     st = _Store(store, sig, text) if store is not None else None
     done = st.done() if st else set()
     if st:

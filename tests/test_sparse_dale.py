@@ -18,6 +18,18 @@ def test_sparse_builder_statistics_and_spectrum():
     np.testing.assert_array_equal(W.toarray(), connectivity.sparse(n, p, g, seed=1).toarray())
 
 
+def test_sparse_with_no_connections_drawn_is_an_empty_matrix_that_runs():
+    # nnz ~ Binomial(n^2, p) can be 0 (a small n and p): an all-zero CSR matrix, not a crash
+    for n, p, seed in ((1, 0.1, 0), (5, 0.01, 0)):
+        W = connectivity.sparse(n, p, seed=seed)
+        assert W.shape == (n, n) and W.nnz == 0
+        ds = ctrnn.simulate(ctrnn.RateNetwork(W, b=0.5, tau=1.0), steps=20, dt=0.1,
+                            method="euler")
+        # dh/dt = -h + tanh(0.5) from h = 0: Euler's h_k = tanh(0.5) (1 - 0.9^k)
+        np.testing.assert_allclose(ds.h.values[:, 0], np.tanh(0.5) * (1 - 0.9 ** np.arange(21)),
+                                   rtol=1e-12)
+
+
 @pytest.mark.parametrize("method", ["euler", "rk4", "dopri5"])
 def test_sparse_kernel_equals_dense_kernel(method):
     W = connectivity.sparse(300, 0.05, 1.5, seed=2)

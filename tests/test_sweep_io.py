@@ -97,6 +97,10 @@ def test_interrupted_sweep_resumes_missing_points_only(tmp_path):
     np.testing.assert_array_equal(res.h.values, whole.h.values)
     again = ctrnn.sweep(build, PARAMS, simulate=SIM, reduce=reduce, client="serial", store=store)
     assert again.attrs["n_computed"] == 0
+    # threads changes no result, so it does not make another sweep
+    again = ctrnn.sweep(build, PARAMS, simulate={**SIM, "threads": 1}, reduce=reduce,
+                        client="serial", store=store)
+    assert again.attrs["n_computed"] == 0
     with pytest.raises(ValueError, match="different sweep"):
         ctrnn.sweep(build, {"g": [0.5]}, simulate=SIM, reduce=reduce, store=store)
 
