@@ -190,8 +190,9 @@ def available_cpus():
 
 # Up to which N a dense batch is stepped on panels in groups of trials, one thread a group
 # (benchmarks/README.md, "Batches in groups of trials"). On two threads, against one BLAS
-# matrix product a step (which uses both cores itself): 1.2-2x faster per trial up to
-# N = 200 for batches of 8 and 64, float64 and float32, euler and rk4; 0.7-0.9x at
+# matrix product a step (which uses both cores itself): 1.1-1.8x faster per trial in most
+# rows up to N = 200 (batches of 8 and 64, float64 and float32, euler and rk4; the float64
+# batch of 64 at N = 200 measured 0.86-1.21 across runs); 0.7-0.9x for 64 trials at
 # N = 300-500, where two panel products at once compete for the caches (on this VM, two
 # single-threaded runs at N = 500 slow each other 1.5x). Above, a batch keeps one matrix
 # product a step, which BLAS spreads over the cores itself.
