@@ -7,7 +7,8 @@ What lives here, and nothing else (no xarray, no option parsing: callers validat
   (``Network``, ``STPParams``, ``Inputs``, ``AdaptiveTableau``; ``_kernels.packed``);
 - the table from a method's kind to its kernels (``STEPPERS``, ``TANGENT_KERNELS``):
   nobody else branches on a method's name or kind;
-- a fixed-step batch run in groups of trials, one thread a group (``in_groups``);
+- a fixed-step batch run in groups of trials, one thread a group (``in_groups``), and
+  one run's neurons split across threads with a barrier a step (``split_blocks``);
 - one chunk driver (``run``) that advances the state chunk by chunk, writes the saved
   states into a sink (an in-memory array or a Zarr store, ``ctrnn.io``) and reports
   progress, returning a ``Report`` whose ``Status`` carries the message telling the user
@@ -27,6 +28,8 @@ import numpy as np
 from ._kernels import dense as _dense
 from ._kernels import lyapunov as _lyap
 from ._kernels import rk as _rk
+from ._kernels import split as _split
+from ._kernels.phi import LINEAR, RELU, SIGMOID, TANH
 from ._kernels.packed import CSR, AdaptiveTableau, Inputs, Network, STPParams
 from ._kernels.rhs import HOLD
 
@@ -181,11 +184,24 @@ def stp_initial_state(net, H, u0, x0):
 
 # --- threads: a batch's trials in groups, one kernel call per group ------------------------
 def available_cpus():
-    """The CPUs this process may run on (its affinity mask where the OS has one)."""
+    """The CPUs this process may run on: its affinity mask where the OS has one, capped
+    by a cgroup v2 CPU quota (a container's ``--cpus``), rounded up."""
     try:
-        return len(os.sched_getaffinity(0))
+        n = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
         return os.cpu_count() or 1
+    quota = _cgroup_quota()
+    return max(1, min(n, quota)) if quota else n
+
+
+def _cgroup_quota(path="/sys/fs/cgroup/cpu.max"):
+    """ceil(quota / period) from a cgroup v2 ``cpu.max`` ("max 100000": none), or None."""
+    try:
+        with open(path) as f:
+            quota, period = f.read().split()[:2]
+        return None if quota == "max" else -(-int(quota) // int(period))
+    except (OSError, ValueError):
+        return None
 
 
 # Up to which N a dense batch is stepped on panels in groups of trials, one thread a group
@@ -263,6 +279,93 @@ def _in_groups(kernel, groups, Z, buf, head, group_args):
     results = [first] + [f.result() for f in futures]
     failed = [res for res in results if res[0] != _rk.OK]
     return min(failed, key=lambda res: (res[1], res[2])) if failed else first
+
+
+# Where one run's neurons are split across threads, one block of rows of W each, with a
+# barrier a step (``_kernels.split``): Euler-type methods (one product a step) without STP,
+# on a dense W with a built-in phi that has a vector form. One trajectory from SPLIT_MIN
+# neurons, a batch above GROUPS_MAX (below, its trials go in groups), both up to
+# SPLIT_MAX (batches: SPLIT_BATCH_MAX), and with at most 8 inputs (more: the drive is a
+# BLAS call, whose own threads would compete with ours every step). From
+# benchmarks/bench_crossover.py --split on the 2-core machine of
+# benchmarks/README.md ("One run on several threads"), against threads=1 (panels, BLAS
+# above PANEL_MAX and for batches above GROUPS_MAX): one trajectory 1.16-2.4x faster in
+# float64 from N = 128 to 1000 (1.0 at 100, 0.5 at 64: the barrier, ~0.2 us, costs more
+# than half a product saves), 1.02-1.21x in float32 from 200 (0.59-0.95 below), ~1.03 at
+# 1500, where both are bound by memory; batches of 8 and 64 trials 1.05-1.96x in most
+# rows from 200 to 1000 (the largest measured), but 0.96 and 0.78 for 64 float64 trials
+# at N = 500 and 700 (BLAS's dgemm is as efficient there). Only two threads were
+# measured. Not bit for bit the same: above PANEL_MAX (one trajectory) or GROUPS_MAX (a
+# batch), a run on one thread takes BLAS's product, equal to a split run to round-off.
+SPLIT_MIN = {np.dtype(np.float64): 128, np.dtype(np.float32): 200}
+SPLIT_MAX, SPLIT_BATCH_MAX = 1500, 1000
+_VECTOR_PHI = (LINEAR, TANH, SIGMOID, RELU)
+
+
+def split_blocks(net, B, kind, threads, dtype):
+    """The blocks (b0, b1) of the panels (``_kernels.dense``) that each of up to
+    ``threads`` threads steps, for a run of B trials of ``net`` by a method of ``kind``;
+    None when the run is not split (see SPLIT_MIN)."""
+    N = net.n_neurons
+    if (threads < 2 or kind != "leaky" or net.is_sparse or net.stp is not None
+            or not isinstance(net.phi.code, int) or net.phi.code not in _VECTOR_PHI
+            or net.n_inputs > 8 or N > (SPLIT_MAX if B == 1 else SPLIT_BATCH_MAX)
+            or N < (SPLIT_MIN[np.dtype(dtype)] if B == 1 else GROUPS_MAX + 1)):
+        return None
+    L = 8 if np.dtype(dtype) == np.float64 else 16
+    n_wide = N // (4 * L)
+    # the work of each block: its rows, a narrow block's (one vector of W for each
+    # broadcast input, against four in a wide block) counted 1.6 times
+    cost = [4 * L] * n_wide + [1.6 * L] * (-(-(N - 4 * L * n_wide) // L))
+    ends = np.cumsum(cost)
+    n = min(threads, len(cost))
+    cuts = [0] + [int(np.argmin(np.abs(ends - ends[-1] * t / n))) + 1 for t in range(1, n)]
+    cuts = sorted(set(cuts + [len(cost)]))
+    return list(zip(cuts[:-1], cuts[1:]))
+
+
+def _split_call(args_of, T):
+    """``_kernels.split.leaky_split(*args_of(t))`` for t < T, thread 0 in this one, each
+    other on a thread of its own (all must run at once: they wait for each other every
+    step, so a shared pool could starve them). Returns their results, or raises the
+    first error once every thread has stopped (an error sets the abort flag, which
+    releases the others)."""
+    results, errors = [None] * T, []
+    flags = args_of(0)[-1]
+
+    def call(t):
+        try:
+            results[t] = _split.leaky_split(*args_of(t))
+        except BaseException as e:
+            flags[8 * T] = -1  # the abort flag: every thread stops at once
+            errors.append(e)
+    started = []
+    try:
+        for t in range(1, T):
+            th = threading.Thread(target=call, args=(t,), name=f"ctrnn-split-{t}",
+                                  daemon=True)
+            th.start()
+            started.append(th)
+        call(0)
+    except BaseException:  # a thread that could not start: release those that did
+        flags[8 * T] = -1
+        raise
+    finally:
+        for th in started:
+            th.join()
+    if errors:
+        raise errors[0]
+    return results
+
+
+def _first_failure(results):
+    """The status tuple of a split step's failure, by ``rhs.first_nonfinite``'s rule:
+    the first infinite entry (trial, then column), else the first NaN; None if none."""
+    bad = [res for res in results if res[0] != _rk.OK]
+    if not bad:
+        return None
+    inf = [res for res in bad if res[4]]
+    return min(inf or bad, key=lambda res: (res[1], res[2], res[3]))[:4]
 
 
 # --- steppers: the method kind -> kernel table ------------------------------------------
@@ -348,6 +451,45 @@ class _Leaky(_Fixed):
         N = tau.shape[0]
         super().__init__(_rk.leaky_run, make(inp_k, keys), dt, steps, save_every,
                          B * N * (N + M // N), groups, _group_args(make, inp_k, keys, groups))
+
+
+class _SplitLeaky(_Leaky):
+    """``_Leaky`` with the neurons split across threads (``split_blocks``,
+    ``_kernels.split``): every thread steps all trials, for its own blocks of rows."""
+
+    def __init__(self, method, net_k, inp_k, Z, dt, steps, save_every, noise, keys, tau,
+                 dtype, blocks, **_):
+        super().__init__(method, net_k, inp_k, Z, dt, steps, save_every, noise, keys, tau,
+                         dtype)
+        self.blocks = blocks
+        B, N = Z.shape
+        Np = net_k.Wp.size // N
+        _, inp, decay, gain, scale, keys, _, _ = self.args
+
+        def padded(a):  # zero past N: the padding rows of the panels stay at 0
+            out = np.zeros(Np, dtype)
+            out[:N] = a
+            return out
+        self.Hs = _dense.aligned_rows(2 * B, Np, np.zeros(0, dtype))
+        self.Hs[:] = 0
+        self.kargs = (net_k, inp, padded(decay), padded(gain), scale, keys)
+        self.ws = [_split.split_workspace(B, N, Np, inp, dtype) for _ in blocks]
+
+    def advance(self, Z, buf, k0, n, base):
+        B, N = Z.shape
+        self.Hs[:B, :N] = Z
+        T = len(self.blocks)
+        flags = np.zeros(8 * (T + 1), np.int64)
+
+        def args_of(t):
+            b0, b1 = self.blocks[t]
+            return (self.Hs, Z, buf, k0, n, self.save_every, base, *self.kargs,
+                    *self.ws[t], b0, b1, t, T, flags)
+        failure = _first_failure(_split_call(args_of, T))
+        if failure is None:
+            return Report(Status.OK), None
+        code, k, r, col = failure
+        return self.report(code, k, r, col), k // self.save_every + 1
 
 
 class _RungeKutta(_Fixed):
@@ -441,8 +583,9 @@ def plan(method, net, Z, xs, interp, *, dt, steps, save_every=1, keys=None, dtyp
     """The stepper of ``method`` for the validated network ``net`` from state Z
     (B, V N) with inputs xs (Bx, steps + 1, n_inputs) on the grid; ``keys`` the trials'
     noise keys (``ctrnn._seeding.trial_keys``) when the network has noise; ``threads``
-    for a batch stepped in groups of trials (``in_groups``). The returned stepper is
-    handed to ``run``, which advances Z in place."""
+    for a run whose neurons are split across threads (``split_blocks``) or a batch
+    stepped in groups of trials (``in_groups``). The returned stepper is handed to
+    ``run``, which advances Z in place."""
     dtype = np.dtype(dtype)
     B = Z.shape[0]
     stepper = STEPPERS[method.kind]
@@ -450,6 +593,13 @@ def plan(method, net, Z, xs, interp, *, dt, steps, save_every=1, keys=None, dtyp
     keys = np.zeros(0, np.uint64) if keys is None else keys
     rows = 1 if stepper.per_trial else B
     groups, panels = None, None
+    blocks = split_blocks(net, B, method.kind, threads, dtype)
+    if blocks is not None and len(blocks) > 1:
+        return _SplitLeaky(method, pack_network(net, rows, dtype, tau, True),
+                           pack_inputs(net, xs, interp, dtype), Z, dt=dt, steps=steps,
+                           save_every=save_every, dtype=dtype,
+                           noise=net.noise_array if keys.size else None, tau=tau,
+                           keys=keys, blocks=blocks)
     if in_groups(net, B, stepper.per_trial):
         panels = None if net.is_sparse else True
         groups = trial_groups(B, threads)

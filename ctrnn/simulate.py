@@ -105,13 +105,25 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
         in flight) and return the lazily opened store (``ctrnn.open_run``). Needs dask
         and zarr (``pip install 'ctrnn[dask]'``).
     threads : int, optional
-        Threads for a batch of trials with a fixed-step method on a sparse network or a
-        dense one of up to 200 neurons: its trials are split into this many groups, each
-        stepped in a thread of its own. Default: the CPUs this process may use. The result
-        does not depend on it: every trial of such a batch equals its single run bit for
-        bit. Elsewhere it is checked but has no effect: a single run, an adaptive method
-        (trials one after the other), a dense batch above 200 neurons (one matrix product
-        a step, which BLAS spreads over the cores itself).
+        Threads a run may use. Default: the CPUs this process may use. Two ways, chosen
+        where each was measured faster (benchmarks/README.md):
+
+        - a batch with a fixed-step method on a sparse network or a dense one of up to
+          200 neurons: its trials are split into this many groups, each stepped in a
+          thread of its own;
+        - a dense network of 128 (float64) or 200 (float32) to 1500 neurons (a batch:
+          201 to 1000), stepped by euler, exponential_euler or discrete without STP,
+          with tanh, sigmoid, relu or linear as phi and at most 8 inputs: the neurons
+          are split across the threads, each stepping its rows of W, meeting once a
+          step.
+
+        Up to 500 neurons for one trajectory and 200 for a batch, the result does not
+        depend on it: every trial equals its single run on one thread bit for bit.
+        Above, a split run equals the one-thread run (a BLAS product a step) to
+        round-off only. Elsewhere it is checked but has no effect: an adaptive method
+        (trials one after the other), other dense runs (one BLAS product a step, which
+        BLAS spreads over the cores itself). The threads of a split run wait for each
+        other by spinning: do not ask for more threads than free cores.
 
     Returns
     -------

@@ -206,7 +206,8 @@ def sweep(build, params, *, simulate=None, reduce=None, client=None, store=None,
     params : dict of name -> sequence
         The grid: every combination is a point (dims in this order).
     simulate : dict
-        Keyword arguments of ``ctrnn.simulate`` (duration, dt, method, ...).
+        Keyword arguments of ``ctrnn.simulate`` (duration, dt, method, ...). ``threads``
+        defaults to 1 here, in every mode: the points are the parallelism.
     reduce : callable, optional
         ``reduce(ds) -> xarray object or number``, run on the worker: keep only what you
         need (a 10,000-point sweep of full runs would not fit). Default: the whole Dataset.
@@ -217,8 +218,9 @@ def sweep(build, params, *, simulate=None, reduce=None, client=None, store=None,
         A directory: each finished point is written there as it completes. Calling again
         with the same arguments computes only the missing points; a store made by another
         sweep is refused. The store knows a sweep by its grid, its simulate arguments
-        (all but ``threads``, which changes no result) and build and reduce: their names, source code, defaults and the values they close
-        over (or a partial's bound arguments). It cannot see module-level globals they
+        (``threads`` among them unless 1: a run split across threads can differ from a
+        one-thread run to round-off) and build and reduce: their names, source code,
+        defaults and the values they close over (or a partial's bound arguments). It cannot see module-level globals they
         read: a changed global needs a new store.
     n_workers : int, optional
         Workers of the LocalCluster made when ``client`` is None.
@@ -273,13 +275,18 @@ def sweep(build, params, *, simulate=None, reduce=None, client=None, store=None,
     for n, v in zip(names, values):
         if not v:
             raise ValueError(f"params[{n!r}] is empty")
-    simulate_kwargs = dict(simulate or {})
+    # one thread a point unless asked (on Dask the workers are the parallelism; and a
+    # split run can differ from a one-thread run to round-off, see simulate's threads),
+    # in both modes, so that a store resumed in the other mode continues the same sweep
+    simulate_kwargs = {"threads": 1, **(simulate or {})}
     grid = list(itertools.product(*[range(len(v)) for v in values]))
     points = [{n: _py(values[i][j]) for i, (n, j) in enumerate(zip(names, idx))}
               for idx in grid]
-    # threads changes no result (simulate's ``threads``): not part of the sweep's identity
+    # threads=1 (the default) is left out of the sweep's identity (stores made before it
+    # was a default stay resumable); any other number is part of it
     sig, text = _signature(names, values,
-                           {k: v for k, v in simulate_kwargs.items() if k != "threads"},
+                           {k: v for k, v in simulate_kwargs.items()
+                            if not (k == "threads" and v == 1)},
                            build, reduce)
     st = _Store(store, sig, text) if store is not None else None
     done = st.done() if st else set()
@@ -317,10 +324,7 @@ def sweep(build, params, *, simulate=None, reduce=None, client=None, store=None,
             client.run(_warm, simulate_kwargs)
             # one map call, and each result fetched by as_completed as it completes: a
             # submit and a result() per point cost two event-loop round trips each
-            # the workers are the parallelism: one thread each for a batch (the result
-            # does not depend on it, see simulate's ``threads``)
-            on_worker = {"threads": 1, **simulate_kwargs}
-            futures = client.map(partial(run_point, build, on_worker, reduce),
+            futures = client.map(partial(run_point, build, simulate_kwargs, reduce),
                                  [points[i] for i in todo], pure=False,
                                  key=[f"ctrnn-sweep-{sig}-{i}" for i in todo])
             index = {fut.key: i for fut, i in zip(futures, todo)}

@@ -97,10 +97,14 @@ def test_interrupted_sweep_resumes_missing_points_only(tmp_path):
     np.testing.assert_array_equal(res.h.values, whole.h.values)
     again = ctrnn.sweep(build, PARAMS, simulate=SIM, reduce=reduce, client="serial", store=store)
     assert again.attrs["n_computed"] == 0
-    # threads changes no result, so it does not make another sweep
+    # threads=1 is the sweep's default: the same sweep; another number is another sweep
+    # (a run split across threads can differ from a one-thread run to round-off)
     again = ctrnn.sweep(build, PARAMS, simulate={**SIM, "threads": 1}, reduce=reduce,
                         client="serial", store=store)
     assert again.attrs["n_computed"] == 0
+    with pytest.raises(ValueError, match="different sweep"):
+        ctrnn.sweep(build, PARAMS, simulate={**SIM, "threads": 2}, reduce=reduce,
+                    client="serial", store=store)
     with pytest.raises(ValueError, match="different sweep"):
         ctrnn.sweep(build, {"g": [0.5]}, simulate=SIM, reduce=reduce, store=store)
 

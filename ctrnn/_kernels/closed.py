@@ -8,7 +8,7 @@ array ``inp.xs`` (B, T + 1, n_in) is overwritten with what was fed, so a caller 
 the ordinary loops (and their adjoints) on exactly the inputs the network received.
 """
 from ._jit import jit
-from .rk import OK, leaky_run, rk_run
+from .rk import OK, ONE, leaky_run, rk_run
 
 
 @jit(inline="always")
@@ -40,7 +40,7 @@ def leaky_closed(H, out, T, C, c, first, take, net, inp, decay, gain, noise_scal
     for k in range(T):
         if k > 0:
             _feed(H, inp.xs, k, C, c, first, take)
-        code, kk, r, i = leaky_run(H, out, k, 1, 1, _base(out, k), net, inp, decay, gain,
+        code, kk, r, i = leaky_run(H, out, k, ONE, ONE, _base(out, k), net, inp, decay, gain,
                                    noise_scale, keys, dt, exact_linear)
         if code != OK:
             return code, kk, r, i
@@ -53,7 +53,7 @@ def rk_closed(H, out, T, C, c, first, take, net, inp, dt, A, b, cc, noise_scale,
     for k in range(T):
         if k > 0:
             _feed(H, inp.xs, k, C, c, first, take)
-        code, kk, r, i = rk_run(H, out, k, 1, 1, _base(out, k), net, inp, dt, A, b, cc,
+        code, kk, r, i = rk_run(H, out, k, ONE, ONE, _base(out, k), net, inp, dt, A, b, cc,
                                 noise_scale, keys)
         if code != OK:
             return code, kk, r, i

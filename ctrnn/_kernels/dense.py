@@ -264,6 +264,13 @@ JC = 96
 
 
 @jit(inline="always")
+def in_passes(B, N):
+    """Whether a product of B trials advances its wide blocks JC inputs at a time (and
+    needs the scratch Q, see ``panel_sums``)."""
+    return B > 1 and N > JC
+
+
+@jit(inline="always")
 def panel_sums(Wp, S, P, Q, turn):
     """P[r, i] <- (W S[r, :N])_i for every trial r and i < N (P (B, Np), C-contiguous,
     Np = Wp.size // N; its columns N.. get the zero rows of the padding).
@@ -280,37 +287,62 @@ def panel_sums(Wp, S, P, Q, turn):
     Np = P.shape[1]
     if Wp.size != Np * N or P.shape[0] < B:  # vector stores are not bounds-checked
         raise ValueError("panel_sums: P must be (B, Np) with Wp.size == Np * N")
-    passes = B > 1 and N > JC
+    passes = in_passes(B, N)
     if passes and (Q.shape[0] < B or Q.shape[1] != Np):
         raise ValueError("panel_sums: Q must be (B, Np) for a batch with N > JC")
-    L = lanes(Wp)
-    n_wide = N // (4 * L)
-    n_blocks = n_wide + (Np - n_wide * 4 * L) // L
+    n_blocks = block_count(N, Np, Wp)
     turn[0] ^= 1
     for bi in range(n_blocks):
-        b = n_blocks - 1 - bi if turn[0] else bi
-        i0 = 4 * L * b if b < n_wide else 4 * L * n_wide + L * (b - n_wide)
-        wide = b < n_wide
-        base = i0 * N
-        j0 = 0
-        while j0 < N:
-            j1 = min(j0 + JC, N) if wide and passes else N
-            r = 0
-            while r < B:
-                o = r * Np + i0
-                if r + 1 < B:
-                    if wide:
-                        _wide2(Wp, base, S, r, N, L, P, o, o + Np, Q, o, o + Np, j0, j1)
-                    else:
-                        _narrow2(Wp, base, S, r, N, L, P, o, o + Np)
-                    r += 2
+        block_sums(Wp, S, 0, B, N, P, Q, n_blocks - 1 - bi if turn[0] else bi, passes)
+
+
+@jit(forceinline=True)
+def block_count(N, Np, Wp):
+    """The number of blocks of the panels of W (N, N) padded to Np rows (wide, then
+    narrow ones)."""
+    L = lanes(Wp)
+    n_wide = N // (4 * L)
+    return n_wide + (Np - n_wide * 4 * L) // L
+
+
+@jit(forceinline=True)
+def block_start(N, Wp, b):
+    """The first row of block b, and whether the block is a wide one (4 L rows)."""
+    L = lanes(Wp)
+    n_wide = N // (4 * L)
+    if b < n_wide:
+        return 4 * L * b, True
+    return 4 * L * n_wide + L * (b - n_wide), False
+
+
+@jit(inline="always")
+def block_sums(Wp, S, s0, B, N, P, Q, b, passes):
+    """``panel_sums`` for block b alone: P[r, i] <- (W S[s0 + r, :N])_i for its rows i
+    and trials r < B (``passes``: JC inputs at a time, see there)."""
+    L = lanes(Wp)
+    Np = P.shape[1]
+    i0, wide = block_start(N, Wp, b)
+    base = i0 * N
+    j0 = 0
+    while j0 < N:
+        j1 = min(j0 + JC, N) if wide and passes else N
+        r = 0
+        while r < B:
+            o = r * Np + i0
+            s = s0 + r
+            if r + 1 < B:
+                if wide:
+                    _wide2(Wp, base, S, s, N, L, P, o, o + Np, Q, o, o + Np, j0, j1)
                 else:
-                    if wide:
-                        _wide1(Wp, base, S, r, N, L, P, o, Q, o, j0, j1)
-                    else:
-                        _narrow1(Wp, base, S, r, N, L, P, o)
-                    r += 1
-            j0 = j1
+                    _narrow2(Wp, base, S, s, N, L, P, o, o + Np)
+                r += 2
+            else:
+                if wide:
+                    _wide1(Wp, base, S, s, N, L, P, o, Q, o, j0, j1)
+                else:
+                    _narrow1(Wp, base, S, s, N, L, P, o)
+                r += 1
+        j0 = j1
 
 
 def finish(P, D, phi, mode, Y, A, C, OUT):

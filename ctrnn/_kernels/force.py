@@ -28,7 +28,7 @@ import numpy as np
 from ._jit import jit
 from .borrow import borrow
 from .blas import scratch, symv, syr2k, syrk
-from .rk import OK, leaky_run
+from .rk import OK, ONE, leaky_run
 
 READOUT, RECURRENT = 0, 1
 RLS, LMS = 0, 1
@@ -221,7 +221,7 @@ def leaky_force(H, out, k0, T, mode, rule, every, first, w, S, R, rs, lam, lr,
     e = np.zeros(z.size)
     for k in range(k0, k0 + T):
         _feed(H, inp.xs, k, mode, first, S, z, r)
-        code, kk, rr, i = leaky_run(H, out, k, 1, 1, k + 1, net, inp, decay, gain,
+        code, kk, rr, i = leaky_run(H, out, k, ONE, ONE, k + 1, net, inp, decay, gain,
                                     noise_scale, keys, dt, exact_linear)
         if code != OK:
             fold(rs)

@@ -31,7 +31,7 @@ from numba.extending import overload
 
 from ._jit import FASTMATH, jit
 from . import stp as _stp
-from .dense import JC, PHI, RAW, RELAX, aligned_rows, finish, panel_sums
+from .dense import PHI, RAW, RELAX, aligned_rows, finish, in_passes, panel_sums
 from .phi import apply_dphi, apply_phi
 
 HOLD, LINEAR = 0, 1
@@ -131,7 +131,7 @@ def make_workspace(Z, net, inp):
     nS = B if net.stp.U.size > 0 else 0
     Np = net.Wp.size // N
     Sp = aligned_rows(B if Np > 0 else 0, Np, Z)
-    Sq = aligned_rows(B if Np > 0 and B > 1 and N > JC else 0, Np, Z)
+    Sq = aligned_rows(B if Np > 0 and in_passes(B, N) else 0, Np, Z)
     return Workspace(np.empty((B, N), Z.dtype), D, np.empty((Bx, inp.xs.shape[2]), Z.dtype),
                      np.empty((nS, N), Z.dtype), Sp, Sq, np.zeros(1, np.int64))
 

@@ -25,6 +25,11 @@ from .rng import add_noise
 
 OK, NONFINITE, MAX_STEPS, STEP_UNDERFLOW = 0, 1, 2, 3
 
+# A step count or save interval of 1 passed from one kernel to another (``closed``,
+# ``force``): a literal 1 there makes Numba compile the whole loop once more for
+# Literal[int](1) (~10 s each); an int64 constant reuses the one Python's calls compile.
+ONE = np.int64(1)
+
 
 @jit(inline="always")
 def _first_save(k0, save_every):

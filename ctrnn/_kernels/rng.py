@@ -38,21 +38,26 @@ def add_noise(H, keys, step, scale):
     H : (B, >= N) state (h in its first N columns), keys : (B,) uint64, step : global
     step index, scale : (N,).
     """
-    B = H.shape[0]
+    for b in range(H.shape[0]):
+        add_noise_row(H, b, keys[b], step, scale, 0, scale.size)
+
+
+@jit(inline="always")
+def add_noise_row(H, row, key, step, scale, i0, i1):
+    """``add_noise`` for the neurons i0 <= i < i1 of one trial (key), whose state is
+    H[row]: the draws of a whole row restricted to those neurons. i0 even, and i1 even
+    or >= N (the draws come in pairs (2 p, 2 p + 1))."""
     N = scale.size
-    npairs = (N + 1) // 2
-    base = np.uint64(step) * np.uint64(2 * npairs)
-    for b in range(B):
-        key = keys[b]
-        for p in range(npairs):
-            n = base + np.uint64(2 * p)
-            u1 = uniform(key, n)
-            u2 = uniform(key, n + np.uint64(1))
-            r = math.sqrt(-2.0 * math.log(u1))
-            i = 2 * p
-            H[b, i] += scale[i] * (r * math.cos(_TWO_PI * u2))
-            if i + 1 < N:
-                H[b, i + 1] += scale[i + 1] * (r * math.sin(_TWO_PI * u2))
+    base = np.uint64(step) * np.uint64(2 * ((N + 1) // 2))
+    for p in range(i0 // 2, (min(i1, N) + 1) // 2):
+        n = base + np.uint64(2 * p)
+        u1 = uniform(key, n)
+        u2 = uniform(key, n + np.uint64(1))
+        r = math.sqrt(-2.0 * math.log(u1))
+        i = 2 * p
+        H[row, i] += scale[i] * (r * math.cos(_TWO_PI * u2))
+        if i + 1 < N:
+            H[row, i + 1] += scale[i + 1] * (r * math.sin(_TWO_PI * u2))
 
 
 @jit

@@ -1,0 +1,244 @@
+"""One run's neurons split across threads: each thread steps its own rows of the panels
+(``dense``) for every trial, and the threads meet at a barrier once a step.
+
+Why: a step reads all of h but each neuron's new value needs only its own row of W. On
+two cores each holds half of W in its own caches: at N = 500 (W 2 MB in float64, as
+large as one core's L2 cache here) a step of one trajectory took 34.4 us on one thread
+and 14.5 on two (benchmarks/README.md, "One run on several threads"). The price is the
+barrier, ~0.2 us here (a cache line going from one core to the other and back), which
+is why small networks stay on one thread.
+
+Each thread's rows are whole blocks of the panels and each row's sum is the one the
+one-thread panel product forms, so the result equals a one-thread run on panels bit for
+bit (``ctrnn._engine`` says where a one-thread run takes BLAS instead).
+
+The state lives in two padded buffers Hs (2 B, Np): step c (counted from 1 in the call)
+reads rows (c - 1) % 2 * B ... and writes rows c % 2 * B ... (own columns only), so that
+no thread writes what another may still be reading; the barrier after step c lets a
+thread start step c + 1 only once every thread has written step c.
+
+Barrier: thread t stores c into flags[8 t] (release) and waits until every other
+thread's flag is >= c (acquire); each flag has a cache line of its own. flags[8 T] is
+the abort flag: a thread that meets a non-finite state at step c stores c there before
+its own flag; the others stop at their barrier of step c (never earlier: a thread still
+waiting at step c - 1 goes on to step c, checks its own rows there and stops after it,
+so every thread ends at the same step). The caller stores -1 if a thread failed in
+Python: every thread stops at once. Spinning threads pause, and yield the CPU after
+~20,000 turns (a thread descheduled by an oversubscribed machine then gets its core
+back).
+"""
+import os
+import platform
+
+import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+from ._jit import jit
+from .borrow import borrow
+from .dense import aligned_rows, block_count, block_start, block_sums, in_passes
+from .phi import vphi
+from .rhs import drive
+from .rng import add_noise_row
+from .simd import _element_ptr, lanes, vadd, vfma, vload, vmul, vstore
+
+OK, NONFINITE = 0, 1
+_ARCH = platform.machine().lower()
+_X86 = _ARCH in ("x86_64", "amd64", "i386", "i686")
+_ARM64 = _ARCH in ("aarch64", "arm64")
+_YIELD_AFTER = 20000
+
+
+@intrinsic
+def load_acquire(typingctx, arr, i):
+    """arr[i] of an int64 array, an atomic load with acquire ordering."""
+    def codegen(context, builder, sig, args):
+        p = _element_ptr(context, builder, sig.args[0], args[0], args[1])
+        return builder.load_atomic(p, "acquire", 8)
+    return types.int64(arr, i), codegen
+
+
+@intrinsic
+def store_release(typingctx, arr, i, v):
+    """arr[i] = v into an int64 array, an atomic store with release ordering."""
+    def codegen(context, builder, sig, args):
+        p = _element_ptr(context, builder, sig.args[0], args[0], args[1])
+        v = context.cast(builder, args[2], sig.args[2], types.int64)
+        builder.store_atomic(v, p, "release", 8)
+        return context.get_dummy_value()
+    return types.none(arr, i, v), codegen
+
+
+@intrinsic
+def spin_pause(typingctx):
+    """The CPU's spin-wait hint (x86 ``pause``, ARM64 ``yield``; nothing elsewhere)."""
+    def codegen(context, builder, sig, args):
+        if _X86:
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), []), "llvm.x86.sse2.pause")
+            builder.call(fn, [])
+        elif _ARM64:
+            i32 = ir.IntType(32)
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.VoidType(), [i32]), "llvm.aarch64.hint")
+            builder.call(fn, [ir.Constant(i32, 1)])
+        return context.get_dummy_value()
+    return types.none(), codegen
+
+
+@intrinsic
+def yield_cpu(typingctx):
+    """POSIX ``sched_yield()``: give the core to another runnable thread (elsewhere
+    nothing: the spin goes on with the CPU's hint alone)."""
+    def codegen(context, builder, sig, args):
+        if os.name == "posix":
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(ir.IntType(32), []), "sched_yield")
+            builder.call(fn, [])
+        return context.get_dummy_value()
+    return types.none(), codegen
+
+
+@jit(inline="always")
+def _stops(flags, T, c):
+    """Whether a thread that has finished step c stops: a failure at a step <= c, or
+    the caller's stop (-1)."""
+    a = load_acquire(flags, 8 * T)
+    return a < 0 or 0 < a <= c
+
+
+@jit(inline="always")
+def barrier(flags, t, T, c):
+    """Thread t of T has finished step c: wait until every thread has, unless the run
+    stops at step c (``_stops``). Returns whether it stops."""
+    store_release(flags, 8 * t, c)
+    for s in range(T):
+        if s == t:
+            continue
+        n = 0
+        while load_acquire(flags, 8 * s) < c:
+            if _stops(flags, T, c):
+                return True
+            spin_pause()
+            n += 1
+            if n == _YIELD_AFTER:
+                yield_cpu()
+                n = 0
+    return _stops(flags, T, c)
+
+
+@jit(inline="always")
+def _first_bad(Hs, row0, B, i0, i1):
+    """(trial, column, is_inf) of the first infinite entry among columns i0 <= i < i1 of
+    rows row0 ... row0 + B - 1 (trial-major), else of the first NaN; (-1, -1, False)
+    when all are finite (``rhs.first_nonfinite``'s rule on a part of the state)."""
+    bad = 0
+    for r in range(B):
+        for i in range(i0, i1):
+            bad |= 0 if abs(Hs[row0 + r, i]) < np.inf else 1
+    if bad == 0:
+        return -1, -1, False
+    for r in range(B):
+        for i in range(i0, i1):
+            if abs(Hs[row0 + r, i]) == np.inf:
+                return r, i, True
+    for r in range(B):
+        for i in range(i0, i1):
+            if Hs[row0 + r, i] != Hs[row0 + r, i]:
+                return r, i, False
+    return -1, -1, False
+
+
+@jit
+def leaky_split(Hs, H, out, k0, nsteps, save_every, save_base, net, inp, decay, gain,
+                noise_scale, keys, P, Q, D, Xw, Dp, b0, b1, t, T, flags):
+    """``rk.leaky_run`` (no STP, dense on panels, a built-in phi with a vector form) for
+    the blocks b0 <= b < b1 of the panels, as thread t of T (module docstring).
+
+    Hs (2 B, Np): the state in its first B rows (columns < N) on entry, shared by the
+    threads. decay, gain (Np,): zero past N. This thread's scratch (``split_workspace``):
+    P, Q the sums (as ``dense.panel_sums``), D (Bx, N) and Xw (Bx, n_in) the drive and
+    inputs (``rhs.drive``), Dp (Bx, Np) the drive padded with zeros (b in its first N
+    columns when there are no inputs). On return, H[:, own columns] holds the state
+    after the last step taken. Returns (code, step, trial, column, is_inf): this
+    thread's first non-finite entry, or OK (also when another thread stopped the run;
+    step then says where)."""
+    Hs = borrow(Hs)
+    H = borrow(H)
+    out = borrow(out)
+    net = borrow(net)
+    inp = borrow(inp)
+    decay = borrow(decay)
+    gain = borrow(gain)
+    noise_scale = borrow(noise_scale)
+    keys = borrow(keys)
+    P = borrow(P)
+    Q = borrow(Q)
+    D = borrow(D)
+    Xw = borrow(Xw)
+    Dp = borrow(Dp)
+    flags = borrow(flags)
+    Wp, phi = net.Wp, net.phi
+    B, N = H.shape
+    Np = Hs.shape[1]
+    L = lanes(Hs)
+    lo = block_start(N, Wp, b0)[0]
+    hi = block_start(N, Wp, b1)[0] if b1 < block_count(N, Np, Wp) else Np
+    top = min(hi, N)  # the last real neuron + 1 of this thread
+    passes = in_passes(B, N)
+    Bx, n_in = inp.xs.shape[0], inp.xs.shape[2]
+    turn = 0
+    c = 0
+    ks = (k0 // save_every + 1) * save_every - 1  # the next step after which to save
+    for k in range(k0, k0 + nsteps):
+        c += 1
+        src = ((c - 1) & 1) * B
+        dst = (c & 1) * B
+        if n_in > 0:
+            drive(inp, k, 0.0, D, Xw)
+            for r in range(Bx):
+                Dp[r, lo:top] = D[r, lo:top]
+        # own blocks, alternately forwards and backwards (``dense.panel_sums``)
+        turn ^= 1
+        for bi in range(b0, b1):
+            block_sums(Wp, Hs, src, B, N, P, Q, b0 + b1 - 1 - bi if turn else bi, passes)
+        for r in range(B):
+            dr = 0 if Bx == 1 else r
+            for i in range(lo, hi, L):
+                p = vphi(phi, vadd(vload(P, r * Np + i), vload(Dp, dr * Np + i)))
+                y = vload(Hs, (src + r) * Np + i)
+                vstore(Hs, (dst + r) * Np + i, vfma(vload(decay, i), y,
+                                                     vmul(vload(gain, i), p)))
+        if keys.size > 0:
+            for r in range(B):
+                add_noise_row(Hs, dst + r, keys[r], k, noise_scale, lo, top)
+        r, i, inf = _first_bad(Hs, dst, B, lo, top)
+        if r >= 0:
+            store_release(flags, 8 * T, c)
+        stop = barrier(flags, t, T, c)
+        if r >= 0 or stop:
+            for q in range(B):
+                H[q, lo:top] = Hs[dst + q, lo:top]
+            return (NONFINITE if r >= 0 else OK), k, r, i, inf
+        if k == ks:
+            j = (k + 1) // save_every - save_base
+            for q in range(B):
+                out[q, j, lo:top] = Hs[dst + q, lo:top]
+            ks += save_every
+    last = (c & 1) * B
+    for q in range(B):
+        H[q, lo:top] = Hs[last + q, lo:top]
+    return OK, k0 + nsteps, -1, -1, False
+
+
+def split_workspace(B, N, Np, inp, dtype):
+    """One thread's scratch for ``leaky_split``: (P, Q, D, Xw, Dp)."""
+    Bx, n_in = inp.xs.shape[0], inp.xs.shape[2]
+    like = np.zeros(0, dtype)
+    Dp = aligned_rows(Bx, Np, like)
+    Dp[:] = 0
+    Dp[:, :N] = inp.b
+    return (aligned_rows(B, Np, like), aligned_rows(B if in_passes(B, N) else 0, Np, like),
+            np.empty((Bx, N), dtype), np.empty((Bx, n_in), dtype), Dp)

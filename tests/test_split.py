@@ -1,0 +1,235 @@
+"""One run's neurons split across threads with a barrier a step (``_kernels.split``): it
+must equal the one-thread run bit for bit (each row's sum is the one the one-thread
+product forms), with inputs, noise, saves and chunks; a blow-up must be reported as the
+one-thread run reports it; an error in one thread must release the others."""
+import threading
+import time
+import types
+
+import numpy as np
+import pytest
+
+import ctrnn
+from ctrnn import _engine
+from ctrnn._kernels import dense
+from ctrnn._kernels import split as _split
+
+from . import naive
+
+
+@pytest.fixture
+def split_anywhere(monkeypatch):
+    """Split wherever the run qualifies, however small (the tests' networks are small)."""
+    monkeypatch.setattr(_engine, "SPLIT_MIN", {d: 0 for d in _engine.SPLIT_MIN})
+    monkeypatch.setattr(_engine, "GROUPS_MAX", 0)
+
+
+def _net(N, n_in=2, noise=0.0, phi="tanh"):
+    W = ctrnn.connectivity.gaussian(N, 1.5, seed=0)
+    U = np.random.default_rng(2).standard_normal((N, n_in)) if n_in else None
+    return ctrnn.RateNetwork(W, U=U, b=0.1, tau=1.0, noise=noise, phi=phi)
+
+
+def _stepper(net, B, threads, method="euler", dtype=np.float64):
+    return _engine.plan(ctrnn.integrators.get_method(method), net,
+                        np.zeros((B, net.n_neurons), dtype), np.zeros((1, 11, net.n_inputs)),
+                        0, dt=0.1, steps=10, dtype=dtype, threads=threads)
+
+
+@pytest.mark.parametrize("N,dtype", [(70, np.float64), (250, np.float64), (250, np.float32),
+                                     (1000, np.float64)])
+@pytest.mark.parametrize("threads", [2, 3])
+def test_blocks_cover_the_panels_in_contiguous_parts(split_anywhere, N, dtype, threads):
+    blocks = _engine.split_blocks(_net(N), 1, "leaky", threads, dtype)
+    Np = dense.panel_rows(N, dtype)
+    L = 8 if dtype == np.float64 else 16
+    n_wide = N // (4 * L)
+    n_blocks = n_wide + (Np - 4 * L * n_wide) // L
+    assert blocks[0][0] == 0 and blocks[-1][1] == n_blocks
+    assert all(a1 == b0 for (_, a1), (b0, _) in zip(blocks, blocks[1:]))
+    assert len(blocks) == min(threads, n_blocks) and all(b1 > b0 for b0, b1 in blocks)
+    if N >= 250:  # about equal work: rows, a narrow block's counted 1.6 times
+        work = [sum(4 * L if b < n_wide else 1.6 * L for b in range(b0, b1))
+                for b0, b1 in blocks]
+        assert max(work) - min(work) <= 4 * L * 1.01
+
+
+def test_only_qualifying_runs_are_split():
+    net = _net(300)
+    assert _engine.split_blocks(net, 1, "leaky", 2, np.float64) is not None
+    assert _engine.split_blocks(net, 1, "leaky", 1, np.float64) is None  # one thread
+    assert _engine.split_blocks(net, 1, "rk", 2, np.float64) is None  # several stages
+    assert _engine.split_blocks(_net(300, phi="softplus"), 1, "leaky", 2, np.float64) is None
+    # more than 8 inputs: the drive is a BLAS call a step, whose threads would compete
+    assert _engine.split_blocks(_net(300, n_in=8), 1, "leaky", 2, np.float64) is not None
+    assert _engine.split_blocks(_net(300, n_in=9), 1, "leaky", 2, np.float64) is None
+    small = _engine.SPLIT_MIN[np.dtype(np.float64)] - 1
+    assert _engine.split_blocks(_net(small), 1, "leaky", 2, np.float64) is None
+    assert _engine.split_blocks(_net(_engine.SPLIT_MAX + 1), 1, "leaky", 2, np.float64) is None
+    big = _net(_engine.SPLIT_BATCH_MAX + 1)
+    assert _engine.split_blocks(big, 1, "leaky", 2, np.float64) is not None
+    assert _engine.split_blocks(big, 4, "leaky", 2, np.float64) is None  # batch limit
+    assert _engine.split_blocks(_net(250), 4, "leaky", 2, np.float64) is not None
+    assert _engine.split_blocks(_net(150), 4, "leaky", 2, np.float64) is None  # groups
+    stp = ctrnn.RateNetwork(net.W, tau=1.0, stp=ctrnn.plasticity.STP(U=0.2, tau_f=1.0,
+                                                                        tau_d=0.5))
+    assert _engine.split_blocks(stp, 1, "leaky", 2, np.float64) is None
+    sparse = ctrnn.RateNetwork(ctrnn.connectivity.sparse(300, 0.1, 1.5, seed=0), tau=1.0)
+    assert _engine.split_blocks(sparse, 1, "leaky", 2, np.float64) is None
+    assert isinstance(_stepper(net, 1, 2), _engine._SplitLeaky)
+    assert not isinstance(_stepper(net, 1, 1), _engine._SplitLeaky)
+
+
+@pytest.mark.parametrize("N,dtype,n_in", [(70, np.float64, 2), (250, np.float64, 8),
+                                          (250, np.float32, 2), (197, np.float32, 0)])
+def test_split_run_equals_the_one_thread_run_bit_for_bit(split_anywhere, N, dtype, n_in):
+    # n_in = 8: the most inputs split (the drive in loops, ``rhs.drive``); 197: odd, a
+    # padded last block
+    net = _net(N, n_in=n_in)
+    rng = np.random.default_rng(1)
+    kw = dict(steps=37, h0=rng.standard_normal(N), dtype=dtype)
+    if n_in:
+        kw["inputs"] = rng.standard_normal((38, n_in))
+    for method in ("euler", "exponential_euler", "discrete"):
+        step = {} if method == "discrete" else {"dt": 0.1}
+        one = ctrnn.simulate(net, method=method, threads=1, **kw, **step).h.values
+        for threads in (2, 3, 5):  # more threads than CPUs: they take turns (yield)
+            got = ctrnn.simulate(net, method=method, threads=threads, **kw, **step).h.values
+            np.testing.assert_array_equal(got, one, err_msg=f"{method} threads={threads}")
+
+
+def test_split_run_matches_a_numpy_euler_loop():
+    net = _net(260, n_in=3)  # above SPLIT_MIN, as a user's run is split
+    assert _stepper(net, 1, 2).blocks is not None
+    rng = np.random.default_rng(3)
+    h0, xs = rng.standard_normal(260), rng.standard_normal((51, 3))
+    got = ctrnn.simulate(net, steps=50, dt=0.05, h0=h0, inputs=xs, method="euler",
+                         threads=2).h.values
+    want = naive.euler_loop(h0, net.W, net.U, net.b, net.tau_array, "tanh", 0.05, xs[:50])
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
+
+
+def test_split_batch_trials_equal_their_single_runs(split_anywhere):
+    N, B = 90, 5
+    net = _net(N)
+    rng = np.random.default_rng(4)
+    H0, xs = rng.standard_normal((B, N)), rng.standard_normal((B, 31, 2))
+    assert isinstance(_stepper(net, B, 2), _engine._SplitLeaky)
+    kw = dict(steps=30, dt=0.1, method="euler")
+    batch = ctrnn.simulate(net, h0=H0, inputs=xs, threads=2, **kw).h.values
+    for r in range(B):
+        single = ctrnn.simulate(net, h0=H0[r], inputs=xs[r], threads=1, **kw).h.values
+        np.testing.assert_array_equal(batch[r], single, err_msg=f"trial {r}")
+
+
+def test_noise_saves_and_chunks_are_those_of_the_one_thread_run(monkeypatch,
+                                                                split_anywhere):
+    net = _net(100, noise=0.4)
+    kw = dict(steps=48, dt=0.1, trials=3, h0="random", seed=7, save_every=4,
+              method="euler")
+    with monkeypatch.context() as m:  # the batch on panels on one thread
+        m.setattr(_engine, "GROUPS_MAX", 10 ** 9)
+        one = ctrnn.simulate(net, threads=1, **kw)
+    two = ctrnn.simulate(net, threads=2, **kw)
+    chunked = ctrnn.simulate(net, threads=2, chunk_steps=5, **kw)
+    assert isinstance(_stepper(net, 3, 2), _engine._SplitLeaky)
+    assert two.sizes["time"] == 48 // 4 + 1
+    np.testing.assert_array_equal(two.h.values, one.h.values)
+    np.testing.assert_array_equal(chunked.h.values, one.h.values)
+    assert not np.array_equal(two.h.values[0], two.h.values[1])  # trials' own noise
+
+
+def test_blowup_is_reported_as_the_one_thread_run_reports_it(split_anywhere):
+    # dh/dt = 2 h (linear, W = 3 I): neuron 65 (second thread's rows) with the largest h0
+    # overflows first; neuron 3 (first thread's) later
+    N = 70
+    net = ctrnn.RateNetwork(np.eye(N) * 3.0, tau=1.0, phi="linear")
+    h0 = np.zeros(N)
+    h0[3], h0[65] = 1e-3, 1e3
+    assert _stepper(net, 1, 2).blocks == [(0, 1), (1, 3)]
+    kw = dict(duration=500.0, dt=0.1, h0=h0, method="euler")
+    with pytest.raises(FloatingPointError, match="neuron 65"):
+        ctrnn.simulate(net, threads=2, **kw)
+    one = ctrnn.simulate(net, threads=1, on_blowup="return", save_every=10, **kw)
+    two = ctrnn.simulate(net, threads=2, on_blowup="return", save_every=10, **kw)
+    assert two.attrs["status"] == one.attrs["status"]
+    np.testing.assert_array_equal(two.h.values, one.h.values)
+    assert np.isnan(one.h.values[-1]).all()
+
+
+def test_first_failure_follows_the_one_thread_rule():
+    ok = (0, 9, -1, -1, False)
+    assert _engine._first_failure([ok, ok]) is None
+    nan_early_col = (1, 9, 0, 2, False)
+    inf_late_col = (1, 9, 0, 80, True)
+    inf_trial_1 = (1, 9, 1, 5, True)
+    # the first infinite entry (by trial, then column) is named before any NaN
+    assert _engine._first_failure([nan_early_col, inf_late_col]) == (1, 9, 0, 80)
+    assert _engine._first_failure([inf_trial_1, inf_late_col]) == (1, 9, 0, 80)
+    assert _engine._first_failure([ok, nan_early_col]) == (1, 9, 0, 2)
+
+
+@pytest.mark.parametrize("failing", [0, 1])
+def test_an_error_in_one_thread_releases_the_others(monkeypatch, split_anywhere, failing):
+    # the other thread waits at the barrier for the failing one: the abort flag must let
+    # it go, and the error must reach the caller
+    real = _split.leaky_split
+
+    def leaky_split(*args):
+        if args[-3] == failing:  # t
+            raise MemoryError(f"thread {failing}")
+        return real(*args)
+    monkeypatch.setattr(_engine, "_split", types.SimpleNamespace(
+        leaky_split=leaky_split, split_workspace=_split.split_workspace))
+    net = _net(70)
+    raised = []
+
+    def run():
+        try:
+            ctrnn.simulate(net, steps=200, dt=0.1, h0="random", seed=0, method="euler",
+                           threads=2)
+        except MemoryError as e:
+            raised.append(e)
+    th = threading.Thread(target=run, daemon=True)  # a hang fails, not blocks, the suite
+    th.start()
+    th.join(120)
+    assert not th.is_alive(), "a thread is still waiting for the failed one"
+    assert len(raised) == 1 and f"thread {failing}" in str(raised[0])
+
+
+def test_a_thread_behind_the_failing_step_goes_on_to_it(monkeypatch, split_anywhere):
+    # thread 1 has finished step 1 and failed at step 2 (flags as it leaves them) while
+    # thread 0 is still at its barrier of step 1: thread 0 must not stop there but take
+    # step 2 and stop after it, so that every thread ends at the same step (thread 0 is
+    # run alone here, on the flags thread 1 left)
+    seen, real = [], _split.leaky_split
+
+    def spy(*args):
+        seen.append(args)
+        return real(*args)
+    monkeypatch.setattr(_split, "leaky_split", spy)
+    net = _net(70, n_in=0)
+    h0 = np.random.default_rng(0).standard_normal(70)
+    kw = dict(steps=5, dt=0.1, h0=h0, method="euler")
+    ctrnn.simulate(net, threads=2, **kw)
+    want = ctrnn.simulate(net, threads=1, **kw).h.values
+    args = list(next(a for a in seen if a[-3] == 0))
+    b0, b1 = args[-5], args[-4]
+    T = args[-2]
+    flags = np.zeros(8 * (T + 1), np.int64)
+    flags[8 * 1] = 1  # thread 1: step 1 done
+    flags[8 * T] = 2  # thread 1: a failure at step 2
+    Hs, Z, buf = args[0], np.zeros((1, 70)), np.full((1, 6, 70), np.nan)
+    Hs[:] = 0
+    Hs[0, :70] = h0
+    Hs[1, :70] = want[1]  # thread 1's columns of step 1, as it left them
+    buf[0, 0] = h0
+    args[0:7] = [Hs, Z, buf, 0, 5, 1, 0]
+    args[-1] = flags
+    code, k, r, col, _ = real(*args)
+    assert (code, k) == (_split.OK, 1)  # stopped after step index 1 (the second step)
+    hi = min(32 * b1, 70)  # thread 0's columns: its wide blocks of 32 rows
+    assert b0 == 0
+    np.testing.assert_array_equal(Z[0, :hi], want[2, :hi])  # the state after step 2
+    np.testing.assert_array_equal(buf[0, 1, :hi], want[1, :hi])  # step 1 saved
+    assert np.isnan(buf[0, 2]).all()  # step 2 (the failing one) not saved
