@@ -593,7 +593,8 @@ def plan(method, net, Z, xs, interp, *, dt, steps, save_every=1, keys=None, dtyp
     keys = np.zeros(0, np.uint64) if keys is None else keys
     rows = 1 if stepper.per_trial else B
     groups, panels = None, None
-    blocks = split_blocks(net, B, method.kind, threads, dtype)
+    # a split run's threads spin at the barrier: never more of them than CPUs
+    blocks = split_blocks(net, B, method.kind, min(threads, available_cpus()), dtype)
     if blocks is not None and len(blocks) > 1:
         return _SplitLeaky(method, pack_network(net, rows, dtype, tau, True),
                            pack_inputs(net, xs, interp, dtype), Z, dt=dt, steps=steps,

@@ -122,8 +122,10 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
         Above, a split run equals the one-thread run (a BLAS product a step) to
         round-off only. Elsewhere it is checked but has no effect: an adaptive method
         (trials one after the other), other dense runs (one BLAS product a step, which
-        BLAS spreads over the cores itself). The threads of a split run wait for each
-        other by spinning: do not ask for more threads than free cores.
+        BLAS spreads over the cores itself). A split run takes at most as many threads
+        as CPUs; they wait for each other by spinning (yielding the core every ~0.1 ms),
+        so other busy processes slow it (two at once on two cores: 1-2.5x the time of
+        one-thread runs).
 
     Returns
     -------

@@ -220,8 +220,8 @@ def sweep(build, params, *, simulate=None, reduce=None, client=None, store=None,
         sweep is refused. The store knows a sweep by its grid, its simulate arguments
         (``threads`` among them unless 1: a run split across threads can differ from a
         one-thread run to round-off) and build and reduce: their names, source code,
-        defaults and the values they close over (or a partial's bound arguments). It cannot see module-level globals they
-        read: a changed global needs a new store.
+        defaults and the values they close over (or a partial's bound arguments). It
+        cannot see module-level globals they read: a changed global needs a new store.
     n_workers : int, optional
         Workers of the LocalCluster made when ``client`` is None.
     progress : bool, callable or None

@@ -17,6 +17,14 @@ from ctrnn._kernels import split as _split
 from . import naive
 
 
+@pytest.fixture(autouse=True)
+def eight_cpus(monkeypatch):
+    """As if there were 8 CPUs (a split run takes no more threads than CPUs): the tests
+    split on a machine of any size, and 3 or 5 threads on fewer cores take turns (the
+    barrier's yield)."""
+    monkeypatch.setattr(_engine, "available_cpus", lambda: 8)
+
+
 @pytest.fixture
 def split_anywhere(monkeypatch):
     """Split wherever the run qualifies, however small (the tests' networks are small)."""
@@ -78,6 +86,23 @@ def test_only_qualifying_runs_are_split():
     assert _engine.split_blocks(sparse, 1, "leaky", 2, np.float64) is None
     assert isinstance(_stepper(net, 1, 2), _engine._SplitLeaky)
     assert not isinstance(_stepper(net, 1, 1), _engine._SplitLeaky)
+
+
+def test_a_split_run_takes_no_more_threads_than_cpus(monkeypatch):
+    net = _net(300)
+    monkeypatch.setattr(_engine, "available_cpus", lambda: 2)
+    assert len(_stepper(net, 1, 8).blocks) == 2
+    monkeypatch.setattr(_engine, "available_cpus", lambda: 1)
+    assert not isinstance(_stepper(net, 1, 8), _engine._SplitLeaky)
+
+
+def test_cgroup_quota_caps_the_cpus(tmp_path):
+    f = tmp_path / "cpu.max"
+    f.write_text("150000 100000\n")
+    assert _engine._cgroup_quota(str(f)) == 2
+    f.write_text("max 100000\n")
+    assert _engine._cgroup_quota(str(f)) is None
+    assert _engine._cgroup_quota(str(tmp_path / "absent")) is None
 
 
 @pytest.mark.parametrize("N,dtype,n_in", [(70, np.float64, 2), (250, np.float64, 8),
