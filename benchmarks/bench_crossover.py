@@ -10,7 +10,8 @@ PANEL_MAX (one trajectory) and GROUPS_MAX (batches) in ctrnn/_engine.py hold.
 --split: instead, one run's neurons split across all the CPUs with a barrier a step
 (``_kernels.split``) against the same run with threads=1 (panels up to PANEL_MAX, then
 BLAS's dgemv; a batch above GROUPS_MAX on BLAS's dgemm, which uses every core itself),
-the split forced on at every N. Prints where it wins, for SPLIT_MIN and SPLIT_MAX.
+the split forced on at every N (batches: above GROUPS_MAX; at or below it they run in
+groups of trials on both sides). Prints where it wins, for SPLIT_MIN and SPLIT_MAX.
 Run:  python benchmarks/bench_crossover.py [--quick] [--split]
 """
 from __future__ import annotations
@@ -27,18 +28,20 @@ from ctrnn import _engine
 
 def timed(net, h0, steps, dtype, panels):
     key_max = {k: (10 ** 9 if panels else -1) for k in _engine.PANEL_MAX}
-    saved = dict(_engine.PANEL_MAX), _engine.GROUPS_MAX, _engine.SPLIT_MAX
+    saved = (dict(_engine.PANEL_MAX), _engine.GROUPS_MAX, _engine.SPLIT_MAX,
+             _engine.SPLIT_BATCH_MAX)
 
     def run():
         _engine.PANEL_MAX.update(key_max)
         _engine.GROUPS_MAX = 10 ** 9 if panels else -1
-        _engine.SPLIT_MAX = -1  # no run split across threads here (see --split)
+        # no run split across threads here (see --split)
+        _engine.SPLIT_MAX = _engine.SPLIT_BATCH_MAX = -1
         try:
             ctrnn.simulate(net, steps=steps, dt=0.1, h0=h0, method="euler", save_every=steps,
                            dtype=dtype, progress=False)
         finally:
             _engine.PANEL_MAX.update(saved[0])
-            _engine.GROUPS_MAX, _engine.SPLIT_MAX = saved[1], saved[2]
+            _engine.GROUPS_MAX, _engine.SPLIT_MAX, _engine.SPLIT_BATCH_MAX = saved[1:]
     return run
 
 

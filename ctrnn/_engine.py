@@ -185,7 +185,8 @@ def stp_initial_state(net, H, u0, x0):
 # --- threads: a batch's trials in groups, one kernel call per group ------------------------
 def available_cpus():
     """The CPUs this process may run on: its affinity mask where the OS has one, capped
-    by a cgroup v2 CPU quota (a container's ``--cpus``), rounded up."""
+    by a cgroup v2 CPU quota (a container's ``--cpus``, rounded down: a split run's
+    threads spin, and a throttled one stalls the others)."""
     try:
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
@@ -195,11 +196,12 @@ def available_cpus():
 
 
 def _cgroup_quota(path="/sys/fs/cgroup/cpu.max"):
-    """ceil(quota / period) from a cgroup v2 ``cpu.max`` ("max 100000": none), or None."""
+    """floor(quota / period), at least 1, from a cgroup v2 ``cpu.max`` ("max 100000":
+    none), or None."""
     try:
         with open(path) as f:
             quota, period = f.read().split()[:2]
-        return None if quota == "max" else -(-int(quota) // int(period))
+        return None if quota == "max" else max(1, int(quota) // int(period))
     except (OSError, ValueError):
         return None
 
@@ -293,7 +295,7 @@ def _in_groups(kernel, groups, Z, buf, head, group_args):
 # float64 from N = 128 to 1000 (1.0 at 100, 0.5 at 64: the barrier, ~0.2 us, costs more
 # than half a product saves), 1.02-1.21x in float32 from 200 (0.59-0.95 below), ~1.03 at
 # 1500, where both are bound by memory; batches of 8 and 64 trials 1.05-1.96x in most
-# rows from 200 to 1000 (the largest measured), but 0.96 and 0.78 for 64 float64 trials
+# rows from 300 to 1000 (the largest measured), but 0.96 and 0.78 for 64 float64 trials
 # at N = 500 and 700 (BLAS's dgemm is as efficient there). Only two threads were
 # measured. Not bit for bit the same: above PANEL_MAX (one trajectory) or GROUPS_MAX (a
 # batch), a run on one thread takes BLAS's product, equal to a split run to round-off.

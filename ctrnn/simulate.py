@@ -106,7 +106,7 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
         and zarr (``pip install 'ctrnn[dask]'``).
     threads : int, optional
         Threads a run may use. Default: the CPUs this process may use. Two ways, chosen
-        where each was measured faster (benchmarks/README.md):
+        by measured crossovers (benchmarks/README.md; two batch rows lose there):
 
         - a batch with a fixed-step method on a sparse network or a dense one of up to
           200 neurons: its trials are split into this many groups, each stepped in a
@@ -123,9 +123,9 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
         round-off only. Elsewhere it is checked but has no effect: an adaptive method
         (trials one after the other), other dense runs (one BLAS product a step, which
         BLAS spreads over the cores itself). A split run takes at most as many threads
-        as CPUs; they wait for each other by spinning (yielding the core every ~0.1 ms),
-        so other busy processes slow it (two at once on two cores: 1-2.5x the time of
-        one-thread runs).
+        as CPUs; they wait for each other by spinning (on POSIX yielding the core every
+        2,000 turns), so other busy processes slow it (two at once on two cores: 73-192
+        ms against 69-123 for two one-thread runs).
 
     Returns
     -------

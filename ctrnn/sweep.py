@@ -207,7 +207,8 @@ def sweep(build, params, *, simulate=None, reduce=None, client=None, store=None,
         The grid: every combination is a point (dims in this order).
     simulate : dict
         Keyword arguments of ``ctrnn.simulate`` (duration, dt, method, ...). ``threads``
-        defaults to 1 here, in every mode: the points are the parallelism.
+        defaults to 1 here, in every mode (on Dask the points are the parallelism; a
+        serial sweep runs the same way, so that either continues the other's store).
     reduce : callable, optional
         ``reduce(ds) -> xarray object or number``, run on the worker: keep only what you
         need (a 10,000-point sweep of full runs would not fit). Default: the whole Dataset.

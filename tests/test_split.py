@@ -98,8 +98,10 @@ def test_a_split_run_takes_no_more_threads_than_cpus(monkeypatch):
 
 def test_cgroup_quota_caps_the_cpus(tmp_path):
     f = tmp_path / "cpu.max"
-    f.write_text("150000 100000\n")
-    assert _engine._cgroup_quota(str(f)) == 2
+    f.write_text("250000 100000\n")
+    assert _engine._cgroup_quota(str(f)) == 2  # 2.5 CPUs: 2 (rounded down)
+    f.write_text("50000 100000\n")
+    assert _engine._cgroup_quota(str(f)) == 1
     f.write_text("max 100000\n")
     assert _engine._cgroup_quota(str(f)) is None
     assert _engine._cgroup_quota(str(tmp_path / "absent")) is None
@@ -182,6 +184,14 @@ def test_blowup_is_reported_as_the_one_thread_run_reports_it(split_anywhere):
     assert np.isnan(one.h.values[-1]).all()
 
 
+def test_a_thread_stops_at_the_failing_step_never_before():
+    flags = np.zeros(8 * 3, np.int64)  # T = 2: the abort flag at 16
+    for abort, c, stops in [(0, 5, False), (2, 1, False), (2, 2, True), (2, 3, True),
+                            (-1, 1, True)]:
+        flags[16] = abort
+        assert _split._stops(flags, 2, c) is stops, (abort, c)
+
+
 def test_first_failure_follows_the_one_thread_rule():
     ok = (0, 9, -1, -1, False)
     assert _engine._first_failure([ok, ok]) is None
@@ -242,8 +252,8 @@ def test_a_thread_behind_the_failing_step_goes_on_to_it(monkeypatch, split_anywh
     b0, b1 = args[-5], args[-4]
     T = args[-2]
     flags = np.zeros(8 * (T + 1), np.int64)
-    flags[8 * 1] = 1  # thread 1: step 1 done
-    flags[8 * T] = 2  # thread 1: a failure at step 2
+    flags[8 * 1] = 1  # thread 1: step 1 done, and a failure at step 2 stored (its own
+    flags[8 * T] = 2  # flag of step 2 not yet)
     Hs, Z, buf = args[0], np.zeros((1, 70)), np.full((1, 6, 70), np.nan)
     Hs[:] = 0
     Hs[0, :70] = h0

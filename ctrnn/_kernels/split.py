@@ -25,8 +25,9 @@ waiting at step c - 1 goes on to step c, checks its own rows there and stops aft
 so every thread ends at the same step). The caller stores -1 if a thread failed in
 Python: every thread stops at once. Spinning threads pause, and yield the CPU every
 2,000 turns (~0.1 ms), so that a thread descheduled by a busy machine gets its core
-back: two split runs at once on two cores, each 1-2.5x the time of a one-thread run
-(after 20,000 turns: 3-4x; yielding every 200 turns cost ~10% at N = 1000 alone).
+back: two split runs at once on two cores took 73-192 ms against 69-123 for two
+one-thread runs (yielding after 20,000 turns: 602-628 against 214-215; every 200
+turns cost ~10% at N = 1000 alone). Elsewhere than POSIX nothing yields.
 """
 import os
 import platform
