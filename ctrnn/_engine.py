@@ -314,11 +314,11 @@ def split_blocks(net, B, kind, threads, dtype):
             or net.n_inputs > 8 or N > (SPLIT_MAX if B == 1 else SPLIT_BATCH_MAX)
             or N < (SPLIT_MIN[np.dtype(dtype)] if B == 1 else GROUPS_MAX + 1)):
         return None
-    L = 8 if np.dtype(dtype) == np.float64 else 16
-    n_wide = N // (4 * L)
     # the work of each block: its rows, a narrow block's (one vector of W for each
-    # broadcast input, against four in a wide block) counted 1.6 times
-    cost = [4 * L] * n_wide + [1.6 * L] * (-(-(N - 4 * L * n_wide) // L))
+    # broadcast input, against four in a wide block) counted 1.6 times (the first block
+    # is a wide one whenever there is one; with none, the costs are equal anyway)
+    sizes = _dense.block_sizes(N, dtype)
+    cost = [rows if rows == sizes[0] else 1.6 * rows for rows in sizes]
     ends = np.cumsum(cost)
     n = min(threads, len(cost))
     cuts = [0] + [int(np.argmin(np.abs(ends - ends[-1] * t / n))) + 1 for t in range(1, n)]
@@ -403,15 +403,17 @@ class _Fixed:
         return k0 // self.save_every + 1, (k0 + n) // self.save_every + 1
 
     def advance(self, Z, buf, k0, n, base):
-        head = (k0, n, self.save_every, base)
-        if self.groups is None:
-            code, k, r, col = self.kernel(Z, buf, *head, *self.args)
-        else:
-            code, k, r, col = _in_groups(self.kernel, self.groups, Z, buf, head,
-                                         self.group_args)
+        code, k, r, col = self.step(Z, buf, (k0, n, self.save_every, base))
         if code == _rk.OK:
             return Report(Status.OK), None
         return self.report(code, k, r, col), k // self.save_every + 1  # saves before k
+
+    def step(self, Z, buf, head):
+        """The kernel over the chunk (head: k0, n, save_every, base): one call, or one
+        per group of trials; its status tuple (code, step, trial, column)."""
+        if self.groups is None:
+            return self.kernel(Z, buf, *head, *self.args)
+        return _in_groups(self.kernel, self.groups, Z, buf, head, self.group_args)
 
     def report(self, code, k, r, col):
         """The Report of a kernel's status tuple (code, step, trial, column)."""
@@ -477,7 +479,7 @@ class _SplitLeaky(_Leaky):
         self.kargs = (net_k, inp, padded(decay), padded(gain), scale, keys)
         self.ws = [_split.split_workspace(B, N, Np, inp, dtype) for _ in blocks]
 
-    def advance(self, Z, buf, k0, n, base):
+    def step(self, Z, buf, head):
         B, N = Z.shape
         self.Hs[:B, :N] = Z
         T = len(self.blocks)
@@ -485,13 +487,8 @@ class _SplitLeaky(_Leaky):
 
         def args_of(t):
             b0, b1 = self.blocks[t]
-            return (self.Hs, Z, buf, k0, n, self.save_every, base, *self.kargs,
-                    *self.ws[t], b0, b1, t, T, flags)
-        failure = _first_failure(_split_call(args_of, T))
-        if failure is None:
-            return Report(Status.OK), None
-        code, k, r, col = failure
-        return self.report(code, k, r, col), k // self.save_every + 1
+            return (self.Hs, Z, buf, *head, *self.kargs, *self.ws[t], b0, b1, t, T, flags)
+        return _first_failure(_split_call(args_of, T)) or (_rk.OK, 0, 0, 0)
 
 
 class _RungeKutta(_Fixed):

@@ -38,12 +38,17 @@ from .simd import lanes, vadd, vfma, vload, vmul, vsplat, vstore, vsub, vzero
 RAW, PHI, LEAK, RELAX = 0, 1, 2, 3
 
 
-def panel_rows(N, dtype):
-    """Np, the rows of W once padded into panels (a multiple of the lanes L)."""
+def block_sizes(N, dtype):
+    """The rows of each block of the panels of W (N, N), in order: 4 L for the wide
+    ones, then L for the narrow ones (the last padded with zero rows)."""
     L = 8 if np.dtype(dtype) == np.float64 else 16
     n_wide = N // (4 * L)
-    rest = N - n_wide * 4 * L
-    return n_wide * 4 * L + -(-rest // L) * L
+    return [4 * L] * n_wide + [L] * -(-(N - n_wide * 4 * L) // L)
+
+
+def panel_rows(N, dtype):
+    """Np, the rows of W once padded into panels (a multiple of the lanes L)."""
+    return sum(block_sizes(N, dtype))
 
 
 @jit
