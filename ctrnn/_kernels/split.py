@@ -43,6 +43,7 @@ from .borrow import borrow
 from .dense import aligned_rows, block_count, block_start, block_sums, in_passes
 from .phi import vphi
 from .rhs import drive
+from .rk import _first_save
 from .rng import add_noise_row
 from .simd import _element_ptr, lanes, vadd, vfma, vload, vmul, vstore
 
@@ -193,7 +194,7 @@ def leaky_split(Hs, H, out, k0, nsteps, save_every, save_base, net, inp, decay, 
     Bx, n_in = inp.xs.shape[0], inp.xs.shape[2]
     turn = 0
     c = 0
-    ks = (k0 // save_every + 1) * save_every - 1  # the next step after which to save
+    ks = _first_save(k0, save_every)
     for k in range(k0, k0 + nsteps):
         c += 1
         src = ((c - 1) & 1) * B
