@@ -150,16 +150,15 @@ def bare_panels_peer(W, h0, steps, method, dtype):
     from ctrnn._kernels.borrow import borrow
 
     @jit(cache=False)
-    def loop(Wp, H, Sp, Sq, turn, n):
+    def loop(Wp, H, Sp, turn, n):
         # the products alone, inlined as in the kernels, arrays not reference-counted
         Wp = borrow(Wp)
         H = borrow(H)
         Sp = borrow(Sp)
-        Sq = borrow(Sq)
         turn = borrow(turn)
         N = H.shape[1]
         for _ in range(n):
-            dense.panel_sums(Wp, H, Sp, Sq, turn)
+            dense.panel_sums(Wp, H, Sp, turn)
             for r in range(H.shape[0]):  # feed the sums back (a chain, as in a run)
                 for i in range(N):
                     H[r, i] = Sp[r, i]
@@ -167,10 +166,9 @@ def bare_panels_peer(W, h0, steps, method, dtype):
     N = W.shape[0]
     Wp = dense.pack_panels(W)
     Sp = dense.aligned_rows(h0.shape[0], Wp.size // N, W)
-    Sq = dense.aligned_rows(h0.shape[0], Wp.size // N, W)
     k = 4 if method == "rk4" else 1
     turn = np.zeros(1, np.int64)
-    return lambda: loop(Wp, h0.copy(), Sp, Sq, turn, k * steps)
+    return lambda: loop(Wp, h0.copy(), Sp, turn, k * steps)
 
 
 def tanh_floor_peer(W, h0, steps, method, dtype):

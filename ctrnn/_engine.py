@@ -228,7 +228,8 @@ def in_groups(net, B, per_trial):
 
 def trial_groups(B, n):
     """(r0, r1) of min(n, B) contiguous groups of the B trials, as equal as possible,
-    in pairs where every group gets one (the panel product serves two trials a load)."""
+    in pairs where every group gets one (the panel product serves two or three trials a
+    load)."""
     n = max(1, min(n, B))
     unit = 2 if B >= 2 * n else 1
     units, odd = divmod(B, unit)

@@ -109,9 +109,10 @@ def test_panels_hold_w_and_are_aligned(dtype):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_a_trial_of_a_batch_equals_its_single_run_bit_for_bit(dtype):
-    # on panels, in one group (threads=1) or several; N = 100 > dense.JC: the batch's
-    # product advances in passes of JC inputs, each chain of sums as in one pass
-    assert 100 <= _engine.GROUPS_MAX and 100 > dense.JC
+    # on panels, in one group (threads=1) or several; 5 trials: over a wide block three
+    # at a time then two, over a narrow one two at a time then one; each trial's sums in
+    # the chains of its single run
+    assert 100 <= _engine.GROUPS_MAX
     net = ctrnn.RateNetwork(ctrnn.connectivity.gaussian(100, 1.5, seed=0), tau=1.0)
     H0 = np.random.default_rng(1).standard_normal((5, 100))
     for method in ("euler", "rk4", "exponential_euler"):

@@ -6,8 +6,9 @@ separate passes for the input drive, phi and the leak. Here W is packed once int
 panels (as BLAS packs its operands), each panel read from start to end by a loop that keeps
 its output sums in SIMD registers (``simd``); then one sweep per trial (``finish``, also
 used after a BLAS product) adds the drive, applies phi and writes the leak update or the
-field, in whole SIMD vectors (the vector forms of phi, ``phi.vphi``). Trials are taken in
-pairs so that each panel load serves two trials.
+field, in whole SIMD vectors (the vector forms of phi, ``phi.vphi``). A batch's trials are
+taken three at a time over a wide block (two over a narrow one), so that each vector of W
+loaded serves three (two) trials.
 
 Both are inlined into the kernels' loops (``inline="always"``): as calls, Numba counted
 each of their array arguments in and out with atomic operations, ~0.1 us a call (the
@@ -21,8 +22,7 @@ Wp[i0 N : (i0 + w) N], input j at Wp[i0 N + j w : i0 N + (j + 1) w].
 Summation order, the same for every trial, batch size and machine: output i's sum runs
 over the inputs j in two interleaved chains (even and odd j; in the narrow blocks eight
 chains, j mod 8, the last N mod 8 inputs going to the first) which are added at the end,
-each multiply-add rounded once (fma); a batch's wide blocks advance JC inputs at a time,
-each chain going on from where it stopped, so the operations are the same. So a trial of
+each multiply-add rounded once (fma), whichever trials share the pass. So a trial of
 a batch on panels equals its single run bit for bit (fixed-step batches up to
 ``ctrnn._engine.GROUPS_MAX`` run on panels, in groups of trials), and a chunked run an
 unchunked one.
@@ -33,7 +33,7 @@ from numba.extending import overload
 
 from ._jit import FASTMATH, jit
 from .phi import apply_phi_row, has_vector_form, vphi
-from .simd import lanes, vadd, vfma, vload, vmul, vsplat, vstore, vsub, vzero
+from .simd import lanes, vadd, vfma, vload, vmul, vsplat_at, vstore, vsub, vzero
 
 RAW, PHI, LEAK, RELAX = 0, 1, 2, 3
 
@@ -89,108 +89,96 @@ def _fill_panels(W, Wp):
 
 
 @jit(forceinline=True)
-def _load4(A, o, L):
-    """The 4 vectors A.flat[o:o + 4L] (a wide block's rows)."""
-    return vload(A, o), vload(A, o + L), vload(A, o + 2 * L), vload(A, o + 3 * L)
+def _put4(P, o, L, a0, a1, a2, a3, b0, b1, b2, b3):
+    """A wide block's sums, chains a (even inputs) plus chains b (odd), into
+    P.flat[o:o + 4L]."""
+    vstore(P, o, vadd(a0, b0))
+    vstore(P, o + L, vadd(a1, b1))
+    vstore(P, o + 2 * L, vadd(a2, b2))
+    vstore(P, o + 3 * L, vadd(a3, b3))
 
 
 @jit(forceinline=True)
-def _put4(P, o, Q, oq, L, done, a0, a1, a2, a3, b0, b1, b2, b3):
-    """A wide block's chains a (even inputs) and b (odd): their sums into P.flat[o:o + 4L]
-    when ``done``, else a there and b into Q.flat[oq:oq + 4L], to go on from."""
-    if done:
-        a0, a1, a2, a3 = vadd(a0, b0), vadd(a1, b1), vadd(a2, b2), vadd(a3, b3)
-    else:
-        vstore(Q, oq, b0)
-        vstore(Q, oq + L, b1)
-        vstore(Q, oq + 2 * L, b2)
-        vstore(Q, oq + 3 * L, b3)
-    vstore(P, o, a0)
-    vstore(P, o + L, a1)
-    vstore(P, o + 2 * L, a2)
-    vstore(P, o + 3 * L, a3)
+def _fma4(Wp, q, L, x, a0, a1, a2, a3):
+    """The chains a + (the 4 vectors of W at Wp.flat[q:q + 4L]) x: one input of a wide
+    block for one trial. Where trials share an input, LLVM loads its vectors once."""
+    return (vfma(vload(Wp, q), x, a0), vfma(vload(Wp, q + L), x, a1),
+            vfma(vload(Wp, q + 2 * L), x, a2), vfma(vload(Wp, q + 3 * L), x, a3))
 
 
 @jit(forceinline=True)
-def _wide1(Wp, base, S, r, N, L, P, o, Q, oq, j0, j1):
+def _wide1(Wp, base, S, r, N, L, P, o):
     """P.flat[o:o + 4L] <- the sums of a wide block for trial r (input S[r]): the even
-    inputs j in chains a, the odd ones in chains b. Inputs j0 <= j < j1 only (j0 even):
-    from j0 > 0 the chains go on from P (a) and Q.flat[oq:] (b), and until j1 == N they
-    are left there (a, b) instead of summed: each chain's operations are those of one
-    pass over all the inputs, in the same order."""
+    inputs j in chains a, the odd ones in chains b. The loop takes the inputs in pairs,
+    the last one (N odd) on its own: no test inside it."""
     z = vzero(Wp)
-    if j0 == 0:
-        a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = z
-    else:
-        a0, a1, a2, a3 = _load4(P, o, L)
-        b0, b1, b2, b3 = _load4(Q, oq, L)
+    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = z
     W4 = 4 * L
-    for j in range(j0, j1, 2):
-        q = base + j * W4
-        x = vsplat(S[r, j], z)
-        a0 = vfma(vload(Wp, q), x, a0)
-        a1 = vfma(vload(Wp, q + L), x, a1)
-        a2 = vfma(vload(Wp, q + 2 * L), x, a2)
-        a3 = vfma(vload(Wp, q + 3 * L), x, a3)
-        if j + 1 < N:
-            q += W4
-            x = vsplat(S[r, j + 1], z)
-            b0 = vfma(vload(Wp, q), x, b0)
-            b1 = vfma(vload(Wp, q + L), x, b1)
-            b2 = vfma(vload(Wp, q + 2 * L), x, b2)
-            b3 = vfma(vload(Wp, q + 3 * L), x, b3)
-    _put4(P, o, Q, oq, L, j1 == N, a0, a1, a2, a3, b0, b1, b2, b3)
+    q = base
+    j = 0
+    while j + 2 <= N:
+        a0, a1, a2, a3 = _fma4(Wp, q, L, vsplat_at(S, r, j), a0, a1, a2, a3)
+        b0, b1, b2, b3 = _fma4(Wp, q + W4, L, vsplat_at(S, r, j + 1), b0, b1, b2, b3)
+        j += 2
+        q += 2 * W4
+    if j < N:
+        a0, a1, a2, a3 = _fma4(Wp, q, L, vsplat_at(S, r, j), a0, a1, a2, a3)
+    _put4(P, o, L, a0, a1, a2, a3, b0, b1, b2, b3)
 
 
 @jit(forceinline=True)
-def _wide2(Wp, base, S, r, N, L, P, o, o2, Q, oq, oq2, j0, j1):
-    """``_wide1`` for trials r and r + 1 (sums at flat offsets o and o2 of P, chains b
-    of an unfinished pass at oq and oq2 of Q), sharing the loads: chains a, b for trial
-    r and c, d for trial r + 1."""
+def _wide2(Wp, base, S, r, N, L, P, o, o2):
+    """``_wide1`` for trials r and r + 1 (sums at flat offsets o and o2 of P), sharing
+    the loads: chains a, b for trial r and c, d for trial r + 1."""
     z = vzero(Wp)
-    if j0 == 0:
-        a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = z
-        c0 = c1 = c2 = c3 = d0 = d1 = d2 = d3 = z
-    else:
-        a0, a1, a2, a3 = _load4(P, o, L)
-        b0, b1, b2, b3 = _load4(Q, oq, L)
-        c0, c1, c2, c3 = _load4(P, o2, L)
-        d0, d1, d2, d3 = _load4(Q, oq2, L)
+    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = z
+    c0 = c1 = c2 = c3 = d0 = d1 = d2 = d3 = z
     W4 = 4 * L
-    for j in range(j0, j1, 2):
-        q = base + j * W4
-        x = vsplat(S[r, j], z)
-        y = vsplat(S[r + 1, j], z)
-        w = vload(Wp, q)
-        a0 = vfma(w, x, a0)
-        c0 = vfma(w, y, c0)
-        w = vload(Wp, q + L)
-        a1 = vfma(w, x, a1)
-        c1 = vfma(w, y, c1)
-        w = vload(Wp, q + 2 * L)
-        a2 = vfma(w, x, a2)
-        c2 = vfma(w, y, c2)
-        w = vload(Wp, q + 3 * L)
-        a3 = vfma(w, x, a3)
-        c3 = vfma(w, y, c3)
-        if j + 1 < N:
-            q += W4
-            x = vsplat(S[r, j + 1], z)
-            y = vsplat(S[r + 1, j + 1], z)
-            w = vload(Wp, q)
-            b0 = vfma(w, x, b0)
-            d0 = vfma(w, y, d0)
-            w = vload(Wp, q + L)
-            b1 = vfma(w, x, b1)
-            d1 = vfma(w, y, d1)
-            w = vload(Wp, q + 2 * L)
-            b2 = vfma(w, x, b2)
-            d2 = vfma(w, y, d2)
-            w = vload(Wp, q + 3 * L)
-            b3 = vfma(w, x, b3)
-            d3 = vfma(w, y, d3)
-    _put4(P, o, Q, oq, L, j1 == N, a0, a1, a2, a3, b0, b1, b2, b3)
-    _put4(P, o2, Q, oq2, L, j1 == N, c0, c1, c2, c3, d0, d1, d2, d3)
+    q = base
+    j = 0
+    while j + 2 <= N:
+        a0, a1, a2, a3 = _fma4(Wp, q, L, vsplat_at(S, r, j), a0, a1, a2, a3)
+        c0, c1, c2, c3 = _fma4(Wp, q, L, vsplat_at(S, r + 1, j), c0, c1, c2, c3)
+        b0, b1, b2, b3 = _fma4(Wp, q + W4, L, vsplat_at(S, r, j + 1), b0, b1, b2, b3)
+        d0, d1, d2, d3 = _fma4(Wp, q + W4, L, vsplat_at(S, r + 1, j + 1), d0, d1, d2, d3)
+        j += 2
+        q += 2 * W4
+    if j < N:
+        a0, a1, a2, a3 = _fma4(Wp, q, L, vsplat_at(S, r, j), a0, a1, a2, a3)
+        c0, c1, c2, c3 = _fma4(Wp, q, L, vsplat_at(S, r + 1, j), c0, c1, c2, c3)
+    _put4(P, o, L, a0, a1, a2, a3, b0, b1, b2, b3)
+    _put4(P, o2, L, c0, c1, c2, c3, d0, d1, d2, d3)
+
+
+@jit(forceinline=True)
+def _wide3(Wp, base, S, r, N, L, P, o, o2, o3):
+    """``_wide1`` for trials r, r + 1 and r + 2 (sums at flat offsets o, o2 and o3 of
+    P), sharing the loads: chains a, b; c, d; e, f. Their 24 accumulators, a vector of W
+    and 3 broadcasts fit the 32 registers of AVX-512, and each vector of W loaded serves
+    3 multiply-adds instead of 2."""
+    z = vzero(Wp)
+    a0 = a1 = a2 = a3 = b0 = b1 = b2 = b3 = z
+    c0 = c1 = c2 = c3 = d0 = d1 = d2 = d3 = z
+    e0 = e1 = e2 = e3 = f0 = f1 = f2 = f3 = z
+    W4 = 4 * L
+    q = base
+    j = 0
+    while j + 2 <= N:
+        a0, a1, a2, a3 = _fma4(Wp, q, L, vsplat_at(S, r, j), a0, a1, a2, a3)
+        c0, c1, c2, c3 = _fma4(Wp, q, L, vsplat_at(S, r + 1, j), c0, c1, c2, c3)
+        e0, e1, e2, e3 = _fma4(Wp, q, L, vsplat_at(S, r + 2, j), e0, e1, e2, e3)
+        b0, b1, b2, b3 = _fma4(Wp, q + W4, L, vsplat_at(S, r, j + 1), b0, b1, b2, b3)
+        d0, d1, d2, d3 = _fma4(Wp, q + W4, L, vsplat_at(S, r + 1, j + 1), d0, d1, d2, d3)
+        f0, f1, f2, f3 = _fma4(Wp, q + W4, L, vsplat_at(S, r + 2, j + 1), f0, f1, f2, f3)
+        j += 2
+        q += 2 * W4
+    if j < N:
+        a0, a1, a2, a3 = _fma4(Wp, q, L, vsplat_at(S, r, j), a0, a1, a2, a3)
+        c0, c1, c2, c3 = _fma4(Wp, q, L, vsplat_at(S, r + 1, j), c0, c1, c2, c3)
+        e0, e1, e2, e3 = _fma4(Wp, q, L, vsplat_at(S, r + 2, j), e0, e1, e2, e3)
+    _put4(P, o, L, a0, a1, a2, a3, b0, b1, b2, b3)
+    _put4(P, o2, L, c0, c1, c2, c3, d0, d1, d2, d3)
+    _put4(P, o3, L, e0, e1, e2, e3, f0, f1, f2, f3)
 
 
 @jit(forceinline=True)
@@ -202,17 +190,17 @@ def _narrow1(Wp, base, S, r, N, L, P, o):
     j = 0
     while j + 8 <= N:
         q = base + j * L
-        a0 = vfma(vload(Wp, q), vsplat(S[r, j], z), a0)
-        a1 = vfma(vload(Wp, q + L), vsplat(S[r, j + 1], z), a1)
-        a2 = vfma(vload(Wp, q + 2 * L), vsplat(S[r, j + 2], z), a2)
-        a3 = vfma(vload(Wp, q + 3 * L), vsplat(S[r, j + 3], z), a3)
-        a4 = vfma(vload(Wp, q + 4 * L), vsplat(S[r, j + 4], z), a4)
-        a5 = vfma(vload(Wp, q + 5 * L), vsplat(S[r, j + 5], z), a5)
-        a6 = vfma(vload(Wp, q + 6 * L), vsplat(S[r, j + 6], z), a6)
-        a7 = vfma(vload(Wp, q + 7 * L), vsplat(S[r, j + 7], z), a7)
+        a0 = vfma(vload(Wp, q), vsplat_at(S, r, j), a0)
+        a1 = vfma(vload(Wp, q + L), vsplat_at(S, r, j + 1), a1)
+        a2 = vfma(vload(Wp, q + 2 * L), vsplat_at(S, r, j + 2), a2)
+        a3 = vfma(vload(Wp, q + 3 * L), vsplat_at(S, r, j + 3), a3)
+        a4 = vfma(vload(Wp, q + 4 * L), vsplat_at(S, r, j + 4), a4)
+        a5 = vfma(vload(Wp, q + 5 * L), vsplat_at(S, r, j + 5), a5)
+        a6 = vfma(vload(Wp, q + 6 * L), vsplat_at(S, r, j + 6), a6)
+        a7 = vfma(vload(Wp, q + 7 * L), vsplat_at(S, r, j + 7), a7)
         j += 8
     while j < N:  # the rest into the first chains, in order
-        a0 = vfma(vload(Wp, base + j * L), vsplat(S[r, j], z), a0)
+        a0 = vfma(vload(Wp, base + j * L), vsplat_at(S, r, j), a0)
         j += 1
     vstore(P, o, vadd(vadd(vadd(a0, a1), vadd(a2, a3)), vadd(vadd(a4, a5), vadd(a6, a7))))
 
@@ -228,77 +216,57 @@ def _narrow2(Wp, base, S, r, N, L, P, o, o2):
     while j + 8 <= N:
         q = base + j * L
         w = vload(Wp, q)
-        a0 = vfma(w, vsplat(S[r, j], z), a0)
-        c0 = vfma(w, vsplat(S[r + 1, j], z), c0)
+        a0 = vfma(w, vsplat_at(S, r, j), a0)
+        c0 = vfma(w, vsplat_at(S, r + 1, j), c0)
         w = vload(Wp, q + L)
-        a1 = vfma(w, vsplat(S[r, j + 1], z), a1)
-        c1 = vfma(w, vsplat(S[r + 1, j + 1], z), c1)
+        a1 = vfma(w, vsplat_at(S, r, j + 1), a1)
+        c1 = vfma(w, vsplat_at(S, r + 1, j + 1), c1)
         w = vload(Wp, q + 2 * L)
-        a2 = vfma(w, vsplat(S[r, j + 2], z), a2)
-        c2 = vfma(w, vsplat(S[r + 1, j + 2], z), c2)
+        a2 = vfma(w, vsplat_at(S, r, j + 2), a2)
+        c2 = vfma(w, vsplat_at(S, r + 1, j + 2), c2)
         w = vload(Wp, q + 3 * L)
-        a3 = vfma(w, vsplat(S[r, j + 3], z), a3)
-        c3 = vfma(w, vsplat(S[r + 1, j + 3], z), c3)
+        a3 = vfma(w, vsplat_at(S, r, j + 3), a3)
+        c3 = vfma(w, vsplat_at(S, r + 1, j + 3), c3)
         w = vload(Wp, q + 4 * L)
-        a4 = vfma(w, vsplat(S[r, j + 4], z), a4)
-        c4 = vfma(w, vsplat(S[r + 1, j + 4], z), c4)
+        a4 = vfma(w, vsplat_at(S, r, j + 4), a4)
+        c4 = vfma(w, vsplat_at(S, r + 1, j + 4), c4)
         w = vload(Wp, q + 5 * L)
-        a5 = vfma(w, vsplat(S[r, j + 5], z), a5)
-        c5 = vfma(w, vsplat(S[r + 1, j + 5], z), c5)
+        a5 = vfma(w, vsplat_at(S, r, j + 5), a5)
+        c5 = vfma(w, vsplat_at(S, r + 1, j + 5), c5)
         w = vload(Wp, q + 6 * L)
-        a6 = vfma(w, vsplat(S[r, j + 6], z), a6)
-        c6 = vfma(w, vsplat(S[r + 1, j + 6], z), c6)
+        a6 = vfma(w, vsplat_at(S, r, j + 6), a6)
+        c6 = vfma(w, vsplat_at(S, r + 1, j + 6), c6)
         w = vload(Wp, q + 7 * L)
-        a7 = vfma(w, vsplat(S[r, j + 7], z), a7)
-        c7 = vfma(w, vsplat(S[r + 1, j + 7], z), c7)
+        a7 = vfma(w, vsplat_at(S, r, j + 7), a7)
+        c7 = vfma(w, vsplat_at(S, r + 1, j + 7), c7)
         j += 8
     while j < N:
         w = vload(Wp, base + j * L)
-        a0 = vfma(w, vsplat(S[r, j], z), a0)
-        c0 = vfma(w, vsplat(S[r + 1, j], z), c0)
+        a0 = vfma(w, vsplat_at(S, r, j), a0)
+        c0 = vfma(w, vsplat_at(S, r + 1, j), c0)
         j += 1
     vstore(P, o, vadd(vadd(vadd(a0, a1), vadd(a2, a3)), vadd(vadd(a4, a5), vadd(a6, a7))))
     vstore(P, o2, vadd(vadd(vadd(c0, c1), vadd(c2, c3)), vadd(vadd(c4, c5), vadd(c6, c7))))
 
 
-# Inputs per pass of a wide block over a batch: its panel slice, 4 L rows x JC inputs
-# (24 kB in either dtype), stays in the 48 kB L1 cache while every trial's sums advance
-# over it, instead of the whole block (4 L N elements: 128 kB at N = 500) streaming from
-# L2 once per pair of trials. An even number, so that the chains keep their parity.
-JC = 96
-
-
 @jit(inline="always")
-def in_passes(B, N):
-    """Whether a product of B trials advances its wide blocks JC inputs at a time (and
-    needs the scratch Q, see ``panel_sums``)."""
-    return B > 1 and N > JC
-
-
-@jit(inline="always")
-def panel_sums(Wp, S, P, Q, turn):
+def panel_sums(Wp, S, P, turn):
     """P[r, i] <- (W S[r, :N])_i for every trial r and i < N (P (B, Np), C-contiguous,
     Np = Wp.size // N; its columns N.. get the zero rows of the padding).
 
-    Wp: ``pack_panels(W)``. Q: scratch of P's shape for a batch (B > 1) with N > JC,
-    where each wide block's sums advance over the trials JC inputs at a time (the
-    chains of unfinished sums wait in P and Q); (0, 0) otherwise. turn (1,) int:
-    flipped on every call, which reverses the order of the blocks; a W of 100 x 100
-    float64 (80 kB) does not fit in a 48 kB L1 cache, but the blocks last used stay
-    there, so starting the next product with them halves the traffic from L2 (the order
-    of the blocks changes no result). Rows and blocks are indexed in place, never
+    Wp: ``pack_panels(W)``. turn (1,) int: flipped on every call, which reverses the
+    order of the blocks; a W of 100 x 100 float64 (80 kB) does not fit in a 48 kB L1
+    cache, but the blocks last used stay there, so starting the next product with them
+    halves the traffic from L2 (the order of the blocks changes no result). Rows and blocks are indexed in place, never
     sliced: a view costs an atomic reference count."""
     B, N = S.shape[0], S.shape[1]
     Np = P.shape[1]
     if Wp.size != Np * N or P.shape[0] < B:  # vector stores are not bounds-checked
         raise ValueError("panel_sums: P must be (B, Np) with Wp.size == Np * N")
-    passes = in_passes(B, N)
-    if passes and (Q.shape[0] < B or Q.shape[1] != Np):
-        raise ValueError("panel_sums: Q must be (B, Np) for a batch with N > JC")
     n_blocks = block_count(N, Np, Wp)
     turn[0] ^= 1
     for bi in range(n_blocks):
-        block_sums(Wp, S, 0, B, N, P, Q, n_blocks - 1 - bi if turn[0] else bi, passes)
+        block_sums(Wp, S, 0, B, N, P, n_blocks - 1 - bi if turn[0] else bi)
 
 
 @jit(forceinline=True)
@@ -321,33 +289,34 @@ def block_start(N, Wp, b):
 
 
 @jit(inline="always")
-def block_sums(Wp, S, s0, B, N, P, Q, b, passes):
+def block_sums(Wp, S, s0, B, N, P, b):
     """``panel_sums`` for block b alone: P[r, i] <- (W S[s0 + r, :N])_i for its rows i
-    and trials r < B (``passes``: JC inputs at a time, see there)."""
+    and trials r < B. A wide block serves three trials a pass over its panel (the last
+    one or two on their own), a narrow one two."""
     L = lanes(Wp)
     Np = P.shape[1]
     i0, wide = block_start(N, Wp, b)
     base = i0 * N
-    j0 = 0
-    while j0 < N:
-        j1 = min(j0 + JC, N) if wide and passes else N
-        r = 0
-        while r < B:
-            o = r * Np + i0
-            s = s0 + r
-            if r + 1 < B:
-                if wide:
-                    _wide2(Wp, base, S, s, N, L, P, o, o + Np, Q, o, o + Np, j0, j1)
-                else:
-                    _narrow2(Wp, base, S, s, N, L, P, o, o + Np)
+    r = 0
+    while r < B:
+        o = r * Np + i0
+        s = s0 + r
+        if wide:
+            if r + 2 < B:
+                _wide3(Wp, base, S, s, N, L, P, o, o + Np, o + 2 * Np)
+                r += 3
+            elif r + 1 < B:
+                _wide2(Wp, base, S, s, N, L, P, o, o + Np)
                 r += 2
             else:
-                if wide:
-                    _wide1(Wp, base, S, s, N, L, P, o, Q, o, j0, j1)
-                else:
-                    _narrow1(Wp, base, S, s, N, L, P, o)
+                _wide1(Wp, base, S, s, N, L, P, o)
                 r += 1
-        j0 = j1
+        elif r + 1 < B:
+            _narrow2(Wp, base, S, s, N, L, P, o, o + Np)
+            r += 2
+        else:
+            _narrow1(Wp, base, S, s, N, L, P, o)
+            r += 1
 
 
 def finish(P, D, phi, mode, Y, A, C, OUT):
@@ -450,5 +419,5 @@ def fused_product(Wp, S, D, phi, mode, Y, A, C, OUT, P, turn):
     """``panel_sums`` into P (B, Np) then ``finish`` into OUT (for tests; the kernels
     call the two themselves, inlined). OUT may be S or Y: every sum is formed before
     any output is written."""
-    panel_sums(Wp, S, P, aligned_rows(P.shape[0], P.shape[1], P), turn)
+    panel_sums(Wp, S, P, turn)
     finish(P, D, phi, mode, Y, A, C, OUT)

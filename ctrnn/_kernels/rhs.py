@@ -31,19 +31,18 @@ from numba.extending import overload
 
 from ._jit import FASTMATH, jit
 from . import stp as _stp
-from .dense import PHI, RAW, RELAX, aligned_rows, finish, in_passes, panel_sums
+from .dense import PHI, RAW, RELAX, aligned_rows, finish, panel_sums
 from .phi import apply_dphi, apply_phi
 
 HOLD, LINEAR = 0, 1
 
-Workspace = namedtuple("Workspace", "P D Xw S Sp Sq turn")
+Workspace = namedtuple("Workspace", "P D Xw S Sp turn")
 Workspace.__doc__ = """Scratch of the network's field: P (B, N) pre-activations, D (Bx, N)
 input drive (= b while there is no input), Xw (Bx, n_in), S (B, N) the STP-weighted
 presynaptic signal (empty without STP), Sp (B, Np) the sums of the panel product
-(``dense``; (0, 0) on the BLAS path), 64-byte aligned, Sq of Sp's shape its unfinished
-sums in a batch (``dense.panel_sums``; (0, 0) where it takes none), turn (1,) int64 the
-panel product's alternating block order."""
-TangentWorkspace = namedtuple("TangentWorkspace", "P D Xw S Sp Sq turn G")
+(``dense``; (0, 0) on the BLAS path), 64-byte aligned, turn (1,) int64 the panel
+product's alternating block order."""
+TangentWorkspace = namedtuple("TangentWorkspace", "P D Xw S Sp turn G")
 TangentWorkspace.__doc__ = """``Workspace`` of the state with its tangent vectors, plus
 G (1, N) for phi'(z)."""
 
@@ -131,9 +130,8 @@ def make_workspace(Z, net, inp):
     nS = B if net.stp.U.size > 0 else 0
     Np = net.Wp.size // N
     Sp = aligned_rows(B if Np > 0 else 0, Np, Z)
-    Sq = aligned_rows(B if Np > 0 and in_passes(B, N) else 0, Np, Z)
     return Workspace(np.empty((B, N), Z.dtype), D, np.empty((Bx, inp.xs.shape[2]), Z.dtype),
-                     np.empty((nS, N), Z.dtype), Sp, Sq, np.zeros(1, np.int64))
+                     np.empty((nS, N), Z.dtype), Sp, np.zeros(1, np.int64))
 
 
 @jit(inline="always")
@@ -144,7 +142,7 @@ def sums(src, net, ws):
     themselves: with one inline helper taking their hoisted arrays instead, Euler and
     rk4 steps at N = 100 measured 8-12% slower."""
     if net.Wp.size > 0:
-        panel_sums(net.Wp, src, ws.Sp, ws.Sq, ws.turn)
+        panel_sums(net.Wp, src, ws.Sp, ws.turn)
         return ws.Sp
     recurrent(src, net.W, net.WT, ws.P)
     return ws.P
@@ -211,7 +209,7 @@ def _evaluate_ov(Z, k, c, net, inp, ws, K, st):
 def tangent_workspace(Z, net, inp):
     """The ``TangentWorkspace`` for Z = [h; q_1; ...; q_K] (1 + K, N)."""
     ws = make_workspace(Z, net, inp)
-    return TangentWorkspace(ws.P, ws.D, ws.Xw, ws.S, ws.Sp, ws.Sq, ws.turn,
+    return TangentWorkspace(ws.P, ws.D, ws.Xw, ws.S, ws.Sp, ws.turn,
                             np.empty((1, Z.shape[1]), Z.dtype))
 
 

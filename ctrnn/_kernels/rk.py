@@ -72,7 +72,7 @@ def _leaky_fused(H, out, k0, nsteps, save_every, save_base, net, inp, decay, gai
     keys = borrow(keys)
     ws = borrow(ws)
     W, WT, Wp, phi = net.W, net.WT, net.Wp, net.phi
-    P, D, Xw, Sp, Sq, turn = ws.P, ws.D, ws.Xw, ws.Sp, ws.Sq, ws.turn
+    P, D, Xw, Sp, turn = ws.P, ws.D, ws.Xw, ws.Sp, ws.turn
     panels = Wp.size > 0
     has_input = inp.xs.shape[2] > 0
     ks = _first_save(k0, save_every)
@@ -80,7 +80,7 @@ def _leaky_fused(H, out, k0, nsteps, save_every, save_base, net, inp, decay, gai
         if has_input:
             drive(inp, k, 0.0, D, Xw)
         if panels:
-            panel_sums(Wp, H, Sp, Sq, turn)
+            panel_sums(Wp, H, Sp, turn)
             finish(Sp, D, phi, LEAK, H, decay, gain, H)
         else:
             recurrent(H, W, WT, P)
@@ -205,7 +205,7 @@ def _rk_run_fused(H, out, k0, nsteps, save_every, save_base, net, inp, dt, A, b,
     Y = borrow(Y)
     s = b.size
     W, WT, Wp, phi, inv_tau = net.W, net.WT, net.Wp, net.phi, net.inv_tau
-    D, Xw, Sp, Sq, P, turn = ws.D, ws.Xw, ws.Sp, ws.Sq, ws.P, ws.turn
+    D, Xw, Sp, P, turn = ws.D, ws.Xw, ws.Sp, ws.P, ws.turn
     panels = Wp.size > 0
     has_input = inp.xs.shape[2] > 0
     ks = _first_save(k0, save_every)
@@ -215,7 +215,7 @@ def _rk_run_fused(H, out, k0, nsteps, save_every, save_base, net, inp, dt, A, b,
             if has_input:
                 drive(inp, k, c[st], D, Xw)
             if panels:
-                panel_sums(Wp, Y, Sp, Sq, turn)
+                panel_sums(Wp, Y, Sp, turn)
                 finish(Sp, D, phi, RELAX, Y, inv_tau, inv_tau, K[st])
             else:
                 recurrent(Y, W, WT, P)

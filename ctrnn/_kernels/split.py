@@ -40,7 +40,7 @@ from numba.extending import intrinsic
 
 from ._jit import jit
 from .borrow import borrow
-from .dense import aligned_rows, block_count, block_start, block_sums, in_passes
+from .dense import aligned_rows, block_count, block_start, block_sums
 from .phi import vphi
 from .rhs import drive
 from .rk import _first_save
@@ -156,13 +156,13 @@ def _first_bad(Hs, row0, B, i0, i1):
 
 @jit
 def leaky_split(Hs, H, out, k0, nsteps, save_every, save_base, net, inp, decay, gain,
-                noise_scale, keys, P, Q, D, Xw, Dp, b0, b1, t, T, flags):
+                noise_scale, keys, P, D, Xw, Dp, b0, b1, t, T, flags):
     """``rk.leaky_run`` (no STP, dense on panels, a built-in phi with a vector form) for
     the blocks b0 <= b < b1 of the panels, as thread t of T (module docstring).
 
     Hs (2 B, Np): the state in its first B rows (columns < N) on entry, shared by the
     threads. decay, gain (Np,): zero past N. This thread's scratch (``split_workspace``):
-    P, Q the sums (as ``dense.panel_sums``), D (Bx, N) and Xw (Bx, n_in) the drive and
+    P the sums (as ``dense.panel_sums``), D (Bx, N) and Xw (Bx, n_in) the drive and
     inputs (``rhs.drive``), Dp (Bx, Np) the drive padded with zeros (b in its first N
     columns when there are no inputs). On return, H[:, own columns] holds the state
     after the last step taken. Returns (code, step, trial, column, is_inf): this
@@ -178,7 +178,6 @@ def leaky_split(Hs, H, out, k0, nsteps, save_every, save_base, net, inp, decay, 
     noise_scale = borrow(noise_scale)
     keys = borrow(keys)
     P = borrow(P)
-    Q = borrow(Q)
     D = borrow(D)
     Xw = borrow(Xw)
     Dp = borrow(Dp)
@@ -190,7 +189,6 @@ def leaky_split(Hs, H, out, k0, nsteps, save_every, save_base, net, inp, decay, 
     lo = block_start(N, Wp, b0)[0]
     hi = block_start(N, Wp, b1)[0] if b1 < block_count(N, Np, Wp) else Np
     top = min(hi, N)  # the last real neuron + 1 of this thread
-    passes = in_passes(B, N)
     Bx, n_in = inp.xs.shape[0], inp.xs.shape[2]
     turn = 0
     c = 0
@@ -206,7 +204,7 @@ def leaky_split(Hs, H, out, k0, nsteps, save_every, save_base, net, inp, decay, 
         # own blocks, alternately forwards and backwards (``dense.panel_sums``)
         turn ^= 1
         for bi in range(b0, b1):
-            block_sums(Wp, Hs, src, B, N, P, Q, b0 + b1 - 1 - bi if turn else bi, passes)
+            block_sums(Wp, Hs, src, B, N, P, b0 + b1 - 1 - bi if turn else bi)
         for r in range(B):
             dr = 0 if Bx == 1 else r
             for i in range(lo, hi, L):
@@ -237,11 +235,11 @@ def leaky_split(Hs, H, out, k0, nsteps, save_every, save_base, net, inp, decay, 
 
 
 def split_workspace(B, N, Np, inp, dtype):
-    """One thread's scratch for ``leaky_split``: (P, Q, D, Xw, Dp)."""
+    """One thread's scratch for ``leaky_split``: (P, D, Xw, Dp)."""
     Bx, n_in = inp.xs.shape[0], inp.xs.shape[2]
     like = np.zeros(0, dtype)
     Dp = aligned_rows(Bx, Np, like)
     Dp[:] = 0
     Dp[:, :N] = inp.b
-    return (aligned_rows(B, Np, like), aligned_rows(B if in_passes(B, N) else 0, Np, like),
+    return (aligned_rows(B, Np, like),
             np.empty((Bx, N), dtype), np.empty((Bx, n_in), dtype), Dp)
