@@ -109,14 +109,16 @@ def peer_time(peer, case):
     return float(value), note
 
 
-def peer_rows(rounds):
+def peer_rows(rounds, peers=None):
     """Each case, each peer in its own process, in turn (A B C A B C ...), best of
-    ``rounds``: yields (section, name, value, unit, note)."""
+    ``rounds``: yields (section, name, value, unit, note). ``peers``: a subset of
+    PEERS, in their order (default all)."""
+    chosen = [p for p in PEERS if peers is None or p in peers]
     for case in CASES:
         method, N, B, dtype = case
         best, notes = {}, {}
         for _ in range(rounds):
-            for peer in PEERS:
+            for peer in chosen:
                 if peer in notes and peer not in best:
                     continue  # skipped once: skipped
                 t, note = peer_time(peer, case)
@@ -125,7 +127,7 @@ def peer_rows(rounds):
                     best[peer] = min(best.get(peer, np.inf), t)
         section = f"{method} N={N}" + (f" {B} trials" if B > 1 else "") + f" {dtype}"
         ref = best.get("ctrnn")
-        for peer in PEERS:
+        for peer in chosen:
             t = best.get(peer)
             if t is None:
                 if notes[peer] != "not this case":
@@ -193,10 +195,16 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="shorter runs, fewer repeats")
     ap.add_argument("--peers-only", action="store_true",
                     help="only the per-step cases against the peers (issue 12)")
+    ap.add_argument("--peers", type=lambda s: s.split(","), default=None,
+                    help=f"with --peers-only: a comma-separated subset of {','.join(PEERS)}")
     args = ap.parse_args(argv)
+    unknown = sorted(set(args.peers or ()) - set(PEERS))
+    if unknown:
+        ap.error(f"--peers: unknown {', '.join(unknown)}; choose from {', '.join(PEERS)}")
     print(f"ctrnn {ctrnn.__version__}, numpy {np.__version__}, {os.cpu_count()} cores")
     print("| section | what | time | unit | note |\n|---|---|---|---|---|")
-    table = peer_rows(1 if args.quick else 3) if args.peers_only else rows(args.quick)
+    table = (peer_rows(1 if args.quick else 3, args.peers) if args.peers_only
+             else rows(args.quick))
     for sec, name, val, unit, note in table:
         v = "-" if val is None else f"{val:.3g}"
         print(f"| {sec} | {name} | {v} | {unit} | {note} |", flush=True)

@@ -15,6 +15,7 @@
   vectorise loops that divide (our tanh, for one).
 - ``nogil=True``: kernels release the GIL so threads (and dask workers) run in parallel.
 """
+import contextlib
 import hashlib
 import os
 import tempfile
@@ -33,8 +34,9 @@ def jit(*args, **kwargs):
                 nogil=True)
     opts.update(kwargs)
     if args and callable(args[0]):
-        return numba.njit(**opts)(args[0])
-    return numba.njit(*args, **opts)
+        return _lock_cache(numba.njit(**opts)(args[0]))
+    decorate = numba.njit(*args, **opts)
+    return lambda fn: _lock_cache(decorate(fn))
 
 
 _PACKAGE = Path(__file__).resolve().parents[1]  # the ctrnn package folder
@@ -134,3 +136,49 @@ _ROOT = cache_root()
 _IMPL = getattr(caching, "CacheImpl", None) or caching._CacheImpl  # renamed in numba 0.6x
 if KernelCacheLocator not in _IMPL._locator_classes:
     _IMPL._locator_classes.insert(0, KernelCacheLocator)
+
+
+class LockedCacheFile(caching.IndexDataCacheFile):
+    """Numba's index and data files of one kernel, each save and load under an exclusive
+    lock (``flock`` on a file beside the index; POSIX only, elsewhere unlocked).
+
+    Why: Numba names a new entry's data file from the index it has just read, then
+    writes the index and the data, each file atomically but not the two together. Two
+    processes saving different signatures of one kernel at once (the test suite's two
+    workers, dask workers compiling the same kernel for float32 and float64) could
+    both take the name ``*.1.nbc``: the index then names one signature's machine code
+    for the other, loaded without a check (numba/numba#10128)."""
+
+    def save(self, key, data):
+        with _locked(self._index_path):
+            super().save(key, data)
+
+    def load(self, key):
+        with _locked(self._index_path):
+            return super().load(key)
+
+
+@contextlib.contextmanager
+def _locked(index_path):
+    """An exclusive ``flock`` on index_path + ".lock" while the block runs; no lock
+    where there is no fcntl or the lock file cannot be opened."""
+    try:
+        import fcntl
+        f = open(index_path + ".lock", "a")
+    except (ImportError, OSError):
+        yield
+        return
+    with f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def _lock_cache(dispatcher):
+    """Make a cached dispatcher's index and data files a ``LockedCacheFile``."""
+    cache_file = getattr(getattr(dispatcher, "_cache", None), "_cache_file", None)
+    if type(cache_file) is caching.IndexDataCacheFile:
+        cache_file.__class__ = LockedCacheFile
+    return dispatcher
