@@ -257,8 +257,8 @@ def panel_sums(Wp, S, P, turn):
     Wp: ``pack_panels(W)``. turn (1,) int: flipped on every call, which reverses the
     order of the blocks; a W of 100 x 100 float64 (80 kB) does not fit in a 48 kB L1
     cache, but the blocks last used stay there, so starting the next product with them
-    halves the traffic from L2 (the order of the blocks changes no result). Rows and blocks are indexed in place, never
-    sliced: a view costs an atomic reference count."""
+    halves the traffic from L2 (the order of the blocks changes no result). Rows and
+    blocks are indexed in place, never sliced: a view costs an atomic reference count."""
     B, N = S.shape[0], S.shape[1]
     Np = P.shape[1]
     if Wp.size != Np * N or P.shape[0] < B:  # vector stores are not bounds-checked
@@ -291,8 +291,8 @@ def block_start(N, Wp, b):
 @jit(inline="always")
 def block_sums(Wp, S, s0, B, N, P, b):
     """``panel_sums`` for block b alone: P[r, i] <- (W S[s0 + r, :N])_i for its rows i
-    and trials r < B. A wide block serves three trials a pass over its panel (the last
-    one or two on their own), a narrow one two."""
+    and trials r < B. A wide block serves three trials a pass over its panel (two
+    left over share a pass, one takes its own), a narrow one two."""
     L = lanes(Wp)
     Np = P.shape[1]
     i0, wide = block_start(N, Wp, b)
