@@ -9,6 +9,7 @@ import ctrnn
 from ctrnn import _engine
 from ctrnn._kernels import dense
 from ctrnn._kernels.phi import TANH
+from ctrnn._kernels.simd import vsplat_at, vstore
 
 
 @numba.njit
@@ -198,3 +199,24 @@ def test_lyapunov_spectrum_is_the_same_on_both_paths(request, monkeypatch):
     b = ctrnn.analysis.lyapunov_spectrum(net, **kw)
     assert a.exponents.values[0] > a.exponents.values[2]
     np.testing.assert_allclose(a.exponents.values, b.exponents.values, rtol=0, atol=1e-8)
+
+
+@numba.njit
+def _splat(A, r, j, out):
+    vstore(out, 0, vsplat_at(A, r, j))
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_vsplat_at_broadcasts_one_element_of_any_layout_and_refuses_bad_arguments(dtype):
+    Z = np.arange(60, dtype=dtype).reshape(6, 10)
+    out = np.empty(16, dtype)
+    L = 8 if dtype == np.float64 else 16
+    for A in (Z, Z[1:, ::3], np.asfortranarray(Z), Z.T):  # C, strided ('A'), F layouts
+        for r, j in ((0, 0), (A.shape[0] - 1, A.shape[1] - 1), (2, 1)):
+            out[:] = -1
+            _splat(A, r, j, out)
+            np.testing.assert_array_equal(out[:L], A[r, j])
+    with pytest.raises(TypeError, match="integer indices"):
+        _splat(Z, 1.0, 0, out)
+    with pytest.raises(TypeError, match="2-d float32 or float64"):
+        _splat(Z[0], 0, 0, out)
