@@ -1,13 +1,17 @@
 """35 reference runs whose outputs must stay bit-identical across refactors of the
 engine (issue 10). ``python -m tests.engine_reference`` records their SHA-256 checksums
-in tests/data/engine_checksums.json together with the versions and CPU they were
-computed on, and 300 samples of each in tests/data/engine_reference.npz;
-tests/test_engine.py recomputes and compares them.
+in tests/data/engine_checksums.json under the versions and CPU they were computed on
+(one recording per environment: recording on another machine adds its own, recording
+again replaces this one's), and ``--samples`` also writes 300 samples of each to
+tests/data/engine_reference.npz; tests/test_engine.py recomputes and compares them.
 
-Checksums of floating-point results depend on the numeric libraries and on the CPU's
-instruction set (FMA, vector width), so the exact comparison runs only where those match
-the recording and says so (skip with the reason) otherwise; the samples are compared
-everywhere, within tolerances that allow for rounding (``TOLERANCE``).
+Checksums of floating-point results depend on the numeric libraries and on the CPU: its
+instruction set (FMA, vector width) and the CPU that LLVM compiles for, whose cost model
+decides where a multiply and an add become one fma (the same flags on an Intel Xeon and
+an AMD EPYC gave different sums in the sparse kernel's runs). So the exact comparison
+runs only where a recording's environment matches and says so (skip with the reason)
+otherwise; the samples are compared everywhere, within tolerances that allow for
+rounding (``tolerance``).
 """
 import hashlib
 import json
@@ -140,13 +144,34 @@ def environment():
 
     return {"numpy": np.__version__, "numba": numba.__version__, "scipy": scipy.__version__,
             "llvmlite": llvmlite.__version__, "python": platform.python_version(),
-            "machine": platform.machine(), "cpu_flags": flags}
+            "machine": platform.machine(), "cpu_flags": flags,
+            "llvm_cpu": llvmlite.binding.get_host_cpu_name()}
+
+
+def recordings():
+    """The recorded [{"environment": ..., "checksums": ...}, ...] (none: an empty list)."""
+    if not PATH.exists():
+        return []
+    return json.loads(PATH.read_text())["recordings"]
+
+
+def recorded_checksums(env):
+    """The checksums recorded in environment ``env``, or None."""
+    return next((r["checksums"] for r in recordings() if r["environment"] == env), None)
 
 
 if __name__ == "__main__":
+    import sys
+
     out = runs()
+    env = environment()
     sums = {k: checksum(v) for k, v in out.items()}
-    PATH.write_text(json.dumps({"environment": environment(), "checksums": sums}, indent=1)
-                    + "\n")
-    np.savez_compressed(SAMPLES, **{k: sample(v) for k, v in out.items()})
-    print(f"{len(sums)} checksums -> {PATH}, samples -> {SAMPLES}")
+    recs = [r for r in recordings() if r["environment"] != env]
+    recs.append({"environment": env, "checksums": sums})
+    tmp = PATH.with_suffix(".tmp")  # the file complete or not at all
+    tmp.write_text(json.dumps({"recordings": recs}, indent=1) + "\n")
+    tmp.replace(PATH)
+    print(f"{len(sums)} checksums for {env['llvm_cpu']} -> {PATH} ({len(recs)} recordings)")
+    if "--samples" in sys.argv[1:]:
+        np.savez_compressed(SAMPLES, **{k: sample(v) for k, v in out.items()})
+        print(f"samples -> {SAMPLES}")
