@@ -20,6 +20,7 @@ import enum
 import os
 import threading
 import time
+import weakref
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
@@ -119,12 +120,46 @@ def _stp_params(net):
     return (Us, 1.0 / tf, 1.0 / td, eff), net.stp.rate_scale
 
 
+# W in the kernels' forms (a dtype's copy, its transpose, its panels), kept with the
+# network for its next run: a RateNetwork is immutable and its W private, and packing
+# cost 0.8 ms of a 3 ms call at N = 500 (64 trials, one step; 24 ms for 62 steps). Only
+# forms up to PACKED_CACHE_MAX bytes are kept: a large W's packing is small beside its
+# run, and a copy kept would double its memory. The kernels only read these arrays.
+PACKED_CACHE_MAX = 1 << 24
+_PACKED = {}  # id(net) -> {key: array}; an entry goes when its network is collected
+_PACKED_LOCK = threading.Lock()
+
+
+def _kept(net, key, make):
+    """make(), or the array it made for ``net`` and ``key`` before (``_PACKED``; by
+    identity: a network hashes by its content, which would cost as much as packing)."""
+    with _PACKED_LOCK:
+        hit = _PACKED.get(id(net), {}).get(key)
+    if hit is not None:
+        return hit
+    value = make()
+    if value.nbytes <= PACKED_CACHE_MAX:
+        with _PACKED_LOCK:
+            if id(net) not in _PACKED:
+                _PACKED[id(net)] = {}
+                weakref.finalize(net, _forget_packed, id(net))
+            _PACKED[id(net)][key] = value
+    return value
+
+
+def _forget_packed(key):
+    with _PACKED_LOCK:
+        _PACKED.pop(key, None)
+
+
 def pack_network(net, rows, dtype=np.float64, tau=None, panels=None):
     """The kernels' ``Network`` for a state of ``rows`` rows (trials, or the state and
     its tangent vectors). A sparse W stays CSR; WT is made only when rows > 1. ``tau``:
     net.tau_array, when the caller has it already. ``panels``: pack W into panels
-    (``_kernels.dense``) or not; default ``uses_panels``."""
-    arr = _packer(np.dtype(dtype))
+    (``_kernels.dense``) or not; default ``uses_panels``. A dense W's forms are kept
+    with ``net`` for its next run (``_kept``)."""
+    dtype = np.dtype(dtype)
+    arr = _packer(dtype)
     tau = net.tau_array if tau is None else tau
     none = np.zeros(0, dtype)
     if net.is_sparse:  # CSR arrays; the sparse kernel needs no transpose
@@ -132,12 +167,12 @@ def pack_network(net, rows, dtype=np.float64, tau=None, panels=None):
         W = CSR(arr(net._W.data), net._W.indices.astype(np.uint32),
                 net._W.indptr.astype(np.uint64))
         WT, Wp = W, none
-    elif uses_panels(net.n_neurons, rows, dtype) if panels is None else panels:
-        W = arr(net._W)
-        WT, Wp = (arr(net._W.T) if rows > 1 else W), _dense.pack_panels(W)
     else:
-        W = arr(net._W)  # the network's private writable array: no copy in float64
-        WT, Wp = (arr(net._W.T) if rows > 1 else W), none
+        # the network's private writable array: no copy in float64
+        W = _kept(net, ("W", dtype), lambda: arr(net._W))
+        WT = _kept(net, ("WT", dtype), lambda: arr(net._W.T)) if rows > 1 else W
+        use = uses_panels(net.n_neurons, rows, dtype) if panels is None else panels
+        Wp = _kept(net, ("Wp", dtype), lambda: _dense.pack_panels(W)) if use else none
     arrays, scale = _stp_params(net)
     stp = STPParams(*(arr(a) for a in arrays), np.dtype(dtype).type(scale))
     return Network(W, WT, Wp, arr(1.0 / tau), net.phi.code, stp)
@@ -254,15 +289,6 @@ def _pool(n):
         return _POOL
 
 
-def _forget_pool():
-    global _POOL, _POOL_LOCK
-    _POOL, _POOL_LOCK = None, threading.Lock()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_pool)
-
-
 def _in_groups(kernel, groups, Z, buf, head, group_args):
     """kernel(Z[r0:r1], buf[r0:r1], *head, *args) for every group (the kernels release
     the GIL), the first in this thread; the status tuple of the earliest failure (by
@@ -326,12 +352,40 @@ def split_blocks(net, B, kind, threads, dtype):
     return list(zip(cuts[:-1], cuts[1:]))
 
 
+_SPLIT_POOL = None  # the split runs' own worker threads, one run at a time
+_SPLIT_LOCK = threading.Lock()
+
+
+def _split_pool(n):
+    """The split runs' pool of at least n threads (caller holds ``_SPLIT_LOCK``): kept
+    apart from ``_pool``, whose threads a caller's other work may occupy, and kept
+    between calls: starting and joining a thread a call cost ~0.2 ms a chunk."""
+    global _SPLIT_POOL
+    if _SPLIT_POOL is None or _SPLIT_POOL._max_workers < n:
+        if _SPLIT_POOL is not None:
+            _SPLIT_POOL.shutdown(wait=False)
+        _SPLIT_POOL = ThreadPoolExecutor(max_workers=n, thread_name_prefix="ctrnn-split")
+    return _SPLIT_POOL
+
+
+def _forget_pools():
+    """In a forked child: neither pool's threads exist there (each is made anew)."""
+    global _POOL, _POOL_LOCK, _SPLIT_POOL, _SPLIT_LOCK
+    _POOL, _POOL_LOCK = None, threading.Lock()
+    _SPLIT_POOL, _SPLIT_LOCK = None, threading.Lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_pools)
+
+
 def _split_call(args_of, T):
-    """``_kernels.split.leaky_split(*args_of(t))`` for t < T, thread 0 in this one, each
-    other on a thread of its own (all must run at once: they wait for each other every
-    step, so a shared pool could starve them). Returns their results, or raises the
-    first error once every thread has stopped (an error sets the abort flag, which
-    releases the others)."""
+    """``_kernels.split.leaky_split(*args_of(t))`` for t < T, thread 0 in this one, the
+    others on threads of their own (all must run at once: they wait for each other every
+    step, so a shared pool could starve them): the split pool's (``_split_pool``), or new
+    threads while another split run holds it. Returns their results, or raises the first
+    error once every thread has stopped (an error sets the abort flag, which releases
+    the others)."""
     results, errors = [None] * T, []
     flags = args_of(0)[-1]
 
@@ -341,20 +395,31 @@ def _split_call(args_of, T):
         except BaseException as e:
             flags[8 * T] = -1  # the abort flag: every thread stops at once
             errors.append(e)
+    lock = _SPLIT_LOCK
+    pooled = T > 1 and lock.acquire(blocking=False)
     started = []
     try:
+        # with the lock, every thread of the pool is idle: each task gets its own
+        pool = _split_pool(T - 1) if pooled else None
         for t in range(1, T):
-            th = threading.Thread(target=call, args=(t,), name=f"ctrnn-split-{t}",
-                                  daemon=True)
-            th.start()
-            started.append(th)
+            if pooled:
+                started.append(pool.submit(call, t))
+            else:
+                th = threading.Thread(target=call, args=(t,), name=f"ctrnn-split-{t}",
+                                      daemon=True)
+                th.start()
+                started.append(th)
         call(0)
     except BaseException:  # a thread that could not start: release those that did
         flags[8 * T] = -1
         raise
     finally:
-        for th in started:
-            th.join()
+        if pooled:
+            wait(started)
+            lock.release()
+        else:
+            for th in started:
+                th.join()
     if errors:
         raise errors[0]
     return results

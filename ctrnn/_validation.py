@@ -182,7 +182,8 @@ class Immutable:
     _IMMUTABLE_HINT = "build a new one"
 
     def _fields(self):
-        names = [k for c in type(self).__mro__ for k in getattr(c, "__slots__", ())]
+        names = [k for c in type(self).__mro__ for k in getattr(c, "__slots__", ())
+                 if k != "__weakref__"]  # a slot for weak references is no field
         return {k: getattr(self, k) for k in names}
 
     def __getstate__(self):

@@ -65,7 +65,7 @@ class RateNetwork(Immutable):
     (100, 0)
     """
 
-    __slots__ = ("_W", "_U", "_b", "_tau", "_phi", "_noise", "_stp", "_dale")
+    __slots__ = ("_W", "_U", "_b", "_tau", "_phi", "_noise", "_stp", "_dale", "__weakref__")
 
     def __init__(self, W, U=None, b=None, tau=1.0, phi="tanh", noise=0.0, stp=None,
                  dale=None, enforce_dale=False):

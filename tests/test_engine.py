@@ -413,3 +413,37 @@ def test_a_failing_adaptive_batch_keeps_every_written_save(chunk):
     written = ~np.isnan(ref1)
     assert np.isnan(h1[~written]).all()
     np.testing.assert_array_equal(h1[written & ~np.isnan(h1)], ref1[written & ~np.isnan(h1)])
+
+
+# --- W packed once per network -------------------------------------------------------------
+def test_a_networks_packed_forms_are_kept_for_its_next_run_and_dropped_with_it():
+    import gc
+
+    W = ctrnn.connectivity.gaussian(60, 1.2, seed=0)
+    net = ctrnn.RateNetwork(W, tau=1.0)
+    a = _engine.pack_network(net, 1, np.float64)
+    b = _engine.pack_network(net, 1, np.float64)
+    assert b.Wp is a.Wp  # the panels packed once
+    c = _engine.pack_network(net, 3, np.float32)
+    assert c.W.dtype == np.float32 and c.WT is _engine.pack_network(net, 3, np.float32).WT
+    np.testing.assert_array_equal(c.WT, W.T.astype(np.float32))
+    # an equal network (equal by value) is another network: its own forms
+    twin = ctrnn.RateNetwork(W, tau=1.0)
+    assert twin == net and _engine.pack_network(twin, 1, np.float64).Wp is not a.Wp
+    # what a run of the kept forms gives is what fresh ones give
+    h = ctrnn.simulate(net, steps=20, dt=0.1, h0="random", seed=1, method="euler").h
+    h2 = ctrnn.simulate(twin, steps=20, dt=0.1, h0="random", seed=1, method="euler").h
+    np.testing.assert_array_equal(h.values, h2.values)
+    key = id(net)
+    assert key in _engine._PACKED
+    del net, a, b, c
+    gc.collect()
+    assert key not in _engine._PACKED
+
+
+def test_forms_larger_than_the_limit_are_not_kept(monkeypatch):
+    monkeypatch.setattr(_engine, "PACKED_CACHE_MAX", 1000)  # bytes
+    net = ctrnn.RateNetwork(ctrnn.connectivity.gaussian(20, 1.2, seed=0), tau=1.0)
+    a = _engine.pack_network(net, 2, np.float32)  # W: 1600 bytes in float32
+    assert _engine.pack_network(net, 2, np.float32).W is not a.W
+    np.testing.assert_array_equal(a.W, net.W.astype(np.float32))

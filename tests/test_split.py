@@ -268,3 +268,45 @@ def test_a_thread_behind_the_failing_step_goes_on_to_it(monkeypatch, split_anywh
     np.testing.assert_array_equal(Z[0, :hi], want[2, :hi])  # the state after step 2
     np.testing.assert_array_equal(buf[0, 1, :hi], want[1, :hi])  # step 1 saved
     assert np.isnan(buf[0, 2]).all()  # step 2 (the failing one) not saved
+
+
+def test_split_runs_reuse_their_worker_threads_and_share_them_safely(split_anywhere):
+    # the split pool's threads are kept between calls (starting one a chunk cost ~0.2
+    # ms); a second split run while the pool is busy takes threads of its own
+    seen, real = [], _split.leaky_split
+
+    def spy(*args):
+        seen.append((args[-3], threading.current_thread().name))
+        return real(*args)
+    net = _net(70, n_in=0)
+    h0 = np.random.default_rng(0).standard_normal(70)
+    kw = dict(steps=20, dt=0.1, h0=h0, method="euler", chunk_steps=5)
+    want = ctrnn.simulate(net, threads=1, **kw).h.values
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(_split, "leaky_split", spy)
+        first = ctrnn.simulate(net, threads=2, **kw).h.values
+        second = ctrnn.simulate(net, threads=2, **kw).h.values
+    assert len(seen) == 2 * 2 * 4  # two runs, two threads, four chunks
+    # thread 0 is the caller's; thread 1 a worker of the pool (named "ctrnn-split_k"),
+    # never one started for the call ("ctrnn-split-1")
+    assert {name for t, name in seen if t == 0} == {threading.current_thread().name}
+    assert all(name.startswith("ctrnn-split_") for t, name in seen if t == 1)
+    np.testing.assert_array_equal(first, want)
+    np.testing.assert_array_equal(second, want)
+    # runs from several Python threads at once: one holds the pool, the others start
+    # their own threads; every result is the one-thread run's
+    results, errors = {}, []
+
+    def run(i):
+        try:
+            results[i] = ctrnn.simulate(net, threads=2, **kw).h.values
+        except BaseException as e:  # pragma: no cover - reported below
+            errors.append(e)
+    ths = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(3)]
+    for th in ths:
+        th.start()
+    for th in ths:
+        th.join(120)
+    assert not errors and sorted(results) == [0, 1, 2]
+    for got in results.values():
+        np.testing.assert_array_equal(got, want)
