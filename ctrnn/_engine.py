@@ -325,26 +325,41 @@ def _in_groups(kernel, groups, Z, buf, head, group_args):
 # at N = 500 and 700 (BLAS's dgemm is as efficient there). Only two threads were
 # measured. Not bit for bit the same: above PANEL_MAX (one trajectory) or GROUPS_MAX (a
 # batch), a run on one thread takes BLAS's product, equal to a split run to round-off.
-SPLIT_MIN = {np.dtype(np.float64): 128, np.dtype(np.float32): 200}
+# SPLIT_MIN in float64 was 128 from the Intel Xeon's "1.0 at 100"; on the AMD EPYC
+# (Zen 4, 32 kB L1) of benchmarks/README.md's sixth session, where a 100 x 100 float64
+# W streams from L2 every step, two threads took 0.56 us a step at N = 100 against 0.88
+# on one (80: 0.38-0.44 against 0.54; 64: 0.28 against 0.30), so it is 100: level on
+# the one machine, 1.5x on the other. float32 stays at 200 (the Xeon: 0.59-0.95 below).
+SPLIT_MIN = {np.dtype(np.float64): 100, np.dtype(np.float32): 200}
 SPLIT_MAX, SPLIT_BATCH_MAX = 1500, 1000
+NARROW_COST = 1.6  # a narrow block's work per row against a wide one's (split_blocks)
 _VECTOR_PHI = (LINEAR, TANH, SIGMOID, RELU)
 
 
 def split_blocks(net, B, kind, threads, dtype):
     """The blocks (b0, b1) of the panels (``_kernels.dense``) that each of up to
     ``threads`` threads steps, for a run of B trials of ``net`` by a method of ``kind``;
-    None when the run is not split (see SPLIT_MIN)."""
+    None when the run does not take the split kernel. A run not split (see SPLIT_MIN)
+    that is on panels anyway, one trajectory up to PANEL_MAX or a batch up to GROUPS_MAX
+    on one thread, takes the same kernel with all blocks on one thread (one range): it
+    applies phi block by block, while the block's sums are in L1, 1.1x faster at N = 100
+    (``_kernels.split``)."""
     N = net.n_neurons
-    if (threads < 2 or kind != "leaky" or net.is_sparse or net.stp is not None
-            or not isinstance(net.phi.code, int) or net.phi.code not in _VECTOR_PHI
-            or net.n_inputs > 8 or N > (SPLIT_MAX if B == 1 else SPLIT_BATCH_MAX)
-            or N < (SPLIT_MIN[np.dtype(dtype)] if B == 1 else GROUPS_MAX + 1)):
+    if (kind != "leaky" or net.is_sparse or net.stp is not None
+            or not isinstance(net.phi.code, int) or net.phi.code not in _VECTOR_PHI):
         return None
+    if (threads < 2 or net.n_inputs > 8 or N > (SPLIT_MAX if B == 1 else SPLIT_BATCH_MAX)
+            or N < (SPLIT_MIN[np.dtype(dtype)] if B == 1 else GROUPS_MAX + 1)):
+        one = (uses_panels(N, 1, dtype) if B == 1
+               else threads < 2 and N <= GROUPS_MAX)
+        return [(0, len(_dense.block_sizes(N, dtype)))] if one else None
     # the work of each block: its rows, a narrow block's (one vector of W for each
-    # broadcast input, against four in a wide block) counted 1.6 times (the first block
+    # broadcast input, against four in a wide block) counted NARROW_COST times (at
+    # N = 500 with 64 trials, 0.5-1.6 all cut after 8 of 18 blocks, the fastest; 3.0
+    # after 9: 6.03-6.08 us a trial-step against 5.33-5.45, AMD EPYC) (the first block
     # is a wide one whenever there is one; with none, the costs are equal anyway)
     sizes = _dense.block_sizes(N, dtype)
-    cost = [rows if rows == sizes[0] else 1.6 * rows for rows in sizes]
+    cost = [rows if rows == sizes[0] else NARROW_COST * rows for rows in sizes]
     ends = np.cumsum(cost)
     n = min(threads, len(cost))
     cuts = [0] + [int(np.argmin(np.abs(ends - ends[-1] * t / n))) + 1 for t in range(1, n)]
@@ -659,7 +674,7 @@ def plan(method, net, Z, xs, interp, *, dt, steps, save_every=1, keys=None, dtyp
     groups, panels = None, None
     # a split run's threads spin at the barrier: never more of them than CPUs
     blocks = split_blocks(net, B, method.kind, min(threads, available_cpus()), dtype)
-    if blocks is not None and len(blocks) > 1:
+    if blocks is not None:
         return _SplitLeaky(method, pack_network(net, rows, dtype, tau, True),
                            pack_inputs(net, xs, interp, dtype), Z, dt=dt, steps=steps,
                            save_every=save_every, dtype=dtype,

@@ -63,6 +63,9 @@ def test_the_euler_loop_counts_no_references(monkeypatch):
         return kernel(*args)
 
     monkeypatch.setattr(_engine._rk, "leaky_run", spy)
+    # this loop, not the split kernel on one thread (``_engine.split_blocks``), which a
+    # one-thread run on panels takes: the loop serves batches in groups and BLAS runs
+    monkeypatch.setattr(_engine, "split_blocks", lambda *a: None)
     net = RateNetwork(np.random.default_rng(0).standard_normal((20, 20)) * 0.2)
     simulate(net, steps=3, dt=0.1, h0=np.zeros(20), method="euler", progress=False)
     H, out, k0, n, every, base, net_k, inp, decay, gain, scale, keys, dt, exact = seen[0]

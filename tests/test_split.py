@@ -63,29 +63,45 @@ def test_blocks_cover_the_panels_in_contiguous_parts(split_anywhere, N, dtype, t
 
 
 def test_only_qualifying_runs_are_split():
+    def split(net, B=1, kind="leaky", threads=2):  # several threads
+        blocks = _engine.split_blocks(net, B, kind, threads, np.float64)
+        return blocks is not None and len(blocks) > 1
+
+    def one(net, B=1, kind="leaky", threads=2):  # the split kernel on one thread
+        blocks = _engine.split_blocks(net, B, kind, threads, np.float64)
+        return blocks is not None and len(blocks) == 1
+
     net = _net(300)
-    assert _engine.split_blocks(net, 1, "leaky", 2, np.float64) is not None
-    assert _engine.split_blocks(net, 1, "leaky", 1, np.float64) is None  # one thread
+    assert split(net)
+    assert one(net, threads=1)  # one thread: all the blocks in one range
     assert _engine.split_blocks(net, 1, "rk", 2, np.float64) is None  # several stages
-    assert _engine.split_blocks(_net(300, phi="softplus"), 1, "leaky", 2, np.float64) is None
+    assert _engine.split_blocks(_net(300, phi="softplus"), 1, "leaky", 2,
+                                np.float64) is None  # no vector form
     # more than 8 inputs: the drive is a BLAS call a step, whose threads would compete
-    assert _engine.split_blocks(_net(300, n_in=8), 1, "leaky", 2, np.float64) is not None
-    assert _engine.split_blocks(_net(300, n_in=9), 1, "leaky", 2, np.float64) is None
+    assert split(_net(300, n_in=8))
+    assert one(_net(300, n_in=9))
     small = _engine.SPLIT_MIN[np.dtype(np.float64)] - 1
-    assert _engine.split_blocks(_net(small), 1, "leaky", 2, np.float64) is None
-    assert _engine.split_blocks(_net(_engine.SPLIT_MAX + 1), 1, "leaky", 2, np.float64) is None
+    assert one(_net(small))
+    # one trajectory above PANEL_MAX on one thread: BLAS's product, not this kernel
+    assert _engine.split_blocks(_net(_engine.SPLIT_MAX + 1), 1, "leaky", 2,
+                                np.float64) is None
+    assert _engine.split_blocks(_net(_engine.PANEL_MAX[np.dtype(np.float64), False] + 1),
+                                1, "leaky", 1, np.float64) is None
     big = _net(_engine.SPLIT_BATCH_MAX + 1)
-    assert _engine.split_blocks(big, 1, "leaky", 2, np.float64) is not None
+    assert split(big)
     assert _engine.split_blocks(big, 4, "leaky", 2, np.float64) is None  # batch limit
-    assert _engine.split_blocks(_net(250), 4, "leaky", 2, np.float64) is not None
+    assert split(_net(250), B=4)
     assert _engine.split_blocks(_net(150), 4, "leaky", 2, np.float64) is None  # groups
+    assert one(_net(150), B=4, threads=1)  # one group: the whole batch on panels
+    assert _engine.split_blocks(_net(250), 4, "leaky", 1, np.float64) is None  # BLAS
     stp = ctrnn.RateNetwork(net.W, tau=1.0, stp=ctrnn.plasticity.STP(U=0.2, tau_f=1.0,
                                                                         tau_d=0.5))
     assert _engine.split_blocks(stp, 1, "leaky", 2, np.float64) is None
     sparse = ctrnn.RateNetwork(ctrnn.connectivity.sparse(300, 0.1, 1.5, seed=0), tau=1.0)
     assert _engine.split_blocks(sparse, 1, "leaky", 2, np.float64) is None
-    assert isinstance(_stepper(net, 1, 2), _engine._SplitLeaky)
-    assert not isinstance(_stepper(net, 1, 1), _engine._SplitLeaky)
+    assert len(_stepper(net, 1, 2).blocks) == 2
+    assert len(_stepper(net, 1, 1).blocks) == 1
+    assert not isinstance(_stepper(stp, 1, 2), _engine._SplitLeaky)
 
 
 def test_a_split_run_takes_no_more_threads_than_cpus(monkeypatch):
@@ -93,7 +109,7 @@ def test_a_split_run_takes_no_more_threads_than_cpus(monkeypatch):
     monkeypatch.setattr(_engine, "available_cpus", lambda: 2)
     assert len(_stepper(net, 1, 8).blocks) == 2
     monkeypatch.setattr(_engine, "available_cpus", lambda: 1)
-    assert not isinstance(_stepper(net, 1, 8), _engine._SplitLeaky)
+    assert len(_stepper(net, 1, 8).blocks) == 1
 
 
 def test_cgroup_quota_caps_the_cpus(tmp_path):
@@ -123,6 +139,33 @@ def test_split_run_equals_the_one_thread_run_bit_for_bit(split_anywhere, N, dtyp
         for threads in (2, 3, 5):  # more threads than CPUs: they take turns (yield)
             got = ctrnn.simulate(net, method=method, threads=threads, **kw, **step).h.values
             np.testing.assert_array_equal(got, one, err_msg=f"{method} threads={threads}")
+
+
+@pytest.mark.parametrize("B,dtype,phi", [(1, np.float64, "tanh"), (1, np.float32, "tanh"),
+                                         (1, np.float64, "sigmoid"), (1, np.float64, "relu"),
+                                         (1, np.float32, "linear"), (4, np.float64, "tanh"),
+                                         (5, np.float32, "sigmoid")])
+def test_one_thread_kernel_equals_the_panel_loop_bit_for_bit(monkeypatch, B, dtype, phi):
+    # the split kernel on one thread (phi and leak block by block, from the registers
+    # that hold the sums, ``dense.block_leak``) against ``rk.leaky_run`` on panels (the
+    # whole product, then one sweep, ``dense.finish``): two implementations of one step
+    N = 197  # odd: a padded last block
+    net = _net(N, n_in=3, noise=0.3, phi=phi)
+    if phi == "linear":  # keep the linear network bounded
+        net = net.replace(W=net.W * 0.5)
+    xs = np.random.default_rng(5).standard_normal((43, 3))
+    kw = dict(steps=42, trials=B, h0="random", seed=3, inputs=xs, dtype=dtype, threads=1,
+              save_every=3)
+    assert len(_stepper(net, B, 1, dtype=dtype).blocks) == 1
+    for method in ("euler", "exponential_euler", "discrete"):
+        step = {} if method == "discrete" else {"dt": 0.1}
+        got = ctrnn.simulate(net, method=method, **kw, **step)
+        with monkeypatch.context() as m:
+            m.setattr(_engine, "split_blocks", lambda *a: None)
+            assert not isinstance(_stepper(net, B, 1, dtype=dtype), _engine._SplitLeaky)
+            want = ctrnn.simulate(net, method=method, **kw, **step)
+        np.testing.assert_array_equal(got.h.values, want.h.values, err_msg=method)
+        assert np.isfinite(got.h.values).all()
 
 
 def test_split_run_matches_a_numpy_euler_loop():

@@ -8,6 +8,15 @@ and 14.5 on two (benchmarks/README.md, "One run on several threads"). The price 
 barrier, ~0.2 us here (a cache line going from one core to the other and back), which
 is why small networks stay on one thread.
 
+A thread finishes each block as soon as its sums are formed: phi and the leak straight
+from the registers (``dense.block_leak``), with no pass over the sums in memory, so the
+out-of-order core overlaps phi's arithmetic with the next block's loads of W. That is
+also the fastest one-thread loop on panels: a run on one thread that would take them
+(``ctrnn._engine.split_blocks``) runs this kernel with all the blocks in one range, where
+the barrier is two uncontended atomic accesses (one trajectory at N = 100: 0.85 us a
+step against 0.90 for ``rk.leaky_run``'s product and then one sweep, on the AMD EPYC
+of benchmarks/README.md).
+
 Each thread's rows are whole blocks of the panels and each row's sum is the one the
 one-thread panel product forms, so the result equals a one-thread run on panels bit for
 bit (``ctrnn._engine`` says where a one-thread run takes BLAS instead).
@@ -40,12 +49,11 @@ from numba.extending import intrinsic
 
 from ._jit import jit
 from .borrow import borrow
-from .dense import aligned_rows, block_count, block_start, block_sums
-from .phi import vphi
+from .dense import aligned_rows, block_count, block_leak, block_start
 from .rhs import drive
 from .rk import _first_save
 from .rng import add_noise_row
-from .simd import _element_ptr, lanes, vadd, vfma, vload, vmul, vstore
+from .simd import _element_ptr
 
 OK, NONFINITE = 0, 1
 _ARCH = platform.machine().lower()
@@ -136,11 +144,16 @@ def barrier(flags, t, T, c):
 def _first_bad(Hs, row0, B, i0, i1):
     """(trial, column, is_inf) of the first infinite entry among columns i0 <= i < i1 of
     rows row0 ... row0 + B - 1 (trial-major), else of the first NaN; (-1, -1, False)
-    when all are finite (``rhs.first_nonfinite``'s rule on a part of the state)."""
+    when all are finite (``rhs.first_nonfinite``'s rule on a part of the state).
+
+    The check of every step indexes with unsigned integers: with signed ones from i0,
+    Numba's negative-index wraparound kept LLVM from vectorising it (0.93 us a step
+    against 0.85 at N = 100)."""
     bad = 0
     for r in range(B):
-        for i in range(i0, i1):
-            bad |= 0 if abs(Hs[row0 + r, i]) < np.inf else 1
+        row = np.uint64(row0 + r)
+        for i in range(np.uint64(i0), np.uint64(i1)):
+            bad |= 0 if abs(Hs[row, i]) < np.inf else 1
     if bad == 0:
         return -1, -1, False
     for r in range(B):
@@ -156,14 +169,13 @@ def _first_bad(Hs, row0, B, i0, i1):
 
 @jit
 def leaky_split(Hs, H, out, k0, nsteps, save_every, save_base, net, inp, decay, gain,
-                noise_scale, keys, P, D, Xw, Dp, b0, b1, t, T, flags):
+                noise_scale, keys, D, Xw, Dp, b0, b1, t, T, flags):
     """``rk.leaky_run`` (no STP, dense on panels, a built-in phi with a vector form) for
     the blocks b0 <= b < b1 of the panels, as thread t of T (module docstring).
 
     Hs (2 B, Np): the state in its first B rows (columns < N) on entry, shared by the
     threads. decay, gain (Np,): zero past N. This thread's scratch (``split_workspace``):
-    P the sums (as ``dense.panel_sums``), D (Bx, N) and Xw (Bx, n_in) the drive and
-    inputs (``rhs.drive``), Dp (Bx, Np) the drive padded with zeros (b in its first N
+    D (Bx, N) and Xw (Bx, n_in) the drive and inputs (``rhs.drive``), Dp (Bx, Np) the drive padded with zeros (b in its first N
     columns when there are no inputs). On return, H[:, own columns] holds the state
     after the last step taken. Returns (code, step, trial, column, is_inf): this
     thread's first non-finite entry, or OK (also when another thread stopped the run;
@@ -177,7 +189,6 @@ def leaky_split(Hs, H, out, k0, nsteps, save_every, save_base, net, inp, decay, 
     gain = borrow(gain)
     noise_scale = borrow(noise_scale)
     keys = borrow(keys)
-    P = borrow(P)
     D = borrow(D)
     Xw = borrow(Xw)
     Dp = borrow(Dp)
@@ -185,7 +196,6 @@ def leaky_split(Hs, H, out, k0, nsteps, save_every, save_base, net, inp, decay, 
     Wp, phi = net.Wp, net.phi
     B, N = H.shape
     Np = Hs.shape[1]
-    L = lanes(Hs)
     lo = block_start(N, Wp, b0)[0]
     hi = block_start(N, Wp, b1)[0] if b1 < block_count(N, Np, Wp) else Np
     top = min(hi, N)  # the last real neuron + 1 of this thread
@@ -201,17 +211,14 @@ def leaky_split(Hs, H, out, k0, nsteps, save_every, save_base, net, inp, decay, 
             drive(inp, k, 0.0, D, Xw)
             for r in range(Bx):
                 Dp[r, lo:top] = D[r, lo:top]
-        # own blocks, alternately forwards and backwards (``dense.panel_sums``)
+        # own blocks, alternately forwards and backwards (``dense.panel_sums``), each
+        # block's phi and leak straight from the registers that hold its sums
+        # (``dense.block_leak``): no pass over the sums in memory, and the out-of-order
+        # core overlaps phi's arithmetic with the next block's loads of W
         turn ^= 1
         for bi in range(b0, b1):
-            block_sums(Wp, Hs, src, B, N, P, b0 + b1 - 1 - bi if turn else bi)
-        for r in range(B):
-            dr = 0 if Bx == 1 else r
-            for i in range(lo, hi, L):
-                p = vphi(phi, vadd(vload(P, r * Np + i), vload(Dp, dr * Np + i)))
-                y = vload(Hs, (src + r) * Np + i)
-                vstore(Hs, (dst + r) * Np + i, vfma(vload(decay, i), y,
-                                                     vmul(vload(gain, i), p)))
+            block_leak(Wp, Hs, src, dst, B, N, Dp, decay, gain, phi,
+                       b0 + b1 - 1 - bi if turn else bi)
         if keys.size > 0:
             for r in range(B):
                 add_noise_row(Hs, dst + r, keys[r], k, noise_scale, lo, top)
@@ -235,11 +242,10 @@ def leaky_split(Hs, H, out, k0, nsteps, save_every, save_base, net, inp, decay, 
 
 
 def split_workspace(B, N, Np, inp, dtype):
-    """One thread's scratch for ``leaky_split``: (P, D, Xw, Dp)."""
+    """One thread's scratch for ``leaky_split``: (D, Xw, Dp)."""
     Bx, n_in = inp.xs.shape[0], inp.xs.shape[2]
     like = np.zeros(0, dtype)
     Dp = aligned_rows(Bx, Np, like)
     Dp[:] = 0
     Dp[:, :N] = inp.b
-    return (aligned_rows(B, Np, like),
-            np.empty((Bx, N), dtype), np.empty((Bx, n_in), dtype), Dp)
+    return np.empty((Bx, N), dtype), np.empty((Bx, n_in), dtype), Dp
