@@ -123,8 +123,9 @@ def _stp_params(net):
 # W in the kernels' forms (a dtype's copy, its transpose, its panels), kept with the
 # network for its next run: a RateNetwork is immutable and its W private, and packing
 # cost 0.8 ms of a 3 ms call at N = 500 (64 trials, one step; 24 ms for 62 steps). Only
-# forms up to PACKED_CACHE_MAX bytes are kept: a large W's packing is small beside its
-# run, and a copy kept would double its memory. The kernels only read these arrays.
+# forms up to PACKED_CACHE_MAX bytes are kept (a network may keep three per dtype): a
+# large W's packing is small beside its run, and kept copies would multiply its memory.
+# The kernels only read these arrays.
 PACKED_CACHE_MAX = 1 << 24
 _PACKED = {}  # id(net) -> {key: array}; an entry goes when its network is collected
 _PACKED_LOCK = threading.Lock()
@@ -133,23 +134,25 @@ _PACKED_LOCK = threading.Lock()
 def _kept(net, key, make):
     """make(), or the array it made for ``net`` and ``key`` before (``_PACKED``; by
     identity: a network hashes by its content, which would cost as much as packing)."""
-    with _PACKED_LOCK:
-        hit = _PACKED.get(id(net), {}).get(key)
+    hit = _PACKED.get(id(net), {}).get(key)  # dict reads are atomic under the GIL
     if hit is not None:
         return hit
     value = make()
     if value.nbytes <= PACKED_CACHE_MAX:
+        if id(net) not in _PACKED:
+            # registered first, outside the lock: a collection started by an allocation
+            # may run another network's finaliser here, and an entry must never outlive
+            # its network (a later one may get its id)
+            weakref.finalize(net, _forget_packed, id(net))
         with _PACKED_LOCK:
-            if id(net) not in _PACKED:
-                _PACKED[id(net)] = {}
-                weakref.finalize(net, _forget_packed, id(net))
-            _PACKED[id(net)][key] = value
+            _PACKED.setdefault(id(net), {})[key] = value
     return value
 
 
 def _forget_packed(key):
-    with _PACKED_LOCK:
-        _PACKED.pop(key, None)
+    """A network's finaliser: its kept forms go (no lock: it may run inside ``_kept``
+    when an allocation there starts a collection; dict.pop is atomic)."""
+    _PACKED.pop(key, None)
 
 
 def pack_network(net, rows, dtype=np.float64, tau=None, panels=None):
@@ -342,16 +345,19 @@ def split_blocks(net, B, kind, threads, dtype):
     None when the run does not take the split kernel. A run not split (see SPLIT_MIN)
     that is on panels anyway, one trajectory up to PANEL_MAX or a batch up to GROUPS_MAX
     on one thread, takes the same kernel with all blocks on one thread (one range): it
-    applies phi block by block, while the block's sums are in L1, 1.1x faster at N = 100
-    (``_kernels.split``)."""
+    applies phi block by block, from the registers that hold the sums (0.85 us a step
+    against 0.90 at N = 100, ``_kernels.split``). Not below L neurons (the SIMD lanes),
+    where the panel loop applies the scalar phi."""
     N = net.n_neurons
     if (kind != "leaky" or net.is_sparse or net.stp is not None
             or not isinstance(net.phi.code, int) or net.phi.code not in _VECTOR_PHI):
         return None
     if (threads < 2 or net.n_inputs > 8 or N > (SPLIT_MAX if B == 1 else SPLIT_BATCH_MAX)
             or N < (SPLIT_MIN[np.dtype(dtype)] if B == 1 else GROUPS_MAX + 1)):
-        one = (uses_panels(N, 1, dtype) if B == 1
-               else threads < 2 and N <= GROUPS_MAX)
+        # N >= the lanes L: below, the panel loop finishes with the scalar phi, and a
+        # batch's trials in groups (that loop) must equal their single runs bit for bit
+        one = N >= _dense.lanes_of(dtype) and (uses_panels(N, 1, dtype) if B == 1
+                                               else threads < 2 and N <= GROUPS_MAX)
         return [(0, len(_dense.block_sizes(N, dtype)))] if one else None
     # the work of each block: its rows, a narrow block's (one vector of W for each
     # broadcast input, against four in a wide block) counted NARROW_COST times (at
@@ -384,10 +390,12 @@ def _split_pool(n):
 
 
 def _forget_pools():
-    """In a forked child: neither pool's threads exist there (each is made anew)."""
-    global _POOL, _POOL_LOCK, _SPLIT_POOL, _SPLIT_LOCK
+    """In a forked child: neither pool's threads exist there (each is made anew), and
+    no lock may stay held by a thread of the parent."""
+    global _POOL, _POOL_LOCK, _SPLIT_POOL, _SPLIT_LOCK, _PACKED_LOCK
     _POOL, _POOL_LOCK = None, threading.Lock()
     _SPLIT_POOL, _SPLIT_LOCK = None, threading.Lock()
+    _PACKED_LOCK = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
@@ -430,8 +438,10 @@ def _split_call(args_of, T):
         raise
     finally:
         if pooled:
-            wait(started)
-            lock.release()
+            try:
+                wait(started)
+            finally:
+                lock.release()
         else:
             for th in started:
                 th.join()

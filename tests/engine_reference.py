@@ -141,6 +141,7 @@ def environment():
     except OSError:
         pass
     import llvmlite
+    import llvmlite.binding
 
     return {"numpy": np.__version__, "numba": numba.__version__, "scipy": scipy.__version__,
             "llvmlite": llvmlite.__version__, "python": platform.python_version(),

@@ -32,6 +32,18 @@ def split_anywhere(monkeypatch):
     monkeypatch.setattr(_engine, "GROUPS_MAX", 0)
 
 
+@pytest.fixture
+def reference(monkeypatch):
+    """simulate(...) by the other implementation: with no run taking the split kernel,
+    a one-thread run on panels takes ``rk.leaky_run`` (the whole product, then one
+    sweep) instead of the split kernel on one thread."""
+    def run(*args, **kw):
+        with monkeypatch.context() as m:
+            m.setattr(_engine, "split_blocks", lambda *a: None)
+            return ctrnn.simulate(*args, **kw)
+    return run
+
+
 def _net(N, n_in=2, noise=0.0, phi="tanh"):
     W = ctrnn.connectivity.gaussian(N, 1.5, seed=0)
     U = np.random.default_rng(2).standard_normal((N, n_in)) if n_in else None
@@ -125,7 +137,8 @@ def test_cgroup_quota_caps_the_cpus(tmp_path):
 
 @pytest.mark.parametrize("N,dtype,n_in", [(70, np.float64, 2), (250, np.float64, 8),
                                           (250, np.float32, 2), (197, np.float32, 0)])
-def test_split_run_equals_the_one_thread_run_bit_for_bit(split_anywhere, N, dtype, n_in):
+def test_split_run_equals_the_one_thread_run_bit_for_bit(split_anywhere, reference, N, dtype,
+                                                          n_in):
     # n_in = 8: the most inputs split (the drive in loops, ``rhs.drive``); 197: odd, a
     # padded last block
     net = _net(N, n_in=n_in)
@@ -135,8 +148,8 @@ def test_split_run_equals_the_one_thread_run_bit_for_bit(split_anywhere, N, dtyp
         kw["inputs"] = rng.standard_normal((38, n_in))
     for method in ("euler", "exponential_euler", "discrete"):
         step = {} if method == "discrete" else {"dt": 0.1}
-        one = ctrnn.simulate(net, method=method, threads=1, **kw, **step).h.values
-        for threads in (2, 3, 5):  # more threads than CPUs: they take turns (yield)
+        one = reference(net, method=method, threads=1, **kw, **step).h.values
+        for threads in (1, 2, 3, 5):  # more threads than CPUs: they take turns (yield)
             got = ctrnn.simulate(net, method=method, threads=threads, **kw, **step).h.values
             np.testing.assert_array_equal(got, one, err_msg=f"{method} threads={threads}")
 
@@ -179,7 +192,7 @@ def test_split_run_matches_a_numpy_euler_loop():
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-12)
 
 
-def test_split_batch_trials_equal_their_single_runs(split_anywhere):
+def test_split_batch_trials_equal_their_single_runs(split_anywhere, reference):
     N, B = 90, 5
     net = _net(N)
     rng = np.random.default_rng(4)
@@ -188,7 +201,7 @@ def test_split_batch_trials_equal_their_single_runs(split_anywhere):
     kw = dict(steps=30, dt=0.1, method="euler")
     batch = ctrnn.simulate(net, h0=H0, inputs=xs, threads=2, **kw).h.values
     for r in range(B):
-        single = ctrnn.simulate(net, h0=H0[r], inputs=xs[r], threads=1, **kw).h.values
+        single = reference(net, h0=H0[r], inputs=xs[r], threads=1, **kw).h.values
         np.testing.assert_array_equal(batch[r], single, err_msg=f"trial {r}")
 
 
@@ -197,8 +210,9 @@ def test_noise_saves_and_chunks_are_those_of_the_one_thread_run(monkeypatch,
     net = _net(100, noise=0.4)
     kw = dict(steps=48, dt=0.1, trials=3, h0="random", seed=7, save_every=4,
               method="euler")
-    with monkeypatch.context() as m:  # the batch on panels on one thread
+    with monkeypatch.context() as m:  # the batch on panels, by the panel loop
         m.setattr(_engine, "GROUPS_MAX", 10 ** 9)
+        m.setattr(_engine, "split_blocks", lambda *a: None)
         one = ctrnn.simulate(net, threads=1, **kw)
     two = ctrnn.simulate(net, threads=2, **kw)
     chunked = ctrnn.simulate(net, threads=2, chunk_steps=5, **kw)
@@ -209,7 +223,7 @@ def test_noise_saves_and_chunks_are_those_of_the_one_thread_run(monkeypatch,
     assert not np.array_equal(two.h.values[0], two.h.values[1])  # trials' own noise
 
 
-def test_blowup_is_reported_as_the_one_thread_run_reports_it(split_anywhere):
+def test_blowup_is_reported_as_the_one_thread_run_reports_it(split_anywhere, reference):
     # dh/dt = 2 h (linear, W = 3 I): neuron 65 (second thread's rows) with the largest h0
     # overflows first; neuron 3 (first thread's) later
     N = 70
@@ -220,8 +234,11 @@ def test_blowup_is_reported_as_the_one_thread_run_reports_it(split_anywhere):
     kw = dict(duration=500.0, dt=0.1, h0=h0, method="euler")
     with pytest.raises(FloatingPointError, match="neuron 65"):
         ctrnn.simulate(net, threads=2, **kw)
-    one = ctrnn.simulate(net, threads=1, on_blowup="return", save_every=10, **kw)
+    one = reference(net, threads=1, on_blowup="return", save_every=10, **kw)
     two = ctrnn.simulate(net, threads=2, on_blowup="return", save_every=10, **kw)
+    alone = ctrnn.simulate(net, threads=1, on_blowup="return", save_every=10, **kw)
+    assert alone.attrs["status"] == one.attrs["status"]
+    np.testing.assert_array_equal(alone.h.values, one.h.values)
     assert two.attrs["status"] == one.attrs["status"]
     np.testing.assert_array_equal(two.h.values, one.h.values)
     assert np.isnan(one.h.values[-1]).all()
@@ -275,7 +292,8 @@ def test_an_error_in_one_thread_releases_the_others(monkeypatch, split_anywhere,
     assert len(raised) == 1 and f"thread {failing}" in str(raised[0])
 
 
-def test_a_thread_behind_the_failing_step_goes_on_to_it(monkeypatch, split_anywhere):
+def test_a_thread_behind_the_failing_step_goes_on_to_it(monkeypatch, split_anywhere,
+                                                        reference):
     # thread 1 has finished step 1 and failed at step 2 (flags as it leaves them) while
     # thread 0 is still at its barrier of step 1: thread 0 must not stop there but take
     # step 2 and stop after it, so that every thread ends at the same step (thread 0 is
@@ -290,7 +308,7 @@ def test_a_thread_behind_the_failing_step_goes_on_to_it(monkeypatch, split_anywh
     h0 = np.random.default_rng(0).standard_normal(70)
     kw = dict(steps=5, dt=0.1, h0=h0, method="euler")
     ctrnn.simulate(net, threads=2, **kw)
-    want = ctrnn.simulate(net, threads=1, **kw).h.values
+    want = reference(net, threads=1, **kw).h.values
     args = list(next(a for a in seen if a[-3] == 0))
     b0, b1 = args[-5], args[-4]
     T = args[-2]
@@ -313,9 +331,10 @@ def test_a_thread_behind_the_failing_step_goes_on_to_it(monkeypatch, split_anywh
     assert np.isnan(buf[0, 2]).all()  # step 2 (the failing one) not saved
 
 
-def test_split_runs_reuse_their_worker_threads_and_share_them_safely(split_anywhere):
+def test_split_runs_reuse_their_worker_threads_and_share_them_safely(split_anywhere,
+                                                                     reference):
     # the split pool's threads are kept between calls (starting one a chunk cost ~0.2
-    # ms); a second split run while the pool is busy takes threads of its own
+    # ms); a split run while the pool is busy takes threads of its own
     seen, real = [], _split.leaky_split
 
     def spy(*args):
@@ -324,20 +343,28 @@ def test_split_runs_reuse_their_worker_threads_and_share_them_safely(split_anywh
     net = _net(70, n_in=0)
     h0 = np.random.default_rng(0).standard_normal(70)
     kw = dict(steps=20, dt=0.1, h0=h0, method="euler", chunk_steps=5)
-    want = ctrnn.simulate(net, threads=1, **kw).h.values
+    want = reference(net, threads=1, **kw).h.values
     with pytest.MonkeyPatch.context() as m:
         m.setattr(_split, "leaky_split", spy)
         first = ctrnn.simulate(net, threads=2, **kw).h.values
+        pool = _engine._SPLIT_POOL
         second = ctrnn.simulate(net, threads=2, **kw).h.values
-    assert len(seen) == 2 * 2 * 4  # two runs, two threads, four chunks
-    # thread 0 is the caller's; thread 1 a worker of the pool (named "ctrnn-split_k"),
-    # never one started for the call ("ctrnn-split-1")
-    assert {name for t, name in seen if t == 0} == {threading.current_thread().name}
-    assert all(name.startswith("ctrnn-split_") for t, name in seen if t == 1)
-    np.testing.assert_array_equal(first, want)
-    np.testing.assert_array_equal(second, want)
-    # runs from several Python threads at once: one holds the pool, the others start
-    # their own threads; every result is the one-thread run's
+        assert _engine._SPLIT_POOL is pool  # the same pool, not one a call
+        assert len(seen) == 2 * 2 * 4  # two runs, two threads, four chunks
+        # thread 0 is the caller's; thread 1 a worker of the pool ("ctrnn-split_k")
+        assert {name for t, name in seen if t == 0} == {threading.current_thread().name}
+        assert all(name.startswith("ctrnn-split_") for t, name in seen if t == 1)
+        # the pool busy (its lock held, as by another run): threads of the run's own
+        seen.clear()
+        assert _engine._SPLIT_LOCK.acquire(blocking=False)
+        try:
+            third = ctrnn.simulate(net, threads=2, **kw).h.values
+        finally:
+            _engine._SPLIT_LOCK.release()
+        assert {name for t, name in seen if t == 1} == {"ctrnn-split-1"}
+    for got in (first, second, third):
+        np.testing.assert_array_equal(got, want)
+    # runs from several Python threads at once: every result is the one-thread run's
     results, errors = {}, []
 
     def run(i):
@@ -353,3 +380,21 @@ def test_split_runs_reuse_their_worker_threads_and_share_them_safely(split_anywh
     assert not errors and sorted(results) == [0, 1, 2]
     for got in results.values():
         np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("N,dtype", [(3, np.float64), (7, np.float64), (9, np.float32),
+                                     (15, np.float32)])
+@pytest.mark.parametrize("phi", ["tanh", "sigmoid"])
+def test_fewer_neurons_than_lanes_keep_the_panel_loop(N, dtype, phi):
+    # below L neurons the panel loop applies the scalar phi (``dense.finish``), the
+    # split kernel the vector one: a single run must take the loop too, so that a
+    # batch's trials (in groups, on the loop) equal their single runs bit for bit
+    net = _net(N, n_in=1, phi=phi)
+    assert _engine.split_blocks(net, 1, "leaky", 1, dtype) is None
+    assert _engine.split_blocks(net, 4, "leaky", 1, dtype) is None
+    H0 = np.random.default_rng(6).standard_normal((4, N))
+    kw = dict(steps=30, dt=0.1, method="euler", dtype=dtype)
+    batch = ctrnn.simulate(net, h0=H0, threads=2, **kw).h.values
+    for r in range(4):
+        single = ctrnn.simulate(net, h0=H0[r], threads=1, **kw).h.values
+        np.testing.assert_array_equal(batch[r], single, err_msg=f"trial {r}")

@@ -13,9 +13,9 @@ epilogue (``_emit``): stored (``block_sums``, ``panel_sums``), or, for the leaky
 ``split``, finished there and then (``block_leak``: phi, the drive and the leak applied
 to the registers, the new state stored; no sweep over the sums).
 
-Both are inlined into the kernels' loops (``inline="always"``): as calls, Numba counted
-each of their array arguments in and out with atomic operations, ~0.1 us a call (the
-whole ``finish`` of 100 float64 values takes ~0.2).
+The product and ``finish`` are inlined into the kernels' loops (``inline="always"``): as
+calls, Numba counted each of their array arguments in and out with atomic operations,
+~0.1 us a call (the whole ``finish`` of 100 float64 values takes ~0.2).
 
 Panel layout: outputs are cut into blocks, wide ones of 4 L rows while at least 4 L
 remain, then blocks of L rows (the last one padded with zero rows), L the SIMD lanes (8
@@ -41,10 +41,15 @@ from .simd import lanes, vadd, vfma, vload, vmul, vsplat_at, vstore, vsub, vzero
 RAW, PHI, LEAK, RELAX = 0, 1, 2, 3
 
 
+def lanes_of(dtype):
+    """L, the SIMD lanes of the panels: 8 in float64, 16 in float32."""
+    return 8 if np.dtype(dtype) == np.float64 else 16
+
+
 def block_sizes(N, dtype):
     """The rows of each block of the panels of W (N, N), in order: 4 L for the wide
     ones, then L for the narrow ones (the last padded with zero rows)."""
-    L = 8 if np.dtype(dtype) == np.float64 else 16
+    L = lanes_of(dtype)
     n_wide = N // (4 * L)
     return [4 * L] * n_wide + [L] * -(-(N - n_wide * 4 * L) // L)
 
@@ -104,7 +109,7 @@ def _emit(v, r, i, ep):
         vstore(A, r * n + i, v)
     else:
         dr = 0 if Dp.shape[0] == 1 else r
-        p = vphi(phi, vadd(v, vload(Dp, dr * n + i)))
+        p = vphi(phi, vadd(v, vload(Dp, dr * Dp.shape[1] + i)))
         y = vload(A, (src + r) * n + i)
         vstore(A, (dst + r) * n + i, vfma(vload(decay, i), y, vmul(vload(gain, i), p)))
 
@@ -337,7 +342,7 @@ def block_leak(Wp, Hs, src, dst, B, N, Dp, decay, gain, phi, b):
         block_apply(Wp, Hs, src, B, N, b, (LEAK, Hs, src, dst, Dp, decay, gain, SIGMOID))
     elif phi == RELU:
         block_apply(Wp, Hs, src, B, N, b, (LEAK, Hs, src, dst, Dp, decay, gain, RELU))
-    else:  # LINEAR
+    else:  # LINEAR (callers pass only codes with a vector form: ``split_blocks``)
         block_apply(Wp, Hs, src, B, N, b, (LEAK, Hs, src, dst, Dp, decay, gain, LINEAR))
 
 
