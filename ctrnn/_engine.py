@@ -352,19 +352,19 @@ def split_blocks(net, B, kind, threads, dtype):
     if (kind != "leaky" or net.is_sparse or net.stp is not None
             or not isinstance(net.phi.code, int) or net.phi.code not in _VECTOR_PHI):
         return None
+    sizes = _dense.block_sizes(N, dtype)
     if (threads < 2 or net.n_inputs > 8 or N > (SPLIT_MAX if B == 1 else SPLIT_BATCH_MAX)
             or N < (SPLIT_MIN[np.dtype(dtype)] if B == 1 else GROUPS_MAX + 1)):
         # N >= the lanes L: below, the panel loop finishes with the scalar phi, and a
         # batch's trials in groups (that loop) must equal their single runs bit for bit
         one = N >= _dense.lanes_of(dtype) and (uses_panels(N, 1, dtype) if B == 1
                                                else threads < 2 and N <= GROUPS_MAX)
-        return [(0, len(_dense.block_sizes(N, dtype)))] if one else None
+        return [(0, len(sizes))] if one else None
     # the work of each block: its rows, a narrow block's (one vector of W for each
     # broadcast input, against four in a wide block) counted NARROW_COST times (at
     # N = 500 with 64 trials, 0.5-1.6 all cut after 8 of 18 blocks, the fastest; 3.0
     # after 9: 6.03-6.08 us a trial-step against 5.33-5.45, AMD EPYC) (the first block
     # is a wide one whenever there is one; with none, the costs are equal anyway)
-    sizes = _dense.block_sizes(N, dtype)
     cost = [rows if rows == sizes[0] else NARROW_COST * rows for rows in sizes]
     ends = np.cumsum(cost)
     n = min(threads, len(cost))

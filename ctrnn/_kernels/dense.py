@@ -109,9 +109,20 @@ def _emit(v, r, i, ep):
         vstore(A, r * n + i, v)
     else:
         dr = 0 if Dp.shape[0] == 1 else r
-        p = vphi(phi, vadd(v, vload(Dp, dr * Dp.shape[1] + i)))
-        y = vload(A, (src + r) * n + i)
-        vstore(A, (dst + r) * n + i, vfma(vload(decay, i), y, vmul(vload(gain, i), p)))
+        d = vload(Dp, dr * Dp.shape[1] + i)
+        h = leak_vector(phi, v, d, vload(A, (src + r) * n + i), vload(decay, i),
+                        vload(gain, i))[1]
+        vstore(A, (dst + r) * n + i, h)
+
+
+@jit(forceinline=True)
+def leak_vector(phi, s, d, y, a, c):
+    """(p, a y + c p), p = phi(s + d): the leaky step of L neurons from their sums s,
+    drive d and state y (decay a, gain c). The one formula of both the sweep
+    (``finish``) and the registers (``block_leak``), whose results must agree bit for
+    bit."""
+    p = vphi(phi, vadd(s, d))
+    return p, vfma(a, y, vmul(c, p))
 
 
 @jit(forceinline=True)
@@ -422,13 +433,14 @@ def _finish_chunk(P, D, phi, mode, Y, A, C, r, dr, i):
     p = vload(P, r * P.shape[1] + i)
     if mode == RAW:
         return p, p
-    p = vphi(phi, vadd(p, vload(D, dr * D.shape[1] + i)))
+    d = vload(D, dr * D.shape[1] + i)
+    if mode == LEAK:
+        return leak_vector(phi, p, d, vload(Y, r * Y.shape[1] + i), vload(A, i),
+                           vload(C, i))
+    p = vphi(phi, vadd(p, d))
     if mode == PHI:
         return p, p
-    y = vload(Y, r * Y.shape[1] + i)
-    if mode == LEAK:
-        return p, vfma(vload(A, i), y, vmul(vload(C, i), p))
-    return p, vmul(vsub(p, y), vload(A, i))  # RELAX
+    return p, vmul(vsub(p, vload(Y, r * Y.shape[1] + i)), vload(A, i))  # RELAX
 
 
 @jit(forceinline=True)
