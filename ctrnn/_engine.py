@@ -120,9 +120,10 @@ def _stp_params(net):
     return (Us, 1.0 / tf, 1.0 / td, eff), net.stp.rate_scale
 
 
-# W in the kernels' forms (a dtype's copy, its transpose, its panels), kept with the
-# network for its next run: a RateNetwork is immutable and its W private, and packing
-# cost 0.8 ms of a 3 ms call at N = 500 (64 trials, one step; 24 ms for 62 steps). Only
+# W in the kernels' forms (a dtype's copy, its transpose, its panels) and other arrays
+# made from it (simulate's sum of W^2), kept with the network for its next run: a
+# RateNetwork is immutable and its W private, and packing cost 0.8 ms of a 3 ms call at
+# N = 500 (64 trials, one step; 24 ms for 62 steps). Only
 # forms up to PACKED_CACHE_MAX bytes are kept (a network may keep three per dtype): a
 # large W's packing is small beside its run, and kept copies would multiply its memory.
 # The kernels only read these arrays.
@@ -131,7 +132,7 @@ _PACKED = {}  # id(net) -> {key: array}; an entry goes when its network is colle
 _PACKED_LOCK = threading.Lock()
 
 
-def _kept(net, key, make):
+def kept(net, key, make):
     """make(), or the array it made for ``net`` and ``key`` before (``_PACKED``; by
     identity: a network hashes by its content, which would cost as much as packing)."""
     hit = _PACKED.get(id(net), {}).get(key)  # dict reads are atomic under the GIL
@@ -150,7 +151,7 @@ def _kept(net, key, make):
 
 
 def _forget_packed(key):
-    """A network's finaliser: its kept forms go (no lock: it may run inside ``_kept``
+    """A network's finaliser: its kept forms go (no lock: it may run inside ``kept``
     when an allocation there starts a collection; dict.pop is atomic)."""
     _PACKED.pop(key, None)
 
@@ -160,7 +161,7 @@ def pack_network(net, rows, dtype=np.float64, tau=None, panels=None):
     its tangent vectors). A sparse W stays CSR; WT is made only when rows > 1. ``tau``:
     net.tau_array, when the caller has it already. ``panels``: pack W into panels
     (``_kernels.dense``) or not; default ``uses_panels``. A dense W's forms are kept
-    with ``net`` for its next run (``_kept``)."""
+    with ``net`` for its next run (``kept``)."""
     dtype = np.dtype(dtype)
     arr = _packer(dtype)
     tau = net.tau_array if tau is None else tau
@@ -172,10 +173,10 @@ def pack_network(net, rows, dtype=np.float64, tau=None, panels=None):
         WT, Wp = W, none
     else:
         # the network's private writable array: no copy in float64
-        W = _kept(net, ("W", dtype), lambda: arr(net._W))
-        WT = _kept(net, ("WT", dtype), lambda: arr(net._W.T)) if rows > 1 else W
+        W = kept(net, ("W", dtype), lambda: arr(net._W))
+        WT = kept(net, ("WT", dtype), lambda: arr(net._W.T)) if rows > 1 else W
         use = uses_panels(net.n_neurons, rows, dtype) if panels is None else panels
-        Wp = _kept(net, ("Wp", dtype), lambda: _dense.pack_panels(W)) if use else none
+        Wp = kept(net, ("Wp", dtype), lambda: _dense.pack_panels(W)) if use else none
     arrays, scale = _stp_params(net)
     stp = STPParams(*(arr(a) for a in arrays), np.dtype(dtype).type(scale))
     return Network(W, WT, Wp, arr(1.0 / tau), net.phi.code, stp)

@@ -236,6 +236,10 @@ class Immutable:
 
 
 _MEMORY_FRACTION = 0.8  # refuse allocations larger than this fraction of available memory
+# Below this many bytes ``check_bytes`` does not read the available memory (~50 us: three
+# files): a machine without 16 MiB to spare fails whatever is allocated, the interpreter
+# first. An explicit max_memory is always applied.
+ALWAYS_FITS = 1 << 24
 
 
 def _available_memory():
@@ -278,8 +282,11 @@ def _meminfo_available():
 
 def check_bytes(need, what, fix, max_memory=None):
     """Raise MemoryError before allocating ``need`` bytes for ``what`` when they exceed
-    ``max_memory`` (default: 80% of the available memory), saying how to need less."""
+    ``max_memory`` (default: 80% of the available memory; not read for at most
+    ``ALWAYS_FITS`` bytes), saying how to need less."""
     if max_memory is None:
+        if need <= ALWAYS_FITS:
+            return  # reading the system's figures cost ~50 us a call
         avail = _available_memory()
         limit = None if avail is None else int(_MEMORY_FRACTION * avail)
     else:

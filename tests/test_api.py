@@ -252,6 +252,17 @@ def test_unstable_dt_warns_and_stable_dt_does_not(net):
         ctrnn.simulate(net, steps=5, dt=2.0, method="exponential_euler")
 
 
+def test_the_stability_warning_uses_each_networks_own_radius():
+    for g in (1.0, 3.0):
+        W = ctrnn.connectivity.gaussian(50, g, seed=0)
+        net = ctrnn.RateNetwork(W, tau=1.0)
+        expected = np.sqrt(np.sum(W**2) / 50)  # max|tanh'| = 1 times ||W||_F / sqrt(N)
+        for _ in range(2):  # the second from the sum of squares kept with the network
+            with pytest.warns(RuntimeWarning) as rec:
+                ctrnn.simulate(net, steps=2, dt=2.0, method="rk4")
+            assert f"coupling radius {expected:.3g})" in str(rec[0].message)
+
+
 def test_dopri5_refuses_noise_and_reports_max_steps(net):
     with pytest.raises(ValueError, match="fixed-step method"):
         ctrnn.simulate(net.replace(noise=0.1), steps=10, dt=0.1, method="dopri5")

@@ -301,6 +301,28 @@ def test_memory_guard_covers_resampled_inputs():
                        max_memory=10**8)
 
 
+def test_the_memory_guard_reads_the_system_only_for_large_outputs(monkeypatch):
+    from ctrnn import _validation
+
+    reads = []
+
+    def nothing_left():
+        reads.append(1)
+        return 0
+    monkeypatch.setattr(_validation, "_available_memory", nothing_left)
+    small = _validation.ALWAYS_FITS
+    _validation.check_bytes(small, "a small output", "no fix")  # no read, no error
+    assert reads == []
+    with pytest.raises(MemoryError, match="a large output"):
+        _validation.check_bytes(small + 1, "a large output", "no fix")
+    assert reads == [1]
+    with pytest.raises(MemoryError, match="an explicit limit"):  # max_memory always holds
+        _validation.check_bytes(100, "an explicit limit", "no fix", max_memory=99)
+    net = ctrnn.RateNetwork(np.zeros((2, 2)))
+    with pytest.raises(MemoryError, match="the output"):
+        ctrnn.simulate(net, steps=2**22, dt=0.1, method="euler")  # 2^22 saves x 2 x 8 bytes
+
+
 def test_sweep_results_record_how_they_were_made():
     import json
 
