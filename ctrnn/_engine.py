@@ -16,6 +16,7 @@ What lives here, and nothing else (no xarray, no option parsing: callers validat
 """
 from __future__ import annotations
 
+import contextlib
 import enum
 import os
 import threading
@@ -403,52 +404,76 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_forget_pools)
 
 
-def _split_call(args_of, T):
-    """``_kernels.split.leaky_split(*args_of(t))`` for t < T, thread 0 in this one, the
-    others on threads of their own (all must run at once: they wait for each other every
-    step, so a shared pool could starve them): the split pool's (``_split_pool``), or new
-    threads while another split run holds it. Returns their results, or raises the first
-    error once every thread has stopped (an error sets the abort flag, which releases
-    the others)."""
-    results, errors = [None] * T, []
-    flags = args_of(0)[-1]
+class _Team:
+    """The helper threads 1 ... T - 1 of one split run, each kept in one
+    ``_kernels.split.serve_split`` call for all the chunks of a session (``_SplitLeaky``):
+    the caller posts each chunk (``chunk``), steps thread 0's part itself and waits for
+    the others' (all must run at once: they wait for each other every step, so a shared
+    pool could starve them). The threads are the split pool's (``_split_pool``), or new
+    ones while another run holds it. ``close`` stops them; an error in a helper sets the
+    abort flag (which releases the others) and reaches the caller."""
 
-    def call(t):
+    def __init__(self, T, flags, args_of):
+        self.T, self.flags = T, flags
+        self.ctrl = np.zeros(8 * T, np.int64)
+        self.status = np.zeros((T, 5), np.int64)
+        self.order = 0
+        self.errors = []
+        self.pooled = _SPLIT_LOCK.acquire(blocking=False)
+        self.started = []
         try:
-            results[t] = _split.leaky_split(*args_of(t))
+            # with the lock, every thread of the pool is idle: each helper gets its own
+            pool = _split_pool(T - 1) if self.pooled else None
+            for t in range(1, T):
+                if pool is not None:
+                    self.started.append(pool.submit(self._serve, t, args_of(t)))
+                else:
+                    th = threading.Thread(target=self._serve, args=(t, args_of(t)),
+                                          name=f"ctrnn-split-{t}", daemon=True)
+                    th.start()
+                    self.started.append(th)
+        except BaseException:  # a thread that could not start: release those that did
+            self.close()
+            raise
+
+    def _serve(self, t, args):
+        try:
+            _split.serve_split(self.ctrl, self.status, *args)
         except BaseException as e:
-            flags[8 * T] = -1  # the abort flag: every thread stops at once
-            errors.append(e)
-    lock = _SPLIT_LOCK
-    pooled = T > 1 and lock.acquire(blocking=False)
-    started = []
-    try:
-        # with the lock, every thread of the pool is idle: each task gets its own
-        pool = _split_pool(T - 1) if pooled else None
-        for t in range(1, T):
-            if pooled:
-                started.append(pool.submit(call, t))
+            self.errors.append(e)
+            self.flags[8 * self.T] = -1  # the abort flag: every thread stops at once
+            self.ctrl[8 * t] = -1  # and the caller stops waiting for this one
+
+    def chunk(self, k0, n, base, own):
+        """Post the chunk (k0, n steps, save_base), run thread 0's part ``own()`` here,
+        wait for the others; their status tuples, thread 0's first."""
+        self.order += 1
+        _split.post(self.ctrl, self.flags, self.T, k0, n, base, self.order)
+        try:
+            first = own()
+        except BaseException:
+            self.flags[8 * self.T] = -1
+            raise
+        if not _split.await_done(self.ctrl, self.T, self.order):
+            raise self.errors[0]
+        return [first] + [(int(c), int(k), int(r), int(i), bool(inf))
+                          for c, k, r, i, inf in self.status[1:]]
+
+    def close(self):
+        """Stop every helper (mid-chunk too: the abort flag releases its barrier) and
+        wait for them; the pool is free again once this returns."""
+        self.flags[8 * self.T] = -1
+        self.ctrl[0] = -1
+        try:
+            if self.pooled:
+                wait(self.started)
             else:
-                th = threading.Thread(target=call, args=(t,), name=f"ctrnn-split-{t}",
-                                      daemon=True)
-                th.start()
-                started.append(th)
-        call(0)
-    except BaseException:  # a thread that could not start: release those that did
-        flags[8 * T] = -1
-        raise
-    finally:
-        if pooled:
-            try:
-                wait(started)
-            finally:
-                lock.release()
-        else:
-            for th in started:
-                th.join()
-    if errors:
-        raise errors[0]
-    return results
+                for th in self.started:
+                    th.join()
+        finally:
+            if self.pooled:
+                _SPLIT_LOCK.release()
+                self.pooled = False
 
 
 def _first_failure(results):
@@ -484,6 +509,11 @@ class _Fixed:
     def chunk_units(self, chunk_steps):
         """Progress and chunks count steps: a chunk of ``chunk_steps`` steps."""
         return chunk_steps
+
+    def session(self):
+        """A context for advancing chunk after chunk (``run``): nothing here; a split
+        run keeps its helper threads in it (``_SplitLeaky.session``)."""
+        return contextlib.nullcontext(self)
 
     def attrs(self):
         """Run statistics for the result's attrs (none for fixed steps)."""
@@ -569,17 +599,60 @@ class _SplitLeaky(_Leaky):
         self.Hs[:] = 0
         self.kargs = (net_k, inp, padded(decay), padded(gain), scale, keys)
         self.ws = [_split.split_workspace(B, N, Np, inp, dtype) for _ in blocks]
+        self.team, self.in_session = None, False
+
+    @contextlib.contextmanager
+    def session(self):
+        """Chunks advanced inside share one team of helper threads (``_Team``), opened
+        by the first and closed on leaving; a chunk advanced outside has a team of its
+        own."""
+        self.in_session = True
+        try:
+            yield self
+        finally:
+            self.in_session = False
+            self._close()
+
+    def _close(self):
+        team, self.team = self.team, None
+        if team is not None:
+            team.close()
 
     def step(self, Z, buf, head):
         B, N = Z.shape
-        self.Hs[:B, :N] = Z
         T = len(self.blocks)
-        flags = np.zeros(8 * (T + 1), np.int64)
+        k0, n, save_every, base = head
 
-        def args_of(t):
+        def args_of(t, flags):  # serve_split's, after ctrl and status
             b0, b1 = self.blocks[t]
-            return (self.Hs, Z, buf, *head, *self.kargs, *self.ws[t], b0, b1, t, T, flags)
-        return _first_failure(_split_call(args_of, T)) or (_rk.OK, 0, 0, 0)
+            return (self.Hs, Z, buf, save_every, *self.kargs, *self.ws[t], b0, b1, t, T,
+                    flags)
+
+        def own(flags):  # thread 0's part of the chunk
+            b0, b1 = self.blocks[0]
+            return _split.leaky_split(self.Hs, Z, buf, k0, n, save_every, base, *self.kargs,
+                                      *self.ws[0], b0, b1, 0, T, flags)
+
+        if T == 1:
+            self.Hs[:B, :N] = Z
+            return _first_failure([own(np.zeros(16, np.int64))]) or (_rk.OK, 0, 0, 0)
+        team = self.team
+        if team is not None and (team.Z is not Z or team.buf is not buf):
+            self._close()  # other arrays (a Zarr sink's buffer): the helpers hold the old
+            team = None
+        if team is None:  # (within a team, each chunk leaves its state in Hs for the next)
+            self.Hs[:B, :N] = Z
+            flags = np.zeros(8 * (T + 1), np.int64)
+            team = self.team = _Team(T, flags, lambda t: args_of(t, flags))
+            team.Z, team.buf = Z, buf
+        try:
+            failure = _first_failure(team.chunk(k0, n, base, lambda: own(team.flags)))
+        except BaseException:
+            self._close()
+            raise
+        if failure is not None or not self.in_session:  # the abort flag is set: a new team
+            self._close()
+        return failure or (_rk.OK, 0, 0, 0)
 
 
 class _RungeKutta(_Fixed):
@@ -638,6 +711,8 @@ class _Adaptive:
 
     def saves(self, j0, n):
         return j0 + 1, j0 + 1 + n
+
+    session = _Fixed.session
 
     def advance(self, Z, buf, j0, n, base):
         save_dt = self.save_every * self.dt
@@ -728,16 +803,17 @@ def run(stepper, Z, sink, *, chunk_steps=None, progress=None):
     buf, base = sink.view(0, 1)
     buf[:, 0 - base] = Z
     sink.commit(0, 1)
-    for u0, n in _chunks(stepper.total, stepper.chunk_units(chunk_steps), stepper.cost):
-        s0, s1 = stepper.saves(u0, n)
-        buf, base = sink.view(s0, s1)
-        report, complete = stepper.advance(Z, buf, u0, n, base)
-        if not report.ok:
-            sink.commit(s0, min(s1, complete))
-            return report, (s0, s1)
-        sink.commit(s0, s1)
-        if progress is not None:
-            progress.update(u0 + n)
+    with stepper.session():
+        for u0, n in _chunks(stepper.total, stepper.chunk_units(chunk_steps), stepper.cost):
+            s0, s1 = stepper.saves(u0, n)
+            buf, base = sink.view(s0, s1)
+            report, complete = stepper.advance(Z, buf, u0, n, base)
+            if not report.ok:
+                sink.commit(s0, min(s1, complete))
+                return report, (s0, s1)
+            sink.commit(s0, s1)
+            if progress is not None:
+                progress.update(u0 + n)
     return Report(Status.OK), None
 
 

@@ -123,8 +123,9 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
         round-off only. Elsewhere it is checked but has no effect: an adaptive method
         (trials one after the other), other dense runs (one BLAS product a step, which
         BLAS spreads over the cores itself). A split run takes at most as many threads
-        as CPUs; they wait for each other by spinning (on POSIX yielding the core every
-        2,000 turns), so other busy processes slow it (two at once on two cores: 73-192
+        as CPUs; they wait for each other, and for the next chunk, by spinning (on POSIX
+        yielding the core every 2,000 turns, and sleeping 0.1 ms a turn after 10 ms
+        between chunks), so other busy processes slow it (two at once on two cores: 73-192
         ms against 69-123 for two one-thread runs).
 
     Returns

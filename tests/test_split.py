@@ -223,6 +223,30 @@ def test_noise_saves_and_chunks_are_those_of_the_one_thread_run(monkeypatch,
     assert not np.array_equal(two.h.values[0], two.h.values[1])  # trials' own noise
 
 
+def test_a_stored_run_equals_the_one_thread_run(tmp_path, split_anywhere, reference):
+    # a Zarr sink hands each chunk a buffer that grows with the chunks: the helpers are
+    # stopped and started again on the new one
+    pytest.importorskip("zarr")
+    pytest.importorskip("dask")
+    net = _net(70, n_in=0)
+    kw = dict(steps=40, dt=0.1, h0="random", seed=3, method="euler")
+    assert len(_stepper(net, 1, 2).blocks) == 2
+    sizes = iter([3, 6, 12, 24, 48])  # chunks of 3, 6, 12 and 19 steps
+    with pytest.MonkeyPatch.context() as m:
+        real = _engine._chunks
+
+        def growing(total, chunk, cost, t_chunk=0.25):
+            done = 0
+            while done < total:
+                n = min(next(sizes), total - done)
+                yield done, n
+                done += n
+        m.setattr(_engine, "_chunks", growing)
+        stored = ctrnn.simulate(net, threads=2, store=tmp_path / "run.zarr", **kw)
+        assert real is not growing
+    np.testing.assert_array_equal(stored.h.values, reference(net, threads=1, **kw).h.values)
+
+
 def test_blowup_is_reported_as_the_one_thread_run_reports_it(split_anywhere, reference):
     # dh/dt = 2 h (linear, W = 3 I): neuron 65 (second thread's rows) with the largest h0
     # overflows first; neuron 3 (first thread's) later
@@ -267,15 +291,22 @@ def test_first_failure_follows_the_one_thread_rule():
 @pytest.mark.parametrize("failing", [0, 1])
 def test_an_error_in_one_thread_releases_the_others(monkeypatch, split_anywhere, failing):
     # the other thread waits at the barrier for the failing one: the abort flag must let
-    # it go, and the error must reach the caller
-    real = _split.leaky_split
+    # it go, and the error must reach the caller (thread 0 is the caller's, in
+    # ``leaky_split``; thread 1 a helper, in ``serve_split``)
+    real, real_serve = _split.leaky_split, _split.serve_split
 
     def leaky_split(*args):
-        if args[-3] == failing:  # t
-            raise MemoryError(f"thread {failing}")
+        if failing == 0:
+            raise MemoryError("thread 0")
         return real(*args)
+
+    def serve_split(*args):
+        if failing == 1:
+            raise MemoryError("thread 1")
+        return real_serve(*args)
     monkeypatch.setattr(_engine, "_split", types.SimpleNamespace(
-        leaky_split=leaky_split, split_workspace=_split.split_workspace))
+        leaky_split=leaky_split, serve_split=serve_split, post=_split.post,
+        await_done=_split.await_done, split_workspace=_split.split_workspace))
     net = _net(70)
     raised = []
 
@@ -290,6 +321,39 @@ def test_an_error_in_one_thread_releases_the_others(monkeypatch, split_anywhere,
     th.join(120)
     assert not th.is_alive(), "a thread is still waiting for the failed one"
     assert len(raised) == 1 and f"thread {failing}" in str(raised[0])
+    _pool_is_free()
+
+
+def _pool_is_free():
+    """No split run holds the pool: its lock is free (taken and given back here)."""
+    assert _engine._SPLIT_LOCK.acquire(timeout=10)
+    _engine._SPLIT_LOCK.release()
+
+
+def test_an_error_between_chunks_stops_the_helpers(split_anywhere, reference):
+    # the caller fails between two chunks (here its progress callback; Ctrl-C alike):
+    # the helper, waiting for the next chunk in ``serve_split``, must stop, and the next
+    # split run must have the pool again
+    net = _net(70, n_in=0)
+    h0 = np.random.default_rng(0).standard_normal(70)
+    kw = dict(steps=20, dt=0.1, h0=h0, method="euler", chunk_steps=5)
+
+    def progress(done, total):
+        if done >= 10:
+            raise KeyboardInterrupt("stop")
+    done = []
+
+    def run():
+        with pytest.raises(KeyboardInterrupt, match="stop"):
+            ctrnn.simulate(net, threads=2, progress=progress, **kw)
+        done.append(True)
+    th = threading.Thread(target=run, daemon=True)
+    th.start()
+    th.join(120)
+    assert done, "the run did not return"
+    _pool_is_free()
+    np.testing.assert_array_equal(ctrnn.simulate(net, threads=2, **kw).h.values,
+                                  reference(net, threads=1, **kw).h.values)
 
 
 def test_a_thread_behind_the_failing_step_goes_on_to_it(monkeypatch, split_anywhere,
@@ -334,34 +398,44 @@ def test_a_thread_behind_the_failing_step_goes_on_to_it(monkeypatch, split_anywh
 def test_split_runs_reuse_their_worker_threads_and_share_them_safely(split_anywhere,
                                                                      reference):
     # the split pool's threads are kept between calls (starting one a chunk cost ~0.2
-    # ms); a split run while the pool is busy takes threads of its own
-    seen, real = [], _split.leaky_split
+    # ms), and within a call a helper stays in one ``serve_split`` call for every chunk
+    # (handing it each chunk cost ~0.13 ms); a split run while the pool is busy takes
+    # threads of its own
+    seen, served = [], []
+    real, real_serve = _split.leaky_split, _split.serve_split
 
     def spy(*args):
         seen.append((args[-3], threading.current_thread().name))
         return real(*args)
+
+    def serve_spy(*args):
+        served.append((args[-3], threading.current_thread().name))
+        return real_serve(*args)
     net = _net(70, n_in=0)
     h0 = np.random.default_rng(0).standard_normal(70)
     kw = dict(steps=20, dt=0.1, h0=h0, method="euler", chunk_steps=5)
     want = reference(net, threads=1, **kw).h.values
     with pytest.MonkeyPatch.context() as m:
         m.setattr(_split, "leaky_split", spy)
+        m.setattr(_split, "serve_split", serve_spy)
         first = ctrnn.simulate(net, threads=2, **kw).h.values
         pool = _engine._SPLIT_POOL
         second = ctrnn.simulate(net, threads=2, **kw).h.values
         assert _engine._SPLIT_POOL is pool  # the same pool, not one a call
-        assert len(seen) == 2 * 2 * 4  # two runs, two threads, four chunks
-        # thread 0 is the caller's; thread 1 a worker of the pool ("ctrnn-split_k")
-        assert {name for t, name in seen if t == 0} == {threading.current_thread().name}
-        assert all(name.startswith("ctrnn-split_") for t, name in seen if t == 1)
+        # thread 0 is the caller's, a call a chunk (two runs, four chunks); thread 1 a
+        # worker of the pool ("ctrnn-split_k"), one call a run
+        assert len(seen) == 2 * 4
+        assert set(seen) == {(0, threading.current_thread().name)}
+        assert len(served) == 2
+        assert all(t == 1 and name.startswith("ctrnn-split_") for t, name in served)
         # the pool busy (its lock held, as by another run): threads of the run's own
-        seen.clear()
+        served.clear()
         assert _engine._SPLIT_LOCK.acquire(blocking=False)
         try:
             third = ctrnn.simulate(net, threads=2, **kw).h.values
         finally:
             _engine._SPLIT_LOCK.release()
-        assert {name for t, name in seen if t == 1} == {"ctrnn-split-1"}
+        assert served == [(1, "ctrnn-split-1")]
     for got in (first, second, third):
         np.testing.assert_array_equal(got, want)
     # runs from several Python threads at once: every result is the one-thread run's

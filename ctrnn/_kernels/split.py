@@ -32,7 +32,14 @@ the abort flag: a thread that meets a non-finite state at step c stores c there 
 its own flag; the others stop at their barrier of step c (never earlier: a thread still
 waiting at step c - 1 goes on to step c, checks its own rows there and stops after it,
 so every thread ends at the same step). The caller stores -1 if a thread failed in
-Python: every thread stops at once. Spinning threads pause, and yield the CPU every
+Python: every thread stops at once.
+
+Threads 1 ... T - 1 stay in one ``serve_split`` call for all the chunks of a run,
+waiting for each chunk's order (``post``) as they wait at the barrier; the caller steps
+thread 0's part (``leaky_split``) and waits for theirs (``await_done``). After ~10 ms
+without an order a waiting thread sleeps 0.1 ms a turn (``nap``), so that one left
+waiting while its caller does something else between chunks (writes a Zarr chunk)
+gives its core back. Spinning threads pause, and yield the CPU every
 2,000 turns (~0.1 ms), so that a thread descheduled by a busy machine gets its core
 back: two split runs at once on two cores took 73-192 ms against 69-123 for two
 one-thread runs (yielding after 20,000 turns: 602-628 against 214-215; every 200
@@ -60,6 +67,7 @@ _ARCH = platform.machine().lower()
 _X86 = _ARCH in ("x86_64", "amd64", "i386", "i686")
 _ARM64 = _ARCH in ("aarch64", "arm64")
 _YIELD_AFTER = 2000
+_NAP_AFTER, _NAP_US = 100, 100
 
 
 @intrinsic
@@ -110,6 +118,42 @@ def yield_cpu(typingctx):
             builder.call(fn, [])
         return context.get_dummy_value()
     return types.none(), codegen
+
+
+@intrinsic
+def nap(typingctx):
+    """POSIX ``usleep(_NAP_US)``: sleep ~0.1 ms (elsewhere nothing)."""
+    def codegen(context, builder, sig, args):
+        if os.name == "posix":
+            i32 = ir.IntType(32)
+            fn = cgutils.get_or_insert_function(
+                builder.module, ir.FunctionType(i32, [i32]), "usleep")
+            builder.call(fn, [ir.Constant(i32, _NAP_US)])
+        return context.get_dummy_value()
+    return types.none(), codegen
+
+
+@jit(inline="always")
+def await_change(a, i, seen):
+    """a[i] (an atomic load with acquire ordering) once it differs from ``seen``. Spins
+    with the CPU's hint, yields the CPU every _YIELD_AFTER turns (~0.1 ms) and, after
+    _NAP_AFTER yields (~10 ms), sleeps ~0.1 ms a turn (``nap``): a helper waiting
+    for the next chunk of a run holds its core no longer than that."""
+    n = 0
+    naps = 0
+    while True:
+        v = load_acquire(a, i)
+        if v != seen:
+            return v
+        if naps >= _NAP_AFTER:
+            nap()
+            continue
+        spin_pause()
+        n += 1
+        if n == _YIELD_AFTER:
+            yield_cpu()
+            n = 0
+            naps += 1
 
 
 @jit(inline="always")
@@ -174,9 +218,10 @@ def leaky_split(Hs, H, out, k0, nsteps, save_every, save_base, net, inp, decay, 
     the blocks b0 <= b < b1 of the panels, as thread t of T (module docstring).
 
     Hs (2 B, Np): the state in its first B rows (columns < N) on entry, shared by the
-    threads. decay, gain (Np,): zero past N. This thread's scratch (``split_workspace``):
-    D (Bx, N) and Xw (Bx, n_in) the drive and inputs (``rhs.drive``), Dp (Bx, Np) the
-    drive padded with zeros (b in its first N columns when there are no inputs). On
+    threads; so it is on a normal return too (the state of the next chunk). decay, gain
+    (Np,): zero past N. This thread's scratch (``split_workspace``): D (Bx, N) and Xw
+    (Bx, n_in) the drive and inputs (``rhs.drive``), Dp (Bx, Np) the drive padded with
+    zeros (b in its first N columns when there are no inputs). On
     return, H[:, own columns] holds the state after the last step taken. Returns (code,
     step, trial, column, is_inf): this thread's first non-finite entry, or OK (also when
     another thread stopped the run; step then says where)."""
@@ -238,7 +283,70 @@ def leaky_split(Hs, H, out, k0, nsteps, save_every, save_base, net, inp, decay, 
     last = (c & 1) * B
     for q in range(B):
         H[q, lo:top] = Hs[last + q, lo:top]
+        if last != 0:  # the next chunk reads rows 0 ... B - 1
+            Hs[q, lo:top] = Hs[last + q, lo:top]
     return OK, k0 + nsteps, -1, -1, False
+
+
+# the kernel serve_split calls, bound here: Numba resolves a global when it compiles,
+# and a test that wraps ``leaky_split`` in Python must not become serve_split's callee
+_leaky_split = leaky_split
+
+
+@jit
+def serve_split(ctrl, status, Hs, H, out, save_every, net, inp, decay, gain, noise_scale,
+                keys, D, Xw, Dp, b0, b1, t, T, flags):
+    """Thread t >= 1 of a split run, for all of the run's chunks in one call: waits
+    (``await_change``) for each order the caller posts (``post``), steps its part of the
+    chunk (``leaky_split`` with the order's k0, nsteps and save_base), writes its status
+    tuple into status[t] and the order into ctrl[8 t] (release); returns at order -1.
+    A thread kept in a kernel from chunk to chunk needs no Python between them: handing
+    each chunk to a thread of a pool cost ~0.13 ms (two wake-ups of a sleeping thread,
+    on the VM of benchmarks/README.md), a call of 62 steps at N = 500 four times that.
+
+    ctrl (8 T,) int64: the order (counted from 1; -1: stop), k0, nsteps and save_base in
+    ctrl[0:4], thread t's last finished order in ctrl[8 t]."""
+    seen = 0
+    while True:
+        order = await_change(ctrl, 0, seen)
+        if order < 0:
+            return
+        seen = order
+        code, k, r, i, inf = _leaky_split(Hs, H, out, ctrl[1], ctrl[2], save_every,
+                                          ctrl[3], net, inp, decay, gain, noise_scale, keys,
+                                          D, Xw, Dp, b0, b1, t, T, flags)
+        status[t, 0] = code
+        status[t, 1] = k
+        status[t, 2] = r
+        status[t, 3] = i
+        status[t, 4] = 1 if inf else 0
+        store_release(ctrl, 8 * t, order)
+
+
+@jit
+def post(ctrl, flags, T, k0, nsteps, save_base, order):
+    """The caller's order of a chunk to the threads in ``serve_split``: the barrier's step
+    flags back to 0 (every thread counts the chunk's steps from 1; the abort flag stays),
+    the chunk's k0, nsteps and save_base, then the order (release)."""
+    for s in range(T):
+        flags[8 * s] = 0
+    ctrl[1] = k0
+    ctrl[2] = nsteps
+    ctrl[3] = save_base
+    store_release(ctrl, 0, order)
+
+
+@jit
+def await_done(ctrl, T, order):
+    """Wait until every thread 1 <= t < T has finished ``order`` (ctrl[8 t]); False as
+    soon as one has failed instead (its caller stores -1 there)."""
+    for s in range(1, T):
+        v = load_acquire(ctrl, 8 * s)
+        while v != order:
+            if v < 0:
+                return False
+            v = await_change(ctrl, 8 * s, v)
+    return True
 
 
 def split_workspace(B, N, Np, inp, dtype):
