@@ -30,6 +30,12 @@ def tolerance(name):
     machine: rounding differences grow through chaotic dynamics (g = 1.5 over 20 tau),
     change adaptive step sequences (differences up to the tolerance) and are larger in
     float32."""
+    if "dopri5" in name and "inputs" in name:
+        # steps rejected and accepted at the inputs' jumps and kinks: a change of one
+        # ulp in phi (the float64 tanh of issue 12, 3 ulp from the old at most) gave
+        # another step sequence and results 1.8e-4 apart, where both old and new are
+        # 2.2e-4 from the solution at rtol = 1e-12 (hold; linear: 3e-5 and 5e-5)
+        return 1e-3
     if "dopri5" in name or "float32" in name or "generate" in name:
         return 1e-4
     if name == "esn_predict":  # the readout's ridge of 1e-8 amplifies rounding ~1e8-fold:
