@@ -40,6 +40,12 @@ __all__ = ["Status", "Report", "Network", "STPParams", "Inputs", "AdaptiveTablea
            "states", "tangent_stepper", "check_tangent", "STEPPERS", "TANGENT_KERNELS"]
 
 TARGET_CHUNK_SECONDS = 0.25  # kernel calls last about this long, for progress updates
+# The first chunk's work (a stepper's ``cost`` units, about multiply-adds): 1-5 ms at the
+# 2-5 10^10 a second of the dense kernels on the machine of benchmarks/README.md, 0.1 s at
+# 10^9. It was 2 10^6 (one step of 64 trials at N = 500), and each further chunk cost
+# ~0.1 ms there (Python between the calls, then W back into the caches): a run of 62 such
+# steps took four chunks, 0.3 ms of its 21.6 (1, 4, 16, 41 steps; now 6, 24, 32).
+FIRST_CHUNK_WORK = 1e8
 
 
 class Status(enum.IntEnum):
@@ -782,7 +788,7 @@ def _chunks(total, chunk, cost, t_chunk=TARGET_CHUNK_SECONDS):
     """Yield (start, size): the caller's ``chunk`` size, or sizes adapted so that a
     kernel call lasts about ``t_chunk`` seconds (the first from the work estimate)."""
     done = 0
-    n = chunk or max(1, min(total, int(2e6 / max(cost, 1))))
+    n = chunk or max(1, min(total, int(FIRST_CHUNK_WORK / max(cost, 1))))
     while done < total:
         n = min(n, total - done)
         t0 = time.perf_counter()

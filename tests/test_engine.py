@@ -415,6 +415,17 @@ def test_a_failing_adaptive_batch_keeps_every_written_save(chunk):
     np.testing.assert_array_equal(h1[written & ~np.isnan(h1)], ref1[written & ~np.isnan(h1)])
 
 
+def test_chunks_cover_the_run_and_grow_from_the_work_estimate():
+    cost = 16e6  # a step of 64 trials at N = 500
+    got = list(_engine._chunks(62, None, cost))
+    starts, sizes = [c[0] for c in got], [c[1] for c in got]
+    assert starts == list(np.cumsum([0] + sizes[:-1])) and sum(sizes) == 62
+    assert sizes[0] == int(_engine.FIRST_CHUNK_WORK // cost)  # 6 steps: ~2 ms here
+    assert all(b <= 4 * a for a, b in zip(sizes, sizes[1:]))  # at most 4x the last one
+    assert list(_engine._chunks(10, 4, cost)) == [(0, 4), (4, 4), (8, 2)]  # as asked
+    assert next(_engine._chunks(3, None, 1e12)) == (0, 1)  # never below one step
+
+
 # --- W packed once per network -------------------------------------------------------------
 def test_a_networks_packed_forms_are_kept_for_its_next_run_and_dropped_with_it():
     import gc
