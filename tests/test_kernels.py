@@ -12,13 +12,15 @@ from ctrnn.integrators import DOPRI5, EULER, HEUN, METHODS, RK4, ButcherTableau,
 from . import naive
 
 
-def test_fast_tanh_within_two_ulp_of_numpy():
+def test_fast_tanh_within_three_ulp_of_numpy():
+    # the measured maximum documented in ctrnn.nonlinearities (the bound is 4 ulp,
+    # tests/test_phi.py); 2 before the one-division form of issue 12's seventh session
     x = np.concatenate([np.linspace(-30, 30, 400_001), np.geomspace(1e-300, 50, 20_001),
                         -np.geomspace(1e-300, 50, 2_001)])
     got = ctrnn.get_phi("tanh")(x)
     ref = np.tanh(x)
     ulp = np.abs(got - ref) / np.spacing(np.abs(ref))
-    assert ulp.max() <= 2.0
+    assert ulp.max() <= 3.0
     special = ctrnn.get_phi("tanh")([np.inf, -np.inf, np.nan, 0.0, 1e308])
     np.testing.assert_array_equal(special[[0, 1, 3, 4]], [1.0, -1.0, 0.0, 1.0])
     assert np.isnan(special[2])
