@@ -40,12 +40,15 @@ __all__ = ["Status", "Report", "Network", "STPParams", "Inputs", "AdaptiveTablea
            "states", "tangent_stepper", "check_tangent", "STEPPERS", "TANGENT_KERNELS"]
 
 TARGET_CHUNK_SECONDS = 0.25  # kernel calls last about this long, for progress updates
-# The first chunk's work (a stepper's ``cost`` units, about multiply-adds): 1-5 ms at the
+# The first chunk's work (a stepper's ``cost`` units, about multiply-adds): 2-5 ms at the
 # 2-5 10^10 a second of the dense kernels on the machine of benchmarks/README.md, 0.1 s at
 # 10^9. It was 2 10^6 (one step of 64 trials at N = 500), and each further chunk cost
 # ~0.1 ms there (Python between the calls, then W back into the caches): a run of 62 such
 # steps took four chunks, 0.3 ms of its 21.6 (1, 4, 16, 41 steps; now 6, 24, 32).
 FIRST_CHUNK_WORK = 1e8
+# ... counting each step at least this much (a step's own cost, its loop and checks, is
+# tens of ns whatever the network: one neuron's cost of 2 would make 5 10^7 steps)
+MIN_STEP_WORK = 2000
 
 
 class Status(enum.IntEnum):
@@ -425,9 +428,9 @@ class _Team:
         self.status = np.zeros((T, 5), np.int64)
         self.order = 0
         self.errors = []
-        self.pooled = _SPLIT_LOCK.acquire(blocking=False)
-        self.started = []
+        self.pooled, self.started = False, []
         try:
+            self.pooled = _SPLIT_LOCK.acquire(blocking=False)
             # with the lock, every thread of the pool is idle: each helper gets its own
             pool = _split_pool(T - 1) if self.pooled else None
             for t in range(1, T):
@@ -611,8 +614,10 @@ class _SplitLeaky(_Leaky):
     def session(self):
         """Chunks advanced inside share one team of helper threads (``_Team``), opened
         by the first and closed on leaving; a chunk advanced outside has a team of its
-        own."""
-        self.in_session = True
+        own, and so does every chunk where a waiting thread cannot give its core back
+        (``_kernels.split.WAITS_IDLE``: not POSIX), lest the helpers spin through the
+        caller's work between chunks."""
+        self.in_session = _split.WAITS_IDLE
         try:
             yield self
         finally:
@@ -788,7 +793,7 @@ def _chunks(total, chunk, cost, t_chunk=TARGET_CHUNK_SECONDS):
     """Yield (start, size): the caller's ``chunk`` size, or sizes adapted so that a
     kernel call lasts about ``t_chunk`` seconds (the first from the work estimate)."""
     done = 0
-    n = chunk or max(1, min(total, int(FIRST_CHUNK_WORK / max(cost, 1))))
+    n = chunk or max(1, min(total, int(FIRST_CHUNK_WORK / max(cost, MIN_STEP_WORK))))
     while done < total:
         n = min(n, total - done)
         t0 = time.perf_counter()

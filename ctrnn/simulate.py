@@ -91,8 +91,9 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
     time_unit : str
         Unit of tau, dt and duration, recorded in the time coordinate's attrs.
     max_memory : int, optional
-        Upper limit in bytes for the output (default: 80% of the available memory);
-        not used with ``store``, whose output goes to disk.
+        Upper limit in bytes for the output (default: 80% of the available memory,
+        not read for outputs up to 16 MiB); not used with ``store``, whose output goes
+        to disk.
     chunk_steps : int, optional
         Steps of the dt grid per kernel call (for progress; adaptive methods round it to
         whole saves, at least one); the result does not depend on it. Default: chunks
@@ -281,8 +282,12 @@ def _validate(net, duration, dt, steps, h0, inputs, method, save_every, trials, 
     if not isinstance(time_unit, str):
         raise TypeError(f"time_unit must be a string such as 's' or 'ms'; got {time_unit!r}")
     if max_memory is not None:
-        max_memory = positive_int("max_memory", max_memory)
-    threads = _engine.available_cpus() if threads is None else positive_int("threads", threads)
+        max_memory = positive_int("max_memory", max_memory, fix="max_memory is in bytes "
+                                  "(e.g. 8 * 2**30 for 8 GiB), or None for 80% of the "
+                                  "available memory")
+    threads = _engine.available_cpus() if threads is None else positive_int(
+        "threads", threads, fix="give a whole number such as 2, or threads=None for every "
+        "CPU this process may use")
     if store is not None:
         if not isinstance(store, (str, os.PathLike)):
             raise TypeError(f"store must be a path (str or os.PathLike); got "

@@ -144,6 +144,33 @@ def test_friendlier_arguments(net, tmp_path):
     assert ctrnn.open_run(store).sizes["time"] == 1
 
 
+@pytest.mark.parametrize("check, bad, error", [
+    ("positive_scalar", -0.1, ValueError), ("positive_scalar", "a", TypeError),
+    ("nonnegative_scalar", -1.0, ValueError), ("nonnegative_scalar", None, TypeError),
+    ("positive_int", 0, ValueError), ("positive_int", 1.5, TypeError),
+    ("nonnegative_int", -2, ValueError), ("nonnegative_int", "3", TypeError)])
+def test_every_number_check_names_the_argument_the_value_and_a_fix(check, bad, error):
+    from ctrnn import _validation
+
+    f = getattr(_validation, check)
+    with pytest.raises(error, match=rf"^width .*got {re.escape(repr(bad))}.*; pass a "
+                                    r"(finite|whole) number .* as width"):
+        f("width", bad)
+    with pytest.raises(error, match=r"; use 8 instead$"):  # the caller's own fix
+        f("width", bad, fix="use 8 instead")
+
+
+def test_simulate_says_how_to_fix_threads_and_max_memory(net):
+    with pytest.raises(ValueError, match=r"threads must be >= 1; got 0; .*threads=None"):
+        ctrnn.simulate(net, steps=2, dt=0.1, threads=0)
+    with pytest.raises(ValueError, match=r"max_memory must be >= 1; got -1; max_memory is "
+                                         r"in bytes"):
+        ctrnn.simulate(net, steps=2, dt=0.1, max_memory=-1)
+    with pytest.raises(MemoryError, match=r"max_memory=1000 bytes allows less; raise "
+                                          r"max_memory, or raise save_every"):
+        ctrnn.simulate(net, steps=10**4, dt=0.1, max_memory=1000)
+
+
 def test_existing_store_is_refused_before_running(net, tmp_path):
     store = tmp_path / "run.zarr"
     store.mkdir()
@@ -424,6 +451,10 @@ def test_chunks_cover_the_run_and_grow_from_the_work_estimate():
     assert all(b <= 4 * a for a, b in zip(sizes, sizes[1:]))  # at most 4x the last one
     assert list(_engine._chunks(10, 4, cost)) == [(0, 4), (4, 4), (8, 2)]  # as asked
     assert next(_engine._chunks(3, None, 1e12)) == (0, 1)  # never below one step
+    # a tiny network's step costs its own overhead, not its 2 multiply-adds: the first
+    # chunk stays a few ms (not 5 10^7 steps of one neuron)
+    first = next(_engine._chunks(10**9, None, 2))[1]
+    assert first == int(_engine.FIRST_CHUNK_WORK / _engine.MIN_STEP_WORK) <= 10**5
 
 
 # --- W packed once per network -------------------------------------------------------------

@@ -223,6 +223,25 @@ def test_noise_saves_and_chunks_are_those_of_the_one_thread_run(monkeypatch,
     assert not np.array_equal(two.h.values[0], two.h.values[1])  # trials' own noise
 
 
+def test_where_a_waiting_thread_cannot_yield_each_chunk_has_its_own_helpers(
+        monkeypatch, split_anywhere, reference):
+    # not POSIX: a helper left waiting between chunks would spin through the caller's
+    # work there, so every chunk starts and stops its helpers (as before serve_split)
+    served, real = [], _split.serve_split
+
+    def serve_spy(*args):
+        served.append(args[-3])
+        return real(*args)
+    monkeypatch.setattr(_split, "WAITS_IDLE", False)
+    monkeypatch.setattr(_split, "serve_split", serve_spy)
+    net = _net(70, n_in=0)
+    kw = dict(steps=20, dt=0.1, h0="random", seed=4, method="euler", chunk_steps=6)
+    got = ctrnn.simulate(net, threads=2, **kw).h.values
+    assert served == [1, 1, 1, 1]  # chunks of 6, 6, 6 and 2 steps
+    np.testing.assert_array_equal(got, reference(net, threads=1, **kw).h.values)
+    _pool_is_free()
+
+
 def test_a_stored_run_equals_the_one_thread_run(tmp_path, split_anywhere, reference):
     # a Zarr sink hands each chunk a buffer that grows with the chunks: the helpers are
     # stopped and started again on the new one
@@ -231,7 +250,9 @@ def test_a_stored_run_equals_the_one_thread_run(tmp_path, split_anywhere, refere
     net = _net(70, n_in=0)
     kw = dict(steps=40, dt=0.1, h0="random", seed=3, method="euler")
     assert len(_stepper(net, 1, 2).blocks) == 2
-    sizes = iter([3, 6, 12, 24, 48])  # chunks of 3, 6, 12 and 19 steps
+    # the buffer grows at the chunks of 6 and 12 (new helpers), and is reused by the
+    # others (even and odd lengths within one team)
+    sizes = iter([3, 6, 6, 4, 12, 9, 48])
     with pytest.MonkeyPatch.context() as m:
         real = _engine._chunks
 
@@ -306,7 +327,8 @@ def test_an_error_in_one_thread_releases_the_others(monkeypatch, split_anywhere,
         return real_serve(*args)
     monkeypatch.setattr(_engine, "_split", types.SimpleNamespace(
         leaky_split=leaky_split, serve_split=serve_split, post=_split.post,
-        await_done=_split.await_done, split_workspace=_split.split_workspace))
+        await_done=_split.await_done, split_workspace=_split.split_workspace,
+        WAITS_IDLE=_split.WAITS_IDLE))
     net = _net(70)
     raised = []
 
@@ -438,6 +460,11 @@ def test_split_runs_reuse_their_worker_threads_and_share_them_safely(split_anywh
         assert served == [(1, "ctrnn-split-1")]
     for got in (first, second, third):
         np.testing.assert_array_equal(got, want)
+    # chunks of even and odd lengths within one team (the state kept in the shared
+    # buffer between them)
+    kw6 = dict(kw, steps=47, chunk_steps=6)
+    np.testing.assert_array_equal(ctrnn.simulate(net, threads=2, **kw6).h.values,
+                                  reference(net, threads=1, **kw6).h.values)
     # runs from several Python threads at once: every result is the one-thread run's
     results, errors = {}, []
 

@@ -106,7 +106,9 @@ def _exp_neg64(y):
 @jit(forceinline=True)
 def _expm1_neg64(y):
     """e^y - 1 for _EXPM1_MIN <= y <= 0: e^y = 2^k e^r as in ``_exp_neg64``, then
-    2^k (e^r - 1) + (2^k - 1) with one rounding (2^k - 1 is exact for k >= -53)."""
+    2^k (e^r - 1) + (2^k - 1) with one rounding; -58 <= k <= 0, so 2^k is a normal
+    number, and 2^k - 1 is exact for k >= -53 (below, it rounds to -1, as e^y - 1
+    does)."""
     kr = y * _INV_LN2 + _ROUND
     kf = kr - _ROUND
     r = (y - kf * _LN2_HI) - kf * _LN2_LO

@@ -68,6 +68,9 @@ _X86 = _ARCH in ("x86_64", "amd64", "i386", "i686")
 _ARM64 = _ARCH in ("aarch64", "arm64")
 _YIELD_AFTER = 2000
 _NAP_AFTER, _NAP_US = 100, 100
+# whether a waiting thread can give its core back (``yield_cpu``, ``nap``); elsewhere a
+# run's helpers are not kept waiting between chunks (``ctrnn._engine._SplitLeaky``)
+WAITS_IDLE = os.name == "posix"
 
 
 @intrinsic
