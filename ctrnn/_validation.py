@@ -90,60 +90,57 @@ def per_neuron(name, value, n, *, positive=False, nonnegative=False):
     return arr
 
 
-def positive_scalar(name, value, *, allow_none=False, fix=None):
-    """A finite float > 0 (TypeError for non-numbers, ValueError otherwise); ``fix`` says
-    what to pass instead."""
-    if value is None and allow_none:
-        return None
+def _real(name, value, strict, fix):
+    """A finite float > 0 (strict) or >= 0 (TypeError for non-numbers, ValueError
+    otherwise); ``fix`` says what to pass instead (default: a generic one)."""
     value = scalar(value)
-    fix = fix or f"pass a finite number > 0 as {name}"
+    op, kind = (">", "positive number") if strict else (">=", "number >= 0")
+    fix = fix or f"pass a finite number {op} 0 as {name}"
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a positive number; got {value!r}; {fix}")
+        raise TypeError(f"{name} must be a {kind}; got {value!r}; {fix}")
     value = float(value)
-    if not np.isfinite(value) or value <= 0:
-        raise ValueError(f"{name} must be a finite number > 0; got {value}; {fix}")
+    if not np.isfinite(value) or (value <= 0 if strict else value < 0):
+        raise ValueError(f"{name} must be a finite number {op} 0; got {value}; {fix}")
     return value
 
 
-def nonnegative_scalar(name, value, *, fix=None):
-    """A finite float >= 0 (TypeError for non-numbers, ValueError otherwise)."""
+def _whole(name, value, low, fix):
+    """An integer >= low, 0 or 1 (NumPy integers, 0-d arrays and whole floats
+    included); ``fix`` as in ``_real``."""
     value = scalar(value)
-    fix = fix or f"pass a finite number >= 0 as {name}"
-    if isinstance(value, bool) or not isinstance(value, numbers.Real):
-        raise TypeError(f"{name} must be a number >= 0; got {value!r}; {fix}")
-    value = float(value)
-    if not np.isfinite(value) or value < 0:
-        raise ValueError(f"{name} must be a finite number >= 0; got {value}; {fix}")
-    return value
-
-
-def positive_int(name, value, *, allow_none=False, fix=None):
-    """An integer >= 1 (NumPy integers, 0-d arrays and whole floats included)."""
-    if value is None and allow_none:
-        return None
-    value = scalar(value)
-    fix = fix or (f"pass a whole number >= 1 as {name}"
-                  + (" (or None for the default)" if allow_none else ""))
+    fix = fix or f"pass a whole number >= {low} as {name}"
     if isinstance(value, (float, np.floating)) and float(value).is_integer():
         value = int(value)  # 1000.0, or np.float32(1000.0), is a whole number
     if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be a positive integer; got {value!r}; {fix}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1; got {value}; {fix}")
+        kind = "a positive integer" if low == 1 else "an integer >= 0"
+        raise TypeError(f"{name} must be {kind}; got {value!r}; {fix}")
+    if value < low:
+        raise ValueError(f"{name} must be >= {low}; got {value}; {fix}")
     return int(value)
+
+
+def positive_scalar(name, value, *, allow_none=False, fix=None):
+    """A finite float > 0 (``_real``); None passes where allowed."""
+    return None if value is None and allow_none else _real(name, value, True, fix)
+
+
+def nonnegative_scalar(name, value, *, fix=None):
+    """A finite float >= 0 (``_real``)."""
+    return _real(name, value, False, fix)
+
+
+def positive_int(name, value, *, allow_none=False, fix=None):
+    """An integer >= 1 (``_whole``); None passes where allowed."""
+    if value is None and allow_none:
+        return None
+    return _whole(name, value, 1, fix or (f"pass a whole number >= 1 as {name}"
+                                          + (" (or None for the default)" if allow_none
+                                             else "")))
 
 
 def nonnegative_int(name, value, *, fix=None):
-    """An integer >= 0 (NumPy integers, 0-d arrays and whole floats included)."""
-    value = scalar(value)
-    fix = fix or f"pass a whole number >= 0 as {name}"
-    if isinstance(value, (float, np.floating)) and float(value).is_integer():
-        value = int(value)
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
-        raise TypeError(f"{name} must be an integer >= 0; got {value!r}; {fix}")
-    if value < 0:
-        raise ValueError(f"{name} must be >= 0; got {value}; {fix}")
-    return int(value)
+    """An integer >= 0 (``_whole``)."""
+    return _whole(name, value, 0, fix)
 
 
 def readonly(arr):
@@ -302,8 +299,8 @@ def check_bytes(need, what, fix, max_memory=None):
     if limit is not None and need > limit:
         if max_memory is None:
             raise MemoryError(f"{what} would need {need / 2**30:.2f} GiB but only "
-                              f"{limit / 2**30:.2f} GiB is allowed (80% of the available "
-                              f"memory); {fix}")
+                              f"{limit / 2**30:.2f} GiB is allowed ({_MEMORY_FRACTION:.0%} of "
+                              f"the available memory); {fix}")
         raise MemoryError(f"{what} would need {need} bytes ({need / 2**30:.2f} GiB) but "
                           f"max_memory={max_memory} bytes allows less; raise max_memory, "
                           f"or {fix}")
