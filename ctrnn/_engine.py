@@ -133,9 +133,9 @@ def _stp_params(net):
 # W in the kernels' forms (a dtype's copy, its transpose, its panels) and other arrays
 # made from it (simulate's sum of W^2), kept with the network for its next run: a
 # RateNetwork is immutable and its W private, and packing cost 0.8 ms of a 3 ms call at
-# N = 500 (64 trials, one step; 24 ms for 62 steps). Only
-# forms up to PACKED_CACHE_MAX bytes are kept (a network may keep three per dtype): a
-# large W's packing is small beside its run, and kept copies would multiply its memory.
+# N = 500 (64 trials, one step; 24 ms for 62 steps). Only forms up to PACKED_CACHE_MAX
+# bytes are kept (a network may keep three per dtype): a large W's packing is small
+# beside its run, and kept copies would multiply its memory.
 # The kernels only read these arrays.
 PACKED_CACHE_MAX = 1 << 24
 _PACKED = {}  # id(net) -> {key: array}; an entry goes when its network is collected
@@ -391,7 +391,7 @@ _SPLIT_LOCK = threading.Lock()
 def _split_pool(n):
     """The split runs' pool of at least n threads (caller holds ``_SPLIT_LOCK``): kept
     apart from ``_pool``, whose threads a caller's other work may occupy, and kept
-    between calls: starting and joining a thread a call cost ~0.2 ms a chunk."""
+    between runs: starting and joining a thread cost ~0.2 ms each time."""
     global _SPLIT_POOL
     if _SPLIT_POOL is None or _SPLIT_POOL._max_workers < n:
         if _SPLIT_POOL is not None:
@@ -420,10 +420,13 @@ class _Team:
     the others' (all must run at once: they wait for each other every step, so a shared
     pool could starve them). The threads are the split pool's (``_split_pool``), or new
     ones while another run holds it. ``close`` stops them; an error in a helper sets the
-    abort flag (which releases the others) and reaches the caller."""
+    abort flag (which releases the others) and reaches the caller. args_of(t, flags):
+    serve_split's arguments after ctrl and status, for the state Z and output buffer buf
+    the helpers hold."""
 
-    def __init__(self, T, flags, args_of):
-        self.T, self.flags = T, flags
+    def __init__(self, T, args_of, Z, buf):
+        self.T, self.Z, self.buf = T, Z, buf
+        self.flags = np.zeros(8 * (T + 1), np.int64)  # the barrier's (``_kernels.split``)
         self.ctrl = np.zeros(8 * T, np.int64)
         self.status = np.zeros((T, 5), np.int64)
         self.order = 0
@@ -435,9 +438,10 @@ class _Team:
             pool = _split_pool(T - 1) if self.pooled else None
             for t in range(1, T):
                 if pool is not None:
-                    self.started.append(pool.submit(self._serve, t, args_of(t)))
+                    self.started.append(pool.submit(self._serve, t,
+                                                    args_of(t, self.flags)))
                 else:
-                    th = threading.Thread(target=self._serve, args=(t, args_of(t)),
+                    th = threading.Thread(target=self._serve, args=(t, args_of(t, self.flags)),
                                           name=f"ctrnn-split-{t}", daemon=True)
                     th.start()
                     self.started.append(th)
@@ -639,10 +643,9 @@ class _SplitLeaky(_Leaky):
             return (self.Hs, Z, buf, save_every, *self.kargs, *self.ws[t], b0, b1, t, T,
                     flags)
 
-        def own(flags):  # thread 0's part of the chunk
-            b0, b1 = self.blocks[0]
-            return _split.leaky_split(self.Hs, Z, buf, k0, n, save_every, base, *self.kargs,
-                                      *self.ws[0], b0, b1, 0, T, flags)
+        def own(flags):  # thread 0's part of the chunk: leaky_split's arguments
+            a = args_of(0, flags)
+            return _split.leaky_split(*a[:3], k0, n, save_every, base, *a[4:])
 
         if T == 1:
             self.Hs[:B, :N] = Z
@@ -653,9 +656,7 @@ class _SplitLeaky(_Leaky):
             team = None
         if team is None:  # (within a team, each chunk leaves its state in Hs for the next)
             self.Hs[:B, :N] = Z
-            flags = np.zeros(8 * (T + 1), np.int64)
-            team = self.team = _Team(T, flags, lambda t: args_of(t, flags))
-            team.Z, team.buf = Z, buf
+            team = self.team = _Team(T, args_of, Z, buf)
         try:
             failure = _first_failure(team.chunk(k0, n, base, lambda: own(team.flags)))
         except BaseException:
