@@ -86,13 +86,19 @@ _LG7 = 1.479819860511658591e-01
 
 
 @jit(forceinline=True)
+def _reduce64(y):
+    """(kr, r) with y = k ln 2 + r, |r| <= ln2 / 2: k = round(y / ln 2) held in the low
+    bits of kr, r with ln 2 in two parts (Cody-Waite)."""
+    kr = y * _INV_LN2 + _ROUND
+    kf = kr - _ROUND
+    return kr, (y - kf * _LN2_HI) - kf * _LN2_LO
+
+
+@jit(forceinline=True)
 def _exp_neg64(y):
     """e^y for y <= 0 (down to subnormal results; 0 below -746; NaN -> garbage, callers
     select NaN themselves). Branch-free."""
-    y = max(y, -746.0)
-    kr = y * _INV_LN2 + _ROUND  # k = round(y / ln 2), held in the low bits
-    kf = kr - _ROUND
-    r = (y - kf * _LN2_HI) - kf * _LN2_LO
+    kr, r = _reduce64(max(y, -746.0))
     p = 1.0 + r * (1.0 + r * (1 / 2 + r * (1 / 6 + r * (1 / 24 + r * (1 / 120 + r * (
         1 / 720 + r * (1 / 5040 + r * (1 / 40320 + r * (1 / 362880 + r * (
             1 / 3628800 + r * (1 / 39916800 + r * (1 / 479001600 + r * (
@@ -109,9 +115,7 @@ def _expm1_neg64(y):
     2^k (e^r - 1) + (2^k - 1) with one rounding; -58 <= k <= 0, so 2^k is a normal
     number, and 2^k - 1 is exact for k >= -53 (below, it rounds to -1, as e^y - 1
     does)."""
-    kr = y * _INV_LN2 + _ROUND
-    kf = kr - _ROUND
-    r = (y - kf * _LN2_HI) - kf * _LN2_LO
+    kr, r = _reduce64(y)
     q = _E0 + r * (_E1 + r * (_E2 + r * (_E3 + r * (_E4 + r * (_E5 + r * (_E6 + r * (
         _E7 + r * (_E8 + r * _E9))))))))
     p = r + (r * r) * q  # e^r - 1
@@ -233,14 +237,20 @@ def _sigmoid32(x):
 # fused exactly where vfma says so.
 
 @jit(forceinline=True)
-def _vexp_neg64(y):
+def _vreduce64(y):
+    """``_reduce64`` lane by lane, its multiply-adds fused."""
     z = vsplat(0.0, y)
-    lo = vsplat(-746.0, z)
-    y = vselect(vgt(y, lo), y, lo)  # NaN -> -746: callers select NaN themselves
     kr = vfma(y, vsplat(_INV_LN2, z), vsplat(_ROUND, z))
     kf = vsub(kr, vsplat(_ROUND, z))
     r = vfma(kf, vsplat(-_LN2_HI, z), y)
-    r = vfma(kf, vsplat(-_LN2_LO, z), r)
+    return kr, vfma(kf, vsplat(-_LN2_LO, z), r)
+
+
+@jit(forceinline=True)
+def _vexp_neg64(y):
+    z = vsplat(0.0, y)
+    lo = vsplat(-746.0, z)
+    kr, r = _vreduce64(vselect(vgt(y, lo), y, lo))  # NaN -> -746: callers select NaN
     p = vsplat(1 / 6227020800, z)  # Taylor to degree 13, by Horner's rule
     for c in (1 / 479001600, 1 / 39916800, 1 / 3628800, 1 / 362880, 1 / 40320, 1 / 5040,
               1 / 720, 1 / 120, 1 / 24, 1 / 6, 1 / 2, 1.0, 1.0):
@@ -252,10 +262,7 @@ def _vexp_neg64(y):
 @jit(forceinline=True)
 def _vexpm1_neg64(y):
     z = vsplat(0.0, y)
-    kr = vfma(y, vsplat(_INV_LN2, z), vsplat(_ROUND, z))
-    kf = vsub(kr, vsplat(_ROUND, z))
-    r = vfma(kf, vsplat(-_LN2_HI, z), y)
-    r = vfma(kf, vsplat(-_LN2_LO, z), r)
+    kr, r = _vreduce64(y)
     q = vsplat(_E9, z)
     for c in (_E8, _E7, _E6, _E5, _E4, _E3, _E2, _E1, _E0):
         q = vfma(q, r, vsplat(c, z))

@@ -224,10 +224,10 @@ def leaky_split(Hs, H, out, k0, nsteps, save_every, save_base, net, inp, decay, 
     threads; so it is on a normal return too (the state of the next chunk). decay, gain
     (Np,): zero past N. This thread's scratch (``split_workspace``): D (Bx, N) and Xw
     (Bx, n_in) the drive and inputs (``rhs.drive``), Dp (Bx, Np) the drive padded with
-    zeros (b in its first N columns when there are no inputs). On
-    return, H[:, own columns] holds the state after the last step taken. Returns (code,
-    step, trial, column, is_inf): this thread's first non-finite entry, or OK (also when
-    another thread stopped the run; step then says where)."""
+    zeros (b in its first N columns when there are no inputs). On return, H[:, own
+    columns] holds the state after the last step taken. Returns (code, step, trial,
+    column, is_inf): this thread's first non-finite entry, or OK (also when another
+    thread stopped the run; step then says where)."""
     Hs = borrow(Hs)
     H = borrow(H)
     out = borrow(out)
