@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import math
 import os
 import threading
 import time
@@ -40,12 +41,13 @@ __all__ = ["Status", "Report", "Network", "STPParams", "Inputs", "AdaptiveTablea
            "states", "tangent_stepper", "check_tangent", "STEPPERS", "TANGENT_KERNELS"]
 
 TARGET_CHUNK_SECONDS = 0.25  # kernel calls last about this long, for progress updates
-# The first chunk's work (a stepper's ``cost`` units, about multiply-adds): 2-5 ms at the
-# 2-5 10^10 a second of the dense kernels on the machine of benchmarks/README.md, 0.1 s at
-# 10^9. It was 2 10^6 (one step of 64 trials at N = 500), and each further chunk cost
-# ~0.1 ms there (Python between the calls, then W back into the caches): a run of 62 such
-# steps took four chunks, 0.3 ms of its 21.6 (1, 4, 16, 41 steps; now 6, 24, 32).
-FIRST_CHUNK_WORK = 1e8
+# The first chunk's work (a stepper's ``cost`` units, about multiply-adds): 20-50 ms at
+# the 2-5 10^10 a second of the dense kernels on the machine of benchmarks/README.md, 1 s
+# at 10^9 (then progress shows, after 2 s, and Ctrl-C acts). Each further chunk costs
+# 0.1-0.2 ms at N = 500 with 64 trials (Python between the calls, run slowly because the
+# kernel has just filled the caches, then W back into them): at 2 10^6 a run of 62 such
+# steps took four chunks (1, 4, 16, 41 steps), at 10^8 three (6, 24, 32), now one.
+FIRST_CHUNK_WORK = 1e9
 # ... counting each step at least this much (a step's own cost, its loop and checks, is
 # tens of ns whatever the network: one neuron's cost of 2 would make 5 10^7 steps)
 MIN_STEP_WORK = 2000
@@ -240,8 +242,17 @@ def available_cpus():
         n = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
         return os.cpu_count() or 1
-    quota = _cgroup_quota()
+    now = time.monotonic()
+    if now - _QUOTA[1] > QUOTA_RECHECK:
+        _QUOTA[:] = [_cgroup_quota(), now]
+    quota = _QUOTA[0]
     return max(1, min(n, quota)) if quota else n
+
+
+# the quota as last read, and when: reading the file was 30-40 us of a call's fixed cost
+# once a run's kernel had pushed the reading code out of the caches
+_QUOTA = [None, -math.inf]
+QUOTA_RECHECK = 1.0  # seconds
 
 
 def _cgroup_quota(path="/sys/fs/cgroup/cpu.max"):
@@ -771,7 +782,8 @@ def plan(method, net, Z, xs, interp, *, dt, steps, save_every=1, keys=None, dtyp
     rows = 1 if stepper.per_trial else B
     groups, panels = None, None
     # a split run's threads spin at the barrier: never more of them than CPUs
-    blocks = split_blocks(net, B, method.kind, min(threads, available_cpus()), dtype)
+    blocks = split_blocks(net, B, method.kind,
+                          min(threads, available_cpus()) if threads > 1 else 1, dtype)
     if blocks is not None:
         return _SplitLeaky(method, pack_network(net, rows, dtype, tau, True),
                            pack_inputs(net, xs, interp, dtype), Z, dt=dt, steps=steps,

@@ -13,7 +13,7 @@ import numpy as np
 from . import _engine
 from . import inputs as _inputs
 from . import io as _io
-from ._output import attr_value, run_dataset
+from ._output import H_ATTRS, attr_value, run_dataset
 from ._progress import Progress
 from ._seeding import H0, child, seed_sequence, trial_keys
 from ._validation import as_float_array, check_bytes, nonnegative_scalar, positive_int
@@ -338,7 +338,7 @@ def _run(r):
                            threads=r.threads, **r.options)
     times = method.save_times(r.n_save, r.save_every, r.dt)
     unit = method.time_unit(r.time_unit)
-    names = {"h": (slice(0, N), {"long_name": "activation h", "units": "1"})}
+    names = {"h": (slice(0, N), H_ATTRS)}
     if net.stp is not None:
         names["u"] = (slice(N, 2 * N), {"long_name": "STP utilisation u (facilitation)",
                                          "units": "1"})

@@ -99,6 +99,36 @@ def test_dataset_layout_coords_units_and_attrs(net):
     np.testing.assert_array_equal(b.h.values[0, 0], ds.h.values[0])
 
 
+def test_runs_of_one_layout_share_nothing_a_user_can_change(net, monkeypatch):
+    # the layout (coordinates, variables) is kept between runs (ctrnn._output._template):
+    # what one run's Dataset is given must never reach the next one's
+    from ctrnn import _output
+    run = lambda: ctrnn.simulate(net, steps=4, dt=0.1, trials=2, h0="random", seed=1)
+    a = run()
+    a.attrs["note"] = 1
+    a.h.attrs["units"] = "Hz"
+    a.time.attrs["units"] = "ms"
+    a["h"].values[:] = 7.0
+    a = a.assign_coords(population=("neuron", ["E"] * 20))
+    with pytest.raises(ValueError, match="read-only"):
+        a.neuron.values[0] = 5
+    b = run()
+    assert "note" not in b.attrs and b.h.attrs["units"] == "1" and b.time.attrs["units"] == "s"
+    assert "population" not in b.coords and not np.shares_memory(a.h.values, b.h.values)
+    np.testing.assert_allclose(b.time.values, np.arange(5) * 0.1)
+    np.testing.assert_array_equal(b.neuron.values, np.arange(20))
+    assert not (b.h.values == 7.0).any()
+    xr.testing.assert_identical(b, run())
+    # at most TEMPLATES_KEPT layouts kept; one with too many coordinate values, none
+    for steps in range(1, _output.TEMPLATES_KEPT + 3):
+        ctrnn.simulate(net, steps=steps, dt=0.1)
+    assert len(_output._TEMPLATES) <= _output.TEMPLATES_KEPT
+    monkeypatch.setattr(_output, "TEMPLATE_MAX_VALUES", 10)
+    _output._TEMPLATES.clear()
+    c = ctrnn.simulate(net, steps=3, dt=0.1)
+    assert not _output._TEMPLATES and c.h.shape == (4, 20)
+
+
 def test_include_params_and_netcdf_round_trip(tmp_path, net):
     ds = ctrnn.simulate(net.replace(tau=np.linspace(0.5, 1, 20)), duration=0.5, dt=0.05,
                         h0="random", seed=1, include_params=True, trials=2)

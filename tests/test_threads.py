@@ -3,7 +3,9 @@ must equal its single run bit for bit, whatever the number of threads and howeve
 trials fall into groups; inputs and noise keys must follow their trials into the groups;
 a blow-up must be reported for the trial (of the whole batch) and the step where it
 happened first, as the one-call run reports it."""
+import math
 import multiprocessing
+import os
 import sys
 
 import numpy as np
@@ -106,6 +108,18 @@ def test_blowup_is_reported_for_the_earliest_trial_and_step_across_groups():
     last = np.isfinite(one.h.values[4, :, 0]).sum()
     assert 0 < last < one.sizes["time"]
     assert np.isnan(one.h.values[:, last:]).all()  # every trial stops where trial 4 did
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_getaffinity"), reason="Linux: affinity and cgroup")
+def test_the_cgroup_quota_is_read_again_after_a_second(monkeypatch):
+    reads = []
+    monkeypatch.setattr(_engine, "_cgroup_quota", lambda: reads.append(1) or 1)
+    monkeypatch.setattr(_engine, "_QUOTA", [None, -math.inf])
+    assert _engine.available_cpus() == 1 and _engine.available_cpus() == 1
+    assert len(reads) == 1  # once: kept for QUOTA_RECHECK seconds
+    _engine._QUOTA[1] -= 2 * _engine.QUOTA_RECHECK
+    monkeypatch.setattr(_engine, "_cgroup_quota", lambda: reads.append(1) or None)
+    assert _engine.available_cpus() == len(os.sched_getaffinity(0)) and len(reads) == 2
 
 
 def test_threads_is_validated():
