@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import enum
+import functools
 import math
 import os
 import threading
@@ -395,28 +396,76 @@ def split_blocks(net, B, kind, threads, dtype):
     return list(zip(cuts[:-1], cuts[1:]))
 
 
-_SPLIT_POOL = None  # the split runs' own worker threads, one run at a time
+_CREW = None  # the split runs' own helper threads, one run at a time
 _SPLIT_LOCK = threading.Lock()
 
 
-def _split_pool(n):
-    """The split runs' pool of at least n threads (caller holds ``_SPLIT_LOCK``): kept
-    apart from ``_pool``, whose threads a caller's other work may occupy, and kept
-    between runs: starting and joining a thread cost ~0.2 ms each time."""
-    global _SPLIT_POOL
-    if _SPLIT_POOL is None or _SPLIT_POOL._max_workers < n:
-        if _SPLIT_POOL is not None:
-            _SPLIT_POOL.shutdown(wait=False)
-        _SPLIT_POOL = ThreadPoolExecutor(max_workers=n, thread_name_prefix="ctrnn-split")
-    return _SPLIT_POOL
+class _Crew:
+    """n helper threads kept for split runs between runs (caller holds ``_SPLIT_LOCK``),
+    apart from ``_pool``, whose threads a caller's other work may occupy. Each waits in
+    ``_kernels.split.await_job`` for its next run, on a state word of ``word`` (that
+    module's IDLE ... BUSY), and after ~0.1 s unclaimed on a Python condition instead.
+    ``hand(t, job)`` gives helper t a job (a callable); its thread 0 then gives the go
+    (``leaky_split``); ``await_idle`` waits for the helpers' return. A job None ends a
+    helper."""
+
+    def __init__(self, n):
+        self.n = n
+        self.word = np.zeros(8 * (n + 1), np.int64)
+        self.word[8::8] = _split.BUSY  # until each thread is in await_job
+        self.jobs = [None] * (n + 1)
+        self.cond = threading.Condition()
+        self.naps = _split.IDLE_NAPS if _split.WAITS_IDLE else 0
+        self.threads = [threading.Thread(target=self._serve, args=(t,),
+                                         name=f"ctrnn-split_{t}", daemon=True)
+                        for t in range(1, n + 1)]
+        for th in self.threads:
+            th.start()
+        _split.await_idle(self.word, n + 1)  # each in await_job: ready to be claimed
+
+    def _serve(self, t):
+        while True:
+            if not _split.await_job(self.word, t, self.naps):
+                with self.cond:
+                    while self.word[8 * t] == _split.ASLEEP:
+                        self.cond.wait()
+            job, self.jobs[t] = self.jobs[t], None
+            if job is None:
+                return
+            job()  # (a team's job catches everything)
+
+    def hand(self, t, job):
+        """Give helper t (IDLE or ASLEEP: no run holds it) the job."""
+        self.jobs[t] = job
+        if _split.claim(self.word, t) != _split.IDLE:  # asleep: woken here
+            with self.cond:
+                self.word[8 * t] = _split.BUSY
+                self.cond.notify_all()
+
+    def retire(self):
+        """End every helper (a crew of more threads replaces this one)."""
+        for t in range(1, self.n + 1):
+            self.hand(t, None)
+        _split.give_go(self.word)
+
+
+def _split_crew(n):
+    """The crew of at least n helpers (caller holds ``_SPLIT_LOCK``), made on first use:
+    starting and joining a thread cost ~0.2 ms each time."""
+    global _CREW
+    if _CREW is None or _CREW.n < n:
+        if _CREW is not None:
+            _CREW.retire()
+        _CREW = _Crew(n)
+    return _CREW
 
 
 def _forget_pools():
     """In a forked child: neither pool's threads exist there (each is made anew), and
     no lock may stay held by a thread of the parent."""
-    global _POOL, _POOL_LOCK, _SPLIT_POOL, _SPLIT_LOCK, _PACKED_LOCK
+    global _POOL, _POOL_LOCK, _CREW, _SPLIT_LOCK, _PACKED_LOCK
     _POOL, _POOL_LOCK = None, threading.Lock()
-    _SPLIT_POOL, _SPLIT_LOCK = None, threading.Lock()
+    _CREW, _SPLIT_LOCK = None, threading.Lock()
     _PACKED_LOCK = threading.Lock()
 
 
@@ -429,11 +478,12 @@ class _Team:
     ``_kernels.split.serve_split`` call for all the chunks of a session (``_SplitLeaky``):
     the caller posts each chunk (``chunk``), steps thread 0's part itself and waits for
     the others' (all must run at once: they wait for each other every step, so a shared
-    pool could starve them). The threads are the split pool's (``_split_pool``), or new
-    ones while another run holds it. ``close`` stops them; an error in a helper sets the
+    pool could starve them). The threads are the crew's (``_split_crew``), or new ones
+    while another run holds it. ``close`` stops them; an error in a helper sets the
     abort flag (which releases the others) and reaches the caller. args_of(t, flags):
     serve_split's arguments after ctrl and status, for the state Z and output buffer buf
-    the helpers hold."""
+    the helpers hold. ``crew``: the crew's state words, for thread 0's ``leaky_split``
+    (empty without the crew)."""
 
     def __init__(self, T, args_of, Z, buf):
         self.T, self.Z, self.buf = T, Z, buf
@@ -442,15 +492,17 @@ class _Team:
         self.status = np.zeros((T, 5), np.int64)
         self.order = 0
         self.errors = []
+        self.crew = np.zeros(0, np.int64)
         self.pooled, self.started = False, []
         try:
             self.pooled = _SPLIT_LOCK.acquire(blocking=False)
-            # with the lock, every thread of the pool is idle: each helper gets its own
-            pool = _split_pool(T - 1) if self.pooled else None
+            # with the lock, every helper of the crew is idle: each gets its own
+            crew = _split_crew(T - 1) if self.pooled else None
+            if crew is not None:
+                self.crew = crew.word
             for t in range(1, T):
-                if pool is not None:
-                    self.started.append(pool.submit(self._serve, t,
-                                                    args_of(t, self.flags)))
+                if crew is not None:
+                    crew.hand(t, functools.partial(self._serve, t, args_of(t, self.flags)))
                 else:
                     th = threading.Thread(target=self._serve, args=(t, args_of(t, self.flags)),
                                           name=f"ctrnn-split-{t}", daemon=True)
@@ -485,12 +537,15 @@ class _Team:
 
     def close(self):
         """Stop every helper (mid-chunk too: the abort flag releases its barrier) and
-        wait for them; the pool is free again once this returns."""
+        wait for them; the crew is free again once this returns."""
         self.flags[8 * self.T] = -1
         self.ctrl[0] = -1
         try:
             if self.pooled:
-                wait(self.started)
+                # with the GIL released: each helper goes back to waiting for its next
+                # run without waiting for the GIL, and holds it no more once we have it
+                if self.crew.size:  # (empty: the crew could not be made)
+                    _split.await_idle(self.crew, self.T)
             else:
                 for th in self.started:
                     th.join()
@@ -654,13 +709,14 @@ class _SplitLeaky(_Leaky):
             return (self.Hs, Z, buf, save_every, *self.kargs, *self.ws[t], b0, b1, t, T,
                     flags)
 
-        def own(flags):  # thread 0's part of the chunk: leaky_split's arguments
+        def own(flags, crew):  # thread 0's part of the chunk: leaky_split's arguments
             a = args_of(0, flags)
-            return _split.leaky_split(*a[:3], k0, n, save_every, base, *a[4:])
+            return _split.leaky_split(*a[:3], k0, n, save_every, base, *a[4:], crew)
 
         if T == 1:
             self.Hs[:B, :N] = Z
-            return _first_failure([own(np.zeros(16, np.int64))]) or (_rk.OK, 0, 0, 0)
+            return (_first_failure([own(np.zeros(16, np.int64), np.zeros(0, np.int64))])
+                    or (_rk.OK, 0, 0, 0))
         team = self.team
         if team is not None and (team.Z is not Z or team.buf is not buf):
             self._close()  # other arrays (a Zarr sink's buffer): the helpers hold the old
@@ -669,7 +725,8 @@ class _SplitLeaky(_Leaky):
             self.Hs[:B, :N] = Z
             team = self.team = _Team(T, args_of, Z, buf)
         try:
-            failure = _first_failure(team.chunk(k0, n, base, lambda: own(team.flags)))
+            failure = _first_failure(team.chunk(k0, n, base,
+                                                lambda: own(team.flags, team.crew)))
         except BaseException:
             self._close()
             raise

@@ -108,9 +108,10 @@ def test_the_split_loop_counts_no_references(monkeypatch):
     net = RateNetwork(np.random.default_rng(0).standard_normal((40, 40)) * 0.2)
     simulate(net, steps=3, dt=0.1, h0=np.zeros(40), method="euler", progress=False,
              threads=2)
-    args = list(min(seen, key=lambda a: a[-3]))  # thread 0's (the caller's)
+    args = list(min(seen, key=lambda a: a[-4]))  # thread 0's (the caller's)
     n_blocks = _engine.split_blocks(net, 1, "leaky", 2, np.float64)[-1][1]
-    args[-5:] = [0, n_blocks, 0, 1, np.zeros(16, np.int64)]  # all blocks, one thread
+    # all blocks, one thread (and the crew's words, as the caller passes them)
+    args[-6:] = [0, n_blocks, 0, 1, np.zeros(16, np.int64), np.zeros(16, np.int64)]
     options = {k: v for k, v in kernel.targetoptions.items() if k != "nopython"}
     fresh = numba.njit(**(options | {"cache": False}))(kernel.py_func)
     args[0], args[1], args[2] = args[0].copy(), args[1].copy(), args[2].copy()

@@ -239,7 +239,7 @@ def test_where_a_waiting_thread_cannot_yield_each_chunk_has_its_own_helpers(
     got = ctrnn.simulate(net, threads=2, **kw).h.values
     assert served == [1, 1, 1, 1]  # chunks of 6, 6, 6 and 2 steps
     np.testing.assert_array_equal(got, reference(net, threads=1, **kw).h.values)
-    _pool_is_free()
+    _crew_is_free()
 
 
 def test_a_stored_run_equals_the_one_thread_run(tmp_path, split_anywhere, reference):
@@ -325,10 +325,9 @@ def test_an_error_in_one_thread_releases_the_others(monkeypatch, split_anywhere,
         if failing == 1:
             raise MemoryError("thread 1")
         return real_serve(*args)
+    module = {k: getattr(_split, k) for k in dir(_split) if not k.startswith("__")}
     monkeypatch.setattr(_engine, "_split", types.SimpleNamespace(
-        leaky_split=leaky_split, serve_split=serve_split, post=_split.post,
-        await_done=_split.await_done, split_workspace=_split.split_workspace,
-        WAITS_IDLE=_split.WAITS_IDLE))
+        **dict(module, leaky_split=leaky_split, serve_split=serve_split)))
     net = _net(70)
     raised = []
 
@@ -343,11 +342,11 @@ def test_an_error_in_one_thread_releases_the_others(monkeypatch, split_anywhere,
     th.join(120)
     assert not th.is_alive(), "a thread is still waiting for the failed one"
     assert len(raised) == 1 and f"thread {failing}" in str(raised[0])
-    _pool_is_free()
+    _crew_is_free()
 
 
-def _pool_is_free():
-    """No split run holds the pool: its lock is free (taken and given back here)."""
+def _crew_is_free():
+    """No split run holds the crew: its lock is free (taken and given back here)."""
     assert _engine._SPLIT_LOCK.acquire(timeout=10)
     _engine._SPLIT_LOCK.release()
 
@@ -355,7 +354,7 @@ def _pool_is_free():
 def test_an_error_between_chunks_stops_the_helpers(split_anywhere, reference):
     # the caller fails between two chunks (here its progress callback; Ctrl-C alike):
     # the helper, waiting for the next chunk in ``serve_split``, must stop, and the next
-    # split run must have the pool again
+    # split run must have the crew again
     net = _net(70, n_in=0)
     h0 = np.random.default_rng(0).standard_normal(70)
     kw = dict(steps=20, dt=0.1, h0=h0, method="euler", chunk_steps=5)
@@ -373,7 +372,7 @@ def test_an_error_between_chunks_stops_the_helpers(split_anywhere, reference):
     th.start()
     th.join(120)
     assert done, "the run did not return"
-    _pool_is_free()
+    _crew_is_free()
     np.testing.assert_array_equal(ctrnn.simulate(net, threads=2, **kw).h.values,
                                   reference(net, threads=1, **kw).h.values)
 
@@ -395,9 +394,9 @@ def test_a_thread_behind_the_failing_step_goes_on_to_it(monkeypatch, split_anywh
     kw = dict(steps=5, dt=0.1, h0=h0, method="euler")
     ctrnn.simulate(net, threads=2, **kw)
     want = reference(net, threads=1, **kw).h.values
-    args = list(next(a for a in seen if a[-3] == 0))
-    b0, b1 = args[-5], args[-4]
-    T = args[-2]
+    args = list(next(a for a in seen if a[-4] == 0))
+    b0, b1 = args[-6], args[-5]
+    T = args[-3]
     flags = np.zeros(8 * (T + 1), np.int64)
     flags[8 * 1] = 1  # thread 1: step 1 done, and a failure at step 2 stored (its own
     flags[8 * T] = 2  # flag of step 2 not yet)
@@ -407,7 +406,7 @@ def test_a_thread_behind_the_failing_step_goes_on_to_it(monkeypatch, split_anywh
     Hs[1, :70] = want[1]  # thread 1's columns of step 1, as it left them
     buf[0, 0] = h0
     args[0:7] = [Hs, Z, buf, 0, 5, 1, 0]
-    args[-1] = flags
+    args[-2:] = [flags, np.zeros(0, np.int64)]
     code, k, r, col, _ = real(*args)
     assert (code, k) == (_split.OK, 1)  # stopped after step index 1 (the second step)
     hi = min(32 * b1, 70)  # thread 0's columns: its wide blocks of 32 rows
@@ -419,15 +418,15 @@ def test_a_thread_behind_the_failing_step_goes_on_to_it(monkeypatch, split_anywh
 
 def test_split_runs_reuse_their_worker_threads_and_share_them_safely(split_anywhere,
                                                                      reference):
-    # the split pool's threads are kept between calls (starting one a chunk cost ~0.2
+    # the crew's threads are kept between calls (starting one a chunk cost ~0.2
     # ms), and within a call a helper stays in one ``serve_split`` call for every chunk
-    # (handing it each chunk cost ~0.13 ms); a split run while the pool is busy takes
+    # (handing it each chunk cost ~0.13 ms); a split run while the crew is busy takes
     # threads of its own
     seen, served = [], []
     real, real_serve = _split.leaky_split, _split.serve_split
 
     def spy(*args):
-        seen.append((args[-3], threading.current_thread().name))
+        seen.append((args[-4], threading.current_thread().name))
         return real(*args)
 
     def serve_spy(*args):
@@ -441,16 +440,16 @@ def test_split_runs_reuse_their_worker_threads_and_share_them_safely(split_anywh
         m.setattr(_split, "leaky_split", spy)
         m.setattr(_split, "serve_split", serve_spy)
         first = ctrnn.simulate(net, threads=2, **kw).h.values
-        pool = _engine._SPLIT_POOL
+        crew = _engine._CREW
         second = ctrnn.simulate(net, threads=2, **kw).h.values
-        assert _engine._SPLIT_POOL is pool  # the same pool, not one a call
+        assert _engine._CREW is crew  # the same crew, not one a call
         # thread 0 is the caller's, a call a chunk (two runs, four chunks); thread 1 a
-        # worker of the pool ("ctrnn-split_k"), one call a run
+        # helper of the crew ("ctrnn-split_k"), one call a run
         assert len(seen) == 2 * 4
         assert set(seen) == {(0, threading.current_thread().name)}
         assert len(served) == 2
         assert all(t == 1 and name.startswith("ctrnn-split_") for t, name in served)
-        # the pool busy (its lock held, as by another run): threads of the run's own
+        # the crew busy (its lock held, as by another run): threads of the run's own
         served.clear()
         assert _engine._SPLIT_LOCK.acquire(blocking=False)
         try:
@@ -499,3 +498,134 @@ def test_fewer_neurons_than_lanes_keep_the_panel_loop(N, dtype, phi):
     for r in range(4):
         single = ctrnn.simulate(net, h0=H0[r], threads=1, **kw).h.values
         np.testing.assert_array_equal(batch[r], single, err_msg=f"trial {r}")
+
+
+def test_the_crews_state_words_hand_a_run_over_exactly_once():
+    # ``_kernels.split``: a helper IDLE in await_job goes ASLEEP only if no caller has
+    # claimed it (one compare-and-swap decides a race between the two), takes up a run
+    # only at GO; the caller's await_idle lets a claimed helper go and waits for it
+    S = _split
+    word = np.zeros(16, np.int64)
+    assert S.await_job(word, 1, 0) is False and word[8] == S.ASLEEP  # no naps: asleep
+    assert S.claim(word, 1) == S.ASLEEP and word[8] == S.ASLEEP  # a sleeper: not claimed
+    word[8] = S.IDLE
+    assert S.claim(word, 1) == S.IDLE and word[8] == S.CLAIMED
+    assert S.claim(word, 1) == S.CLAIMED and word[8] == S.CLAIMED  # claimed once
+    # the race itself: whoever loses, the two sides agree
+    found = []
+    for _ in range(200):
+        word[8] = S.BUSY
+        got = []
+        th = threading.Thread(target=lambda: got.append(S.await_job(word, 1, 0)),
+                              daemon=True)
+        th.start()
+        while word[8] == S.BUSY:
+            pass
+        found.append(S.claim(word, 1))
+        if found[-1] == S.IDLE:  # claimed: it waits for the go, never falls asleep
+            time.sleep(0.001)
+            assert not got and word[8] == S.CLAIMED
+            word[8] = S.GO
+            th.join(10)
+            assert got == [True] and word[8] == S.BUSY
+        else:
+            th.join(10)
+            assert found[-1] == S.ASLEEP and got == [False] and word[8] == S.ASLEEP
+    assert set(found) <= {S.IDLE, S.ASLEEP}
+    # await_idle: a helper still CLAIMED is told to go; it returns once the helper is
+    # back (IDLE) or asleep
+    word[8] = S.CLAIMED
+    th = threading.Thread(target=lambda: S.await_idle(word, 2), daemon=True)
+    th.start()
+    deadline = time.time() + 10
+    while word[8] != S.GO and time.time() < deadline:
+        time.sleep(0.001)
+    assert word[8] == S.GO and th.is_alive()
+    word[8] = S.BUSY
+    time.sleep(0.01)
+    assert th.is_alive()
+    word[8] = S.IDLE
+    th.join(10)
+    assert not th.is_alive()
+
+
+def test_a_sleeping_helper_is_woken_for_the_next_run(monkeypatch, split_anywhere,
+                                                     reference):
+    # a helper unclaimed for IDLE_NAPS naps waits on a Python condition instead; the
+    # next run wakes it there (the crew made anew here, with one nap)
+    monkeypatch.setattr(_split, "IDLE_NAPS", 1)
+    assert _engine._SPLIT_LOCK.acquire(timeout=10)
+    try:
+        monkeypatch.setattr(_engine, "_CREW", None)
+    finally:
+        _engine._SPLIT_LOCK.release()
+    net = _net(70, n_in=0)
+    kw = dict(steps=20, dt=0.1, h0="random", seed=5, method="euler")
+    want = reference(net, threads=1, **kw).h.values
+    for _ in range(3):
+        np.testing.assert_array_equal(ctrnn.simulate(net, threads=2, **kw).h.values, want)
+        crew = _engine._CREW
+        deadline = time.time() + 10
+        while crew.word[8] != _split.ASLEEP and time.time() < deadline:
+            time.sleep(0.01)
+        assert crew.word[8] == _split.ASLEEP
+    assert _engine._SPLIT_LOCK.acquire(timeout=10)
+    try:
+        crew.retire()  # (this test's own crew: its thread ends)
+    finally:
+        _engine._SPLIT_LOCK.release()
+    deadline = time.time() + 10
+    while any(th.is_alive() for th in crew.threads) and time.time() < deadline:
+        time.sleep(0.01)
+    assert not any(th.is_alive() for th in crew.threads)
+
+
+def test_a_larger_crew_replaces_a_smaller_one(split_anywhere, reference):
+    net = _net(300, n_in=0)
+    kw = dict(steps=10, dt=0.1, h0="random", seed=2, method="euler")
+    want = reference(net, threads=1, **kw).h.values
+    np.testing.assert_array_equal(ctrnn.simulate(net, threads=2, **kw).h.values, want)
+    small = _engine._CREW
+    assert len(_stepper(net, 1, 3).blocks) == 3
+    np.testing.assert_array_equal(ctrnn.simulate(net, threads=3, **kw).h.values, want)
+    assert _engine._CREW.n >= 2 and (small.n >= 2 or _engine._CREW is not small)
+    deadline = time.time() + 10
+    names = lambda: [th.name for th in threading.enumerate() if th.name.startswith("ctrnn-split_")]
+    while len(names()) > _engine._CREW.n and time.time() < deadline:
+        time.sleep(0.01)
+    assert len(names()) == _engine._CREW.n  # the retired crew's threads have ended
+    np.testing.assert_array_equal(ctrnn.simulate(net, threads=2, **kw).h.values, want)
+    _crew_is_free()
+
+
+def test_a_new_crew_takes_its_first_run(monkeypatch, split_anywhere, reference):
+    # a crew is ready once each helper waits in await_job: a run handed over before
+    # that would have been lost (the helper's IDLE overwriting the caller's BUSY); the
+    # helpers here are slow to get there
+    real = _split.await_job
+
+    def late(*args):
+        time.sleep(0.01)
+        return real(*args)
+    monkeypatch.setattr(_split, "await_job", late)
+    net = _net(70, n_in=0)
+    kw = dict(steps=5, dt=0.1, h0="random", seed=8, method="euler")
+    want = reference(net, threads=1, **kw).h.values
+    got = []
+
+    def runs():
+        for _ in range(20):
+            assert _engine._SPLIT_LOCK.acquire(timeout=10)
+            try:
+                if _engine._CREW is not None:
+                    _engine._CREW.retire()
+                _engine._CREW = None
+            finally:
+                _engine._SPLIT_LOCK.release()
+            got.append(ctrnn.simulate(net, threads=2, **kw).h.values)
+    th = threading.Thread(target=runs, daemon=True)  # a hang fails, not blocks, the suite
+    th.start()
+    th.join(120)
+    assert not th.is_alive() and len(got) == 20
+    for g in got:
+        np.testing.assert_array_equal(g, want)

@@ -36,7 +36,8 @@ Python: every thread stops at once.
 
 Threads 1 ... T - 1 stay in one ``serve_split`` call for all the chunks of a run,
 waiting for each chunk's order (``post``) as they wait at the barrier; the caller steps
-thread 0's part (``leaky_split``) and waits for theirs (``await_done``). After ~10 ms
+thread 0's part (``leaky_split``) and waits for theirs (``await_done``). Between runs
+they wait in ``await_job`` for the next (the crew's state words, below). After ~10 ms
 without an order a waiting thread sleeps 0.1 ms a turn (``nap``), so that one left
 waiting while its caller does something else between chunks (writes a Zarr chunk)
 gives its core back. Spinning threads pause, and yield the CPU every
@@ -71,6 +72,16 @@ _NAP_AFTER, _NAP_US = 100, 100
 # whether a waiting thread can give its core back (``yield_cpu``, ``nap``); elsewhere a
 # run's helpers are not kept waiting between chunks (``ctrnn._engine._SplitLeaky``)
 WAITS_IDLE = os.name == "posix"
+# A helper's state word in the crew kept between runs (``ctrnn._engine._Crew``), one
+# cache line each: IDLE, waiting in ``await_job``; ASLEEP, waiting on a Python condition
+# (after IDLE_NAPS naps); CLAIMED by a caller (``claim``), which has put the run in its
+# slot; GO, told to take it up (``leaky_split``, by the caller's thread 0); BUSY, running
+# it. Handing a run over this way takes no wake-up of a sleeping thread and no GIL held
+# by another: with a pool's queue, a thread's start and end cost 0.1-0.3 ms a run at
+# N = 500 with 64 trials (two wake-ups of a sleeping thread on the VM of
+# benchmarks/README.md, and waits for the GIL).
+IDLE, ASLEEP, CLAIMED, GO, BUSY = 0, 1, 2, 3, 4
+IDLE_NAPS = 1000  # ~0.1 s of naps after ~10 ms of spinning, then asleep
 
 
 @intrinsic
@@ -91,6 +102,19 @@ def store_release(typingctx, arr, i, v):
         builder.store_atomic(v, p, "release", 8)
         return context.get_dummy_value()
     return types.none(arr, i, v), codegen
+
+
+@intrinsic
+def compare_swap(typingctx, arr, i, expected, new):
+    """arr[i] = new if arr[i] == expected, atomically (sequentially consistent); returns
+    the value found."""
+    def codegen(context, builder, sig, args):
+        p = _element_ptr(context, builder, sig.args[0], args[0], args[1])
+        e = context.cast(builder, args[2], sig.args[2], types.int64)
+        n = context.cast(builder, args[3], sig.args[3], types.int64)
+        pair = builder.cmpxchg(p, e, n, "seq_cst", "seq_cst")
+        return builder.extract_value(pair, 0)
+    return types.int64(arr, i, expected, new), codegen
 
 
 @intrinsic
@@ -137,26 +161,30 @@ def nap(typingctx):
 
 
 @jit(inline="always")
+def _idle_turn(turns):
+    """One turn of a waiting thread that has waited ``turns`` turns: the CPU's spin
+    hint, a yield of the CPU every _YIELD_AFTER turns (~0.1 ms), and after _NAP_AFTER
+    yields (~10 ms) a nap (~0.1 ms) instead. Returns turns + 1."""
+    if turns >= _YIELD_AFTER * _NAP_AFTER:
+        nap()
+    else:
+        spin_pause()
+        if turns % _YIELD_AFTER == _YIELD_AFTER - 1:
+            yield_cpu()
+    return turns + 1
+
+
+@jit(inline="always")
 def await_change(a, i, seen):
-    """a[i] (an atomic load with acquire ordering) once it differs from ``seen``. Spins
-    with the CPU's hint, yields the CPU every _YIELD_AFTER turns (~0.1 ms) and, after
-    _NAP_AFTER yields (~10 ms), sleeps ~0.1 ms a turn (``nap``): a helper waiting
-    for the next chunk of a run holds its core no longer than that."""
-    n = 0
-    naps = 0
+    """a[i] (an atomic load with acquire ordering) once it differs from ``seen``,
+    waiting by ``_idle_turn``: a helper waiting for the next chunk of a run holds its
+    core no longer than ~10 ms."""
+    turns = 0
     while True:
         v = load_acquire(a, i)
         if v != seen:
             return v
-        if naps >= _NAP_AFTER:
-            nap()
-            continue
-        spin_pause()
-        n += 1
-        if n == _YIELD_AFTER:
-            yield_cpu()
-            n = 0
-            naps += 1
+        turns = _idle_turn(turns)
 
 
 @jit(inline="always")
@@ -216,9 +244,13 @@ def _first_bad(Hs, row0, B, i0, i1):
 
 @jit
 def leaky_split(Hs, H, out, k0, nsteps, save_every, save_base, net, inp, decay, gain,
-                noise_scale, keys, D, Xw, Dp, b0, b1, t, T, flags):
+                noise_scale, keys, D, Xw, Dp, b0, b1, t, T, flags, crew):
     """``rk.leaky_run`` (no STP, dense on panels, a built-in phi with a vector form) for
     the blocks b0 <= b < b1 of the panels, as thread t of T (module docstring).
+    ``crew``: the state words of the helpers kept between runs (``await_job``): the
+    caller's thread 0 passes them, and first tells the claimed ones to go (from here,
+    with the GIL released: a helper that took up its run while the caller held the GIL
+    would have had to wait for it); helpers pass an empty array.
 
     Hs (2 B, Np): the state in its first B rows (columns < N) on entry, shared by the
     threads; so it is on a normal return too (the state of the next chunk). decay, gain
@@ -241,6 +273,8 @@ def leaky_split(Hs, H, out, k0, nsteps, save_every, save_base, net, inp, decay, 
     Xw = borrow(Xw)
     Dp = borrow(Dp)
     flags = borrow(flags)
+    crew = borrow(crew)
+    go(crew)
     Wp, phi = net.Wp, net.phi
     B, N = H.shape
     Np = Hs.shape[1]
@@ -317,7 +351,7 @@ def serve_split(ctrl, status, Hs, H, out, save_every, net, inp, decay, gain, noi
         seen = order
         code, k, r, i, inf = _leaky_split(Hs, H, out, ctrl[1], ctrl[2], save_every,
                                           ctrl[3], net, inp, decay, gain, noise_scale, keys,
-                                          D, Xw, Dp, b0, b1, t, T, flags)
+                                          D, Xw, Dp, b0, b1, t, T, flags, flags[:0])
         status[t, 0] = code
         status[t, 1] = k
         status[t, 2] = r
@@ -350,6 +384,61 @@ def await_done(ctrl, T, order):
                 return False
             v = await_change(ctrl, 8 * s, v)
     return True
+
+
+
+@jit
+def await_job(crew, t, naps):
+    """Helper t of the crew, done with its last run: IDLE, then wait (as ``await_change``:
+    spin, yield, nap) for the caller's GO; True once it is BUSY with the run, False once
+    it is ASLEEP instead, unclaimed after ~10 ms of spinning and ``naps`` naps (0: at
+    once, without spinning)."""
+    i = 8 * t
+    store_release(crew, i, IDLE)
+    limit = _YIELD_AFTER * _NAP_AFTER + naps if naps > 0 else 0
+    turns = 0
+    while True:
+        v = load_acquire(crew, i)
+        if v == GO:
+            store_release(crew, i, BUSY)
+            return True
+        if v == IDLE and turns >= limit:
+            if compare_swap(crew, i, IDLE, ASLEEP) == IDLE:
+                return False
+            continue  # claimed meanwhile
+        turns = _idle_turn(turns)
+
+
+@jit(inline="always")
+def go(crew):
+    """Tell every CLAIMED helper of the crew to go."""
+    for s in range(crew.size // 8):
+        if load_acquire(crew, 8 * s) == CLAIMED:
+            store_release(crew, 8 * s, GO)
+
+
+@jit
+def give_go(crew):
+    """``go`` from Python (a crew's retirement)."""
+    go(crew)
+
+
+@jit
+def claim(crew, t):
+    """The caller's claim of helper t: CLAIMED if it was IDLE; the state found."""
+    return compare_swap(crew, 8 * t, IDLE, CLAIMED)
+
+
+@jit
+def await_idle(crew, T):
+    """The caller's wait, at the end of a run, until helpers 1 ... T - 1 are back in
+    ``await_job`` (IDLE, or ASLEEP since), all Python of their run done; those still
+    CLAIMED (the caller failed before its thread 0 started) are told to go first."""
+    go(crew)
+    for s in range(1, T):
+        v = load_acquire(crew, 8 * s)
+        while v != IDLE and v != ASLEEP:
+            v = await_change(crew, 8 * s, v)
 
 
 def split_workspace(B, N, Np, inp, dtype):
