@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import enum
 import functools
+import itertools
 import math
 import os
 import threading
@@ -388,10 +389,13 @@ def split_blocks(net, B, kind, threads, dtype):
     # N = 500 with 64 trials, 0.5-1.6 all cut after 8 of 18 blocks, the fastest; 3.0
     # after 9: 6.03-6.08 us a trial-step against 5.33-5.45, AMD EPYC) (the first block
     # is a wide one whenever there is one; with none, the costs are equal anyway)
+    # (in plain Python: NumPy's calls on these few numbers took ~60 us of a call's fixed
+    # cost once a run's kernel had pushed them out of the caches)
     cost = [rows if rows == sizes[0] else NARROW_COST * rows for rows in sizes]
-    ends = np.cumsum(cost)
+    ends = list(itertools.accumulate(cost))
     n = min(threads, len(cost))
-    cuts = [0] + [int(np.argmin(np.abs(ends - ends[-1] * t / n))) + 1 for t in range(1, n)]
+    cuts = [0] + [min(range(len(ends)), key=lambda i: abs(ends[i] - ends[-1] * t / n)) + 1
+                  for t in range(1, n)]
     cuts = sorted(set(cuts + [len(cost)]))
     return list(zip(cuts[:-1], cuts[1:]))
 
