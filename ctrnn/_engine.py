@@ -50,6 +50,9 @@ TARGET_CHUNK_SECONDS = 0.25  # kernel calls last about this long, for progress u
 # kernel has just filled the caches, then W back into them): at 2 10^6 a run of 62 such
 # steps took four chunks (1, 4, 16, 41 steps), at 10^8 three (6, 24, 32), now one.
 FIRST_CHUNK_WORK = 1e9
+# ... and for the adaptive methods, whose work a save is a guess (five steps of every
+# stage): a stiff run or a tight rtol could take ten times that before its first progress
+FIRST_CHUNK_WORK_ADAPTIVE = 1e8
 # ... counting each step at least this much (a step's own cost, its loop and checks, is
 # tens of ns whatever the network: one neuron's cost of 2 would make 5 10^7 steps)
 MIN_STEP_WORK = 2000
@@ -407,11 +410,13 @@ _SPLIT_LOCK = threading.Lock()
 class _Crew:
     """n helper threads kept for split runs between runs (caller holds ``_SPLIT_LOCK``),
     apart from ``_pool``, whose threads a caller's other work may occupy. Each waits in
-    ``_kernels.split.await_job`` for its next run, on a state word of ``word`` (that
-    module's IDLE ... BUSY), and after ~0.1 s unclaimed on a Python condition instead.
-    ``hand(t, job)`` gives helper t a job (a callable); its thread 0 then gives the go
-    (``leaky_split``); ``await_idle`` waits for the helpers' return. A job None ends a
-    helper."""
+    ``_kernels.split.await_job`` for its next run, on its state word in ``word`` (that
+    module's IDLE ... DEAD), and after ~0.1 s unclaimed (at once where a waiting thread
+    cannot yield: ``split.WAITS_IDLE``) on a Python condition instead. ``hand(t, job)``
+    gives helper t a job (a callable); the run's thread 0 then gives the go
+    (``leaky_split``), and the run's end waits for the helpers' return
+    (``split.await_idle``). A job None ends a helper; one that ends otherwise is DEAD,
+    and the crew is made anew (``_split_crew``)."""
 
     def __init__(self, n):
         self.n = n
@@ -420,53 +425,82 @@ class _Crew:
         self.jobs = [None] * (n + 1)
         self.cond = threading.Condition()
         self.naps = _split.IDLE_NAPS if _split.WAITS_IDLE else 0
+        # compiled (or loaded) here: a helper that failed to would never be ready
+        _split.await_job(np.zeros(8, np.int64), 0, 0)
         self.threads = [threading.Thread(target=self._serve, args=(t,),
                                          name=f"ctrnn-split_{t}", daemon=True)
                         for t in range(1, n + 1)]
-        for th in self.threads:
-            th.start()
-        _split.await_idle(self.word, n + 1)  # each in await_job: ready to be claimed
+        started = 0
+        try:
+            for th in self.threads:
+                th.start()
+                started += 1
+        finally:
+            # each in await_job (or dead): ready to be claimed; if not all could start,
+            # those that did are ended
+            _split.await_idle(self.word, started + 1)
+            if started < n:
+                self.retire()
 
     def _serve(self, t):
-        while True:
-            if not _split.await_job(self.word, t, self.naps):
-                with self.cond:
-                    while self.word[8 * t] == _split.ASLEEP:
-                        self.cond.wait()
-            job, self.jobs[t] = self.jobs[t], None
-            if job is None:
-                return
-            job()  # (a team's job catches everything)
+        try:
+            while True:
+                if not _split.await_job(self.word, t, self.naps):
+                    with self.cond:
+                        while self.word[8 * t] == _split.ASLEEP:
+                            # (a timeout: a caller interrupted between setting BUSY and
+                            # notifying costs a second, not a hang)
+                            self.cond.wait(1.0)
+                job, self.jobs[t] = self.jobs[t], None
+                if job is None:
+                    return
+                job()  # (a team's job catches everything)
+                job = None  # the run's arrays are not kept until the next run
+        finally:
+            self.word[8 * t] = _split.DEAD
 
     def hand(self, t, job):
-        """Give helper t (IDLE or ASLEEP: no run holds it) the job."""
+        """Give helper t the job. Raises RuntimeError if it is DEAD; otherwise it is
+        IDLE or ASLEEP (no run holds it: ``_SPLIT_LOCK``), and claimed or woken here."""
         self.jobs[t] = job
-        if _split.claim(self.word, t) != _split.IDLE:  # asleep: woken here
-            with self.cond:
-                self.word[8 * t] = _split.BUSY
-                self.cond.notify_all()
+        found = _split.claim(self.word, t)
+        if found == _split.IDLE:
+            return
+        if found == _split.DEAD:
+            self.jobs[t] = None
+            raise RuntimeError(f"helper thread {t} of split runs has ended; the next split "
+                               "run makes new ones")
+        with self.cond:  # asleep: woken here
+            self.word[8 * t] = _split.BUSY
+            self.cond.notify_all()
+
+    def alive(self):
+        """Whether every helper is (none DEAD)."""
+        return not (self.word[8::8] == _split.DEAD).any()
 
     def retire(self):
-        """End every helper (a crew of more threads replaces this one)."""
+        """End every helper (a crew of more threads, or of live ones, replaces this)."""
         for t in range(1, self.n + 1):
-            self.hand(t, None)
+            if self.word[8 * t] != _split.DEAD:
+                self.hand(t, None)
         _split.give_go(self.word)
 
 
 def _split_crew(n):
-    """The crew of at least n helpers (caller holds ``_SPLIT_LOCK``), made on first use:
-    starting and joining a thread cost ~0.2 ms each time."""
+    """The crew of at least n live helpers (caller holds ``_SPLIT_LOCK``), made on first
+    use: starting and joining a thread cost ~0.2 ms each time."""
     global _CREW
-    if _CREW is None or _CREW.n < n:
-        if _CREW is not None:
-            _CREW.retire()
+    if _CREW is None or _CREW.n < n or not _CREW.alive():
+        old, _CREW = _CREW, None  # (never left pointing at a retired crew)
+        if old is not None:
+            old.retire()
         _CREW = _Crew(n)
     return _CREW
 
 
 def _forget_pools():
-    """In a forked child: neither pool's threads exist there (each is made anew), and
-    no lock may stay held by a thread of the parent."""
+    """In a forked child: neither the pool's threads nor the crew's exist there (each is
+    made anew), and no lock may stay held by a thread of the parent."""
     global _POOL, _POOL_LOCK, _CREW, _SPLIT_LOCK, _PACKED_LOCK
     _POOL, _POOL_LOCK = None, threading.Lock()
     _CREW, _SPLIT_LOCK = None, threading.Lock()
@@ -575,6 +609,7 @@ class _Fixed:
 
     unit = "step"
     per_trial = False  # the kernel steps all trials together (one batched product)
+    first_work = FIRST_CHUNK_WORK
 
     advice = ("unbounded phi with too strong W, or dt too large for the method; reduce "
               "dt, the weights' gain, or use a saturating phi")
@@ -765,6 +800,7 @@ class _Adaptive:
 
     unit = "save"
     per_trial = True  # each trial has its own steps: its products are one row each
+    first_work = FIRST_CHUNK_WORK_ADAPTIVE
 
     def __init__(self, method, net_k, inp_k, Z, dt, steps, save_every, dtype, rtol, atol,
                  max_steps, controller, **_):
@@ -863,11 +899,12 @@ def plan(method, net, Z, xs, interp, *, dt, steps, save_every=1, keys=None, dtyp
                    groups=groups)
 
 
-def _chunks(total, chunk, cost, t_chunk=TARGET_CHUNK_SECONDS):
+def _chunks(total, chunk, cost, first=FIRST_CHUNK_WORK, t_chunk=TARGET_CHUNK_SECONDS):
     """Yield (start, size): the caller's ``chunk`` size, or sizes adapted so that a
-    kernel call lasts about ``t_chunk`` seconds (the first from the work estimate)."""
+    kernel call lasts about ``t_chunk`` seconds (the first from the work estimate: about
+    ``first`` units of work, ``cost`` a unit)."""
     done = 0
-    n = chunk or max(1, min(total, int(FIRST_CHUNK_WORK / max(cost, MIN_STEP_WORK))))
+    n = chunk or max(1, min(total, int(first / max(cost, MIN_STEP_WORK))))
     while done < total:
         n = min(n, total - done)
         t0 = time.perf_counter()
@@ -889,7 +926,8 @@ def run(stepper, Z, sink, *, chunk_steps=None, progress=None):
     buf[:, 0 - base] = Z
     sink.commit(0, 1)
     with stepper.session():
-        for u0, n in _chunks(stepper.total, stepper.chunk_units(chunk_steps), stepper.cost):
+        for u0, n in _chunks(stepper.total, stepper.chunk_units(chunk_steps), stepper.cost,
+                             stepper.first_work):
             s0, s1 = stepper.saves(u0, n)
             buf, base = sink.view(s0, s1)
             report, complete = stepper.advance(Z, buf, u0, n, base)

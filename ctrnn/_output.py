@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import xarray as xr
 
 
@@ -19,10 +20,12 @@ def attr_value(v):
 # The layouts of recent runs' Datasets (``_template``): building the coordinates (a pandas
 # index each) and the Dataset around them was 0.3-0.8 ms of the 1.3-2 ms fixed cost of a
 # call at N = 500 with 64 trials, whose kernel had just pushed xarray's code out of the
-# caches; a shallow copy of the kept layout with the run's arrays, 0.1-0.3 ms. Safe to
-# share: a copy has its own attrs (Dataset's and each variable's), the coordinates'
-# values are read-only, and the indexes are immutable (xarray shares them itself between
-# a Dataset and its copies and selections).
+# caches; a shallow copy of the kept layout with the run's arrays, 0.1-0.3 ms. What the
+# copies share must stay as it was: a copy has its own attrs (the Dataset's and each
+# variable's); the coordinates' values are read-only, down to the arrays under their
+# pandas indexes; and the one thing of an index that can be changed in place, its name
+# (``ds.h.to_pandas().index.name = ...``), is checked before each use, the layout built
+# anew if it was changed.
 _TEMPLATES = {}
 TEMPLATES_KEPT = 8  # layouts kept, the oldest dropped first ...
 TEMPLATE_MAX_VALUES = 1 << 16  # ... each with at most this many coordinate values in all
@@ -34,33 +37,39 @@ def _template(times, N, B, time_unit, n_inputs, state):
     in ``time_unit``), neuron (N), trial (B; None: unbatched) and, for a network's
     parameters (n_inputs not None), presynaptic and, if n_inputs > 0, input; the state
     variables ``state`` ({name: attrs}) over (trial,) time, neuron. Kept for the next run
-    of the same layout."""
-    key = (times.tobytes(), times.dtype.str, N, B, time_unit, n_inputs,
-           tuple((name, tuple(a.items())) for name, a in state.items()))
-    hit = _TEMPLATES.get(key)  # dict reads and writes are atomic under the GIL
-    if hit is not None:
-        return hit
-    coords = {"time": ("time", np.array(times), {"units": time_unit, "long_name": "time",
-                                                 "standard_name": "time"}),
-              "neuron": ("neuron", np.arange(N), {"long_name": "neuron index"})}
+    of the same layout, if small."""
+    kept = len(times) + 2 * N + (B or 0) + (n_inputs or 0) <= TEMPLATE_MAX_VALUES
+    key = kept and (times.tobytes(), times.dtype.str, N, B, time_unit, n_inputs,
+                    tuple((name, tuple(a.items())) for name, a in state.items()))
+    hit = _TEMPLATES.get(key) if kept else None  # dict reads and writes are atomic
+    if hit is not None and all(index.name == name for name, index in hit[1]):
+        return hit[0]
+    coords = {"time": (np.array(times), {"units": time_unit, "long_name": "time",
+                                         "standard_name": "time"}),
+              "neuron": (np.arange(N), {"long_name": "neuron index"})}
     if B is not None:
-        coords["trial"] = ("trial", np.arange(B), {"long_name": "trial index"})
+        coords["trial"] = (np.arange(B), {"long_name": "trial index"})
     if n_inputs is not None:
-        coords["presynaptic"] = ("presynaptic", np.arange(N),
-                                 {"long_name": "presynaptic neuron index"})
+        coords["presynaptic"] = (np.arange(N), {"long_name": "presynaptic neuron index"})
         if n_inputs:  # (NetCDF-3 has no zero-length dimensions)
-            coords["input"] = ("input", np.arange(n_inputs), {"long_name": "input index"})
+            coords["input"] = (np.arange(n_inputs), {"long_name": "input index"})
+    indexes, variables = {}, {}
+    for name, (values, attrs) in coords.items():
+        values.flags.writeable = False  # and so every view of it, the index's own
+        indexes[name] = xr.indexes.PandasIndex(pd.Index(values, copy=False, name=name), name)
+        variables[name] = indexes[name].create_variables()[name]
+        variables[name].attrs.update(attrs)
     dims = ("time", "neuron") if B is None else ("trial", "time", "neuron")
-    zeros = np.broadcast_to(np.zeros(()), tuple(len(coords[d][1]) for d in dims))
+    zeros = np.broadcast_to(np.zeros(()), tuple(len(coords[d][0]) for d in dims))
     ds = xr.Dataset({name: (dims, zeros, dict(a)) for name, a in state.items()},
-                    coords=coords)
-    if len(times) + 2 * N + (B or 0) + (n_inputs or 0) <= TEMPLATE_MAX_VALUES:
+                    coords=xr.Coordinates(variables, indexes=indexes))
+    if kept:
         while len(_TEMPLATES) >= TEMPLATES_KEPT:
             try:
                 del _TEMPLATES[next(iter(_TEMPLATES))]
             except (KeyError, RuntimeError, StopIteration):  # another thread's change
                 break
-        _TEMPLATES[key] = ds
+        _TEMPLATES[key] = (ds, [(name, index.index) for name, index in indexes.items()])
     return ds
 
 

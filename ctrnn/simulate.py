@@ -412,12 +412,15 @@ def _trials(h0, trials, n_input_trials, N):
     elif h0 is not None:
         h0 = as_float_array("h0", h0)
         if h0.ndim not in (1, 2) or h0.shape[-1] != N:
-            raise ValueError(f"h0 must have shape ({N},) or (trials, {N}); got {h0.shape}")
+            raise ValueError(f"h0 must have shape ({N},) or (trials, {N}); got {h0.shape}: "
+                             f"give one value per neuron of the network ({N}), in one row "
+                             "per trial for a batch")
         if h0.ndim == 2:
             sizes["h0"] = h0.shape[0]
     if len(set(sizes.values())) > 1:
         raise ValueError("the number of trials disagrees: " + ", ".join(
-            f"{k} gives {v}" for k, v in sizes.items()))
+            f"{k} gives {v}" for k, v in sizes.items()) + "; give them the same number of "
+            "trials, or leave trials=None to take it from h0 or the inputs")
     return next(iter(sizes.values()), 1), bool(sizes), h0
 
 

@@ -110,9 +110,17 @@ def test_runs_of_one_layout_share_nothing_a_user_can_change(net, monkeypatch):
     a.time.attrs["units"] = "ms"
     a["h"].values[:] = 7.0
     a = a.assign_coords(population=("neuron", ["E"] * 20))
-    with pytest.raises(ValueError, match="read-only"):
-        a.neuron.values[0] = 5
+    for write in (lambda: a.neuron.values.__setitem__(0, 5),
+                  lambda: np.asarray(a.indexes["time"]).__setitem__(0, 5.0),
+                  lambda: np.asarray(a.time.to_index()).__setitem__(0, 5.0),
+                  lambda: a.h.isel(trial=0).to_pandas().index.values.__setitem__(0, 5.0)):
+        with pytest.raises(ValueError, match="read-only"):
+            write()
+    frame = a.h.isel(trial=0).to_pandas()
+    frame.index.name, frame.columns.name = "t_s", "cell"  # renames the indexes in place
     b = run()
+    assert b.h.isel(trial=0).to_pandas().index.name == "time"
+    assert b.indexes["neuron"].name == "neuron" and b.time.to_index().name == "time"
     assert "note" not in b.attrs and b.h.attrs["units"] == "1" and b.time.attrs["units"] == "s"
     assert "population" not in b.coords and not np.shares_memory(a.h.values, b.h.values)
     np.testing.assert_allclose(b.time.values, np.arange(5) * 0.1)
@@ -214,7 +222,8 @@ def test_output_too_large_is_refused_before_allocating(net):
     (dict(steps=10, dt=0.1, method="discrete"), ValueError, "takes no dt"),
     (dict(duration=1.0, method="discrete"), ValueError, "counts steps"),
     (dict(steps=10, dt=0.1, save_every=0), ValueError, "save_every must be >= 1"),
-    (dict(steps=10, dt=0.1, h0=np.ones(3)), ValueError, r"h0 must have shape \(20,\)"),
+    (dict(steps=10, dt=0.1, h0=np.ones(3)), ValueError,
+     r"h0 must have shape \(20,\).*; got \(3,\): give one value per neuron"),
     (dict(steps=10, dt=0.1, h0=np.full(20, np.nan)), ValueError, "h0 contains 20 non-finite"),
     (dict(steps=10, dt=0.1, h0="randn"), ValueError, "'random'"),
     (dict(steps=10, dt=0.1, h0=np.zeros((3, 20)), trials=2), ValueError,
@@ -238,7 +247,7 @@ def test_bad_inputs_shapes_and_values():
         x = np.ones((10, 2))
         x[4, 1] = np.inf
         ctrnn.simulate(net, steps=10, dt=0.1, inputs=x)
-    with pytest.raises(ValueError, match="trials disagrees"):
+    with pytest.raises(ValueError, match="trials disagrees.*; give them the same number"):
         ctrnn.simulate(net, steps=10, dt=0.1, inputs=np.ones((4, 10, 2)), trials=3)
     da = xr.DataArray(np.ones((5, 2)), dims=("time", "channel"),
                       coords={"time": np.linspace(0.5, 1, 5)})

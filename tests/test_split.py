@@ -234,12 +234,15 @@ def test_where_a_waiting_thread_cannot_yield_each_chunk_has_its_own_helpers(
         return real(*args)
     monkeypatch.setattr(_split, "WAITS_IDLE", False)
     monkeypatch.setattr(_split, "serve_split", serve_spy)
+    _new_crew()  # one made this way: its helpers sleep on the condition at once
     net = _net(70, n_in=0)
     kw = dict(steps=20, dt=0.1, h0="random", seed=4, method="euler", chunk_steps=6)
     got = ctrnn.simulate(net, threads=2, **kw).h.values
     assert served == [1, 1, 1, 1]  # chunks of 6, 6, 6 and 2 steps
+    assert _engine._CREW.naps == 0
     np.testing.assert_array_equal(got, reference(net, threads=1, **kw).h.values)
     _crew_is_free()
+    _new_crew()
 
 
 def test_a_stored_run_equals_the_one_thread_run(tmp_path, split_anywhere, reference):
@@ -256,7 +259,7 @@ def test_a_stored_run_equals_the_one_thread_run(tmp_path, split_anywhere, refere
     with pytest.MonkeyPatch.context() as m:
         real = _engine._chunks
 
-        def growing(total, chunk, cost, t_chunk=0.25):
+        def growing(total, chunk, cost, *_):
             done = 0
             while done < total:
                 n = min(next(sizes), total - done)
@@ -532,6 +535,23 @@ def test_the_crews_state_words_hand_a_run_over_exactly_once():
             th.join(10)
             assert found[-1] == S.ASLEEP and got == [False] and word[8] == S.ASLEEP
     assert set(found) <= {S.IDLE, S.ASLEEP}
+    # the claim's side, for certain: a helper that may nap claimed while waiting stays
+    # CLAIMED past its limit, and takes the run at the go
+    word[8] = S.BUSY
+    got = []
+    th = threading.Thread(target=lambda: got.append(S.await_job(word, 1, 2)), daemon=True)
+    th.start()
+    while word[8] == S.BUSY:
+        pass
+    assert S.claim(word, 1) == S.IDLE
+    time.sleep(0.1)  # > ~10 ms of spinning and two naps
+    assert not got and word[8] == S.CLAIMED
+    word[8] = S.GO
+    th.join(10)
+    assert got == [True] and word[8] == S.BUSY
+    # DEAD (a helper's thread ended) counts as returned
+    word[8] = S.DEAD
+    S.await_idle(word, 2)
     # await_idle: a helper still CLAIMED is told to go; it returns once the helper is
     # back (IDLE) or asleep
     word[8] = S.CLAIMED
@@ -580,15 +600,28 @@ def test_a_sleeping_helper_is_woken_for_the_next_run(monkeypatch, split_anywhere
     assert not any(th.is_alive() for th in crew.threads)
 
 
+def _new_crew():
+    """No crew: the next split run makes one (the old one's threads end)."""
+    assert _engine._SPLIT_LOCK.acquire(timeout=10)
+    try:
+        if _engine._CREW is not None:
+            _engine._CREW.retire()
+        _engine._CREW = None
+    finally:
+        _engine._SPLIT_LOCK.release()
+
+
 def test_a_larger_crew_replaces_a_smaller_one(split_anywhere, reference):
     net = _net(300, n_in=0)
     kw = dict(steps=10, dt=0.1, h0="random", seed=2, method="euler")
     want = reference(net, threads=1, **kw).h.values
+    _new_crew()
     np.testing.assert_array_equal(ctrnn.simulate(net, threads=2, **kw).h.values, want)
     small = _engine._CREW
+    assert small.n == 1
     assert len(_stepper(net, 1, 3).blocks) == 3
     np.testing.assert_array_equal(ctrnn.simulate(net, threads=3, **kw).h.values, want)
-    assert _engine._CREW.n >= 2 and (small.n >= 2 or _engine._CREW is not small)
+    assert _engine._CREW is not small and _engine._CREW.n == 2
     deadline = time.time() + 10
     names = lambda: [th.name for th in threading.enumerate() if th.name.startswith("ctrnn-split_")]
     while len(names()) > _engine._CREW.n and time.time() < deadline:
@@ -600,8 +633,8 @@ def test_a_larger_crew_replaces_a_smaller_one(split_anywhere, reference):
 
 def test_a_new_crew_takes_its_first_run(monkeypatch, split_anywhere, reference):
     # a crew is ready once each helper waits in await_job: a run handed over before
-    # that would have been lost (the helper's IDLE overwriting the caller's BUSY); the
-    # helpers here are slow to get there
+    # that would have been lost (the helper's IDLE overwriting the caller's BUSY, set
+    # as for a sleeper); the helpers here are slow to get there
     real = _split.await_job
 
     def late(*args):
@@ -615,13 +648,7 @@ def test_a_new_crew_takes_its_first_run(monkeypatch, split_anywhere, reference):
 
     def runs():
         for _ in range(20):
-            assert _engine._SPLIT_LOCK.acquire(timeout=10)
-            try:
-                if _engine._CREW is not None:
-                    _engine._CREW.retire()
-                _engine._CREW = None
-            finally:
-                _engine._SPLIT_LOCK.release()
+            _new_crew()
             got.append(ctrnn.simulate(net, threads=2, **kw).h.values)
     th = threading.Thread(target=runs, daemon=True)  # a hang fails, not blocks, the suite
     th.start()
@@ -629,3 +656,44 @@ def test_a_new_crew_takes_its_first_run(monkeypatch, split_anywhere, reference):
     assert not th.is_alive() and len(got) == 20
     for g in got:
         np.testing.assert_array_equal(g, want)
+
+
+def test_a_run_leaves_nothing_with_its_helpers(split_anywhere):
+    # the helper's job (holding the run's state and output) is dropped once run: the
+    # output's memory goes with the Dataset, not at the next split run
+    import gc
+    import weakref
+    net = _net(70, n_in=0)
+    ds = ctrnn.simulate(net, threads=2, steps=5, dt=0.1, h0="random", seed=1,
+                        method="euler")
+    root = ds.h.values
+    while root.base is not None:
+        root = root.base
+    ref = weakref.ref(root)
+    del ds, root
+    gc.collect()
+    assert ref() is None
+
+
+def test_a_dead_helper_is_replaced(split_anywhere, reference):
+    # a helper whose thread ended (DEAD) is never handed a run: the next split run
+    # makes a new crew
+    net = _net(70, n_in=0)
+    kw = dict(steps=5, dt=0.1, h0="random", seed=3, method="euler")
+    want = reference(net, threads=1, **kw).h.values
+    np.testing.assert_array_equal(ctrnn.simulate(net, threads=2, **kw).h.values, want)
+    crew = _engine._CREW
+    assert _engine._SPLIT_LOCK.acquire(timeout=10)
+    try:
+        crew.hand(1, None)  # ends helper 1, as a failure would
+        _split.give_go(crew.word)
+    finally:
+        _engine._SPLIT_LOCK.release()
+    deadline = time.time() + 10
+    while crew.word[8] != _split.DEAD and time.time() < deadline:
+        time.sleep(0.01)
+    assert not crew.alive()
+    with pytest.raises(RuntimeError, match="has ended"):
+        crew.hand(1, lambda: None)
+    np.testing.assert_array_equal(ctrnn.simulate(net, threads=2, **kw).h.values, want)
+    assert _engine._CREW is not crew and _engine._CREW.alive()

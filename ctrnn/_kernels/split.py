@@ -80,7 +80,8 @@ WAITS_IDLE = os.name == "posix"
 # by another: with a pool's queue, a thread's start and end cost 0.1-0.3 ms a run at
 # N = 500 with 64 trials (two wake-ups of a sleeping thread on the VM of
 # benchmarks/README.md, and waits for the GIL).
-IDLE, ASLEEP, CLAIMED, GO, BUSY = 0, 1, 2, 3, 4
+# DEAD: its thread has ended (``_Crew._serve``).
+IDLE, ASLEEP, CLAIMED, GO, BUSY, DEAD = 0, 1, 2, 3, 4, 5
 IDLE_NAPS = 1000  # ~0.1 s of naps after ~10 ms of spinning, then asleep
 
 
@@ -406,6 +407,8 @@ def await_job(crew, t, naps):
             if compare_swap(crew, i, IDLE, ASLEEP) == IDLE:
                 return False
             continue  # claimed meanwhile
+        if v == CLAIMED and turns >= _YIELD_AFTER * _NAP_AFTER:
+            turns = 0  # claimed while napping: spin again, the go is microseconds away
         turns = _idle_turn(turns)
 
 
@@ -432,12 +435,12 @@ def claim(crew, t):
 @jit
 def await_idle(crew, T):
     """The caller's wait, at the end of a run, until helpers 1 ... T - 1 are back in
-    ``await_job`` (IDLE, or ASLEEP since), all Python of their run done; those still
-    CLAIMED (the caller failed before its thread 0 started) are told to go first."""
+    ``await_job`` (IDLE, or ASLEEP since), all Python of their run done, or DEAD; those
+    still CLAIMED (the caller failed before its thread 0 started) are told to go first."""
     go(crew)
     for s in range(1, T):
         v = load_acquire(crew, 8 * s)
-        while v != IDLE and v != ASLEEP:
+        while v != IDLE and v != ASLEEP and v != DEAD:
             v = await_change(crew, 8 * s, v)
 
 
