@@ -531,11 +531,11 @@ class _Team:
         self.order = 0
         self.errors = []
         self.crew = np.zeros(0, np.int64)
-        self.pooled, self.started = False, []
+        self.locked, self.started = False, []
         try:
-            self.pooled = _SPLIT_LOCK.acquire(blocking=False)
+            self.locked = _SPLIT_LOCK.acquire(blocking=False)
             # with the lock, every helper of the crew is idle: each gets its own
-            crew = _split_crew(T - 1) if self.pooled else None
+            crew = _split_crew(T - 1) if self.locked else None
             if crew is not None:
                 self.crew = crew.word
             for t in range(1, T):
@@ -579,7 +579,7 @@ class _Team:
         self.flags[8 * self.T] = -1
         self.ctrl[0] = -1
         try:
-            if self.pooled:
+            if self.locked:
                 # with the GIL released: each helper goes back to waiting for its next
                 # run without waiting for the GIL, and holds it no more once we have it
                 if self.crew.size:  # (empty: the crew could not be made)
@@ -588,9 +588,9 @@ class _Team:
                 for th in self.started:
                     th.join()
         finally:
-            if self.pooled:
+            if self.locked:
                 _SPLIT_LOCK.release()
-                self.pooled = False
+                self.locked = False
 
 
 def _first_failure(results):
