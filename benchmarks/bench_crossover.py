@@ -67,17 +67,18 @@ def measure(sizes, batches, dtypes, rounds):
 
 
 def split_timed(net, h0, steps, dtype, threads):
-    saved = _engine.SPLIT_MIN, _engine.SPLIT_MAX, _engine.SPLIT_BATCH_MAX
+    saved = _engine.SPLIT_MIN, _engine.SPLIT_SURE, _engine.SPLIT_MAX, _engine.SPLIT_BATCH_MAX
 
     def run():
-        # wherever it can run
-        _engine.SPLIT_MIN = {d: 0 for d in saved[0]}
+        # wherever it can run, never measuring whether it pays (``split_pays``)
+        _engine.SPLIT_MIN = _engine.SPLIT_SURE = {d: 0 for d in saved[0]}
         _engine.SPLIT_MAX = _engine.SPLIT_BATCH_MAX = 10 ** 9
         try:
             ctrnn.simulate(net, steps=steps, dt=0.1, h0=h0, method="euler", save_every=steps,
                            dtype=dtype, progress=False, threads=threads)
         finally:
-            _engine.SPLIT_MIN, _engine.SPLIT_MAX, _engine.SPLIT_BATCH_MAX = saved
+            (_engine.SPLIT_MIN, _engine.SPLIT_SURE, _engine.SPLIT_MAX,
+             _engine.SPLIT_BATCH_MAX) = saved
     return run
 
 

@@ -355,14 +355,31 @@ def _in_groups(kernel, groups, Z, buf, head, group_args):
 # at N = 500 and 700 (BLAS's dgemm is as efficient there). Only two threads were
 # measured. Not bit for bit the same: above PANEL_MAX (one trajectory) or GROUPS_MAX (a
 # batch), a run on one thread takes BLAS's product, equal to a split run to round-off.
-# SPLIT_MIN in float64 was 128 from the Intel Xeon's "1.0 at 100"; on the AMD EPYC
-# (Zen 4, 32 kB L1) of benchmarks/README.md's sixth session, where a 100 x 100 float64
-# W streams from L2 every step, two threads took 0.56 us a step at N = 100 against 0.88
-# on one (80: 0.38-0.44 against 0.54; 64: 0.28 against 0.30), so it is 100: level on
-# the one machine, 1.5x on the other. float32 stays at 200 (the Xeon: 0.59-0.95 below).
-SPLIT_MIN = {np.dtype(np.float64): 100, np.dtype(np.float32): 200}
+# Between SPLIT_MIN and SPLIT_SURE neurons, one trajectory is split only where a
+# measurement on this machine finds it pays (``split_pays``): the crossover is the
+# machine's. On the Intel Xeon (48 kB L1) two threads were level with one at N = 100 in
+# float64 (0.5 at 64) and lost below 200 in float32 (0.59-0.95); on the AMD EPYC (Zen 4,
+# 32 kB L1) of benchmarks/README.md, where W of N = 100 streams from L2 every step, they
+# won from 80 in float64 (0.38-0.44 us a step against 0.54; 1.4-1.6x at 100) and from
+# ~100 in float32 (0.36-0.39 against 0.43-0.55). No rule on cache sizes held on both: the
+# Xeon lost at N = 128-160 in float32 too, where its W no longer fit its L1.
+SPLIT_MIN = {np.dtype(np.float64): 64, np.dtype(np.float32): 64}
+SPLIT_SURE = {np.dtype(np.float64): 128, np.dtype(np.float32): 256}
 SPLIT_MAX, SPLIT_BATCH_MAX = 1500, 1000
 NARROW_COST = 1.6  # a narrow block's work per row against a wide one's (split_blocks)
+# split_pays: two threads must save at least 1 - 1 / SPLIT_GAIN of a step (below, one
+# thread: it leaves the other core free). A finding that they do is measured again after
+# SPLIT_RECHECK seconds; one that they do not, after SPLIT_RECHECK_NO seconds, doubled
+# each time it is found again (up to SPLIT_RECHECK): on a virtual machine the other core
+# can be taken from us for tens of milliseconds (on the AMD EPYC of benchmarks/README.md,
+# 1 measurement in ~10 at N = 100 in float32 found two threads at 0.83 us a step against
+# 0.35-0.40 in the others). Each takes SPLIT_ROUNDS calls of each kind, of
+# ~SPLIT_MEASURE_WORK multiply-adds (~1 ms): 15-35 ms in all.
+SPLIT_GAIN, SPLIT_ROUNDS, SPLIT_MEASURE_WORK = 1.05, 8, 2e7
+SPLIT_RECHECK, SPLIT_RECHECK_NO = 60.0, 0.25  # seconds
+# (N, dtype, threads) -> (whether it pays, when to measure again (time.monotonic), the wait)
+_SPLIT_PAYS = {}
+_MEASURE_LOCK = threading.Lock()
 _VECTOR_PHI = (LINEAR, TANH, SIGMOID, RELU)
 
 
@@ -400,7 +417,74 @@ def split_blocks(net, B, kind, threads, dtype):
     cuts = [0] + [min(range(len(ends)), key=lambda i: abs(ends[i] - ends[-1] * t / n)) + 1
                   for t in range(1, n)]
     cuts = sorted(set(cuts + [len(cost)]))
-    return list(zip(cuts[:-1], cuts[1:]))
+    blocks = list(zip(cuts[:-1], cuts[1:]))
+    if (B == 1 and len(blocks) > 1 and N < SPLIT_SURE[np.dtype(dtype)]
+            and not split_pays(N, dtype, blocks)):
+        return [(0, len(sizes))]
+    return blocks
+
+
+def split_pays(N, dtype, blocks):
+    """Whether one trajectory of N neurons steps faster split as ``blocks`` (one range
+    per thread) than on one thread, by SPLIT_GAIN at least, as measured on this machine
+    (``measure_split``). A finding is kept: a "yes" for SPLIT_RECHECK seconds, a "no" for
+    SPLIT_RECHECK_NO, doubled each time it is found again (the other core may have been
+    busy). Either way the result is the same bit for bit (both run ``_kernels.split`` on
+    the same panels); only the time differs. The idea is FFTW's planner (Frigo & Johnson
+    2005, "The design and implementation of FFTW3", Proc. IEEE 93(2)): of the ways to
+    compute the same thing, the one timed fastest on the machine that runs it."""
+    key = (N, np.dtype(dtype), len(blocks))
+    hit = _SPLIT_PAYS.get(key)  # (dict reads are atomic under the GIL)
+    if hit is not None and time.monotonic() < hit[1]:
+        return hit[0]
+    with _MEASURE_LOCK:  # one measurement at a time: two would slow each other
+        hit = _SPLIT_PAYS.get(key)
+        if hit is None or time.monotonic() >= hit[1]:
+            one, split = measure_split(N, dtype, blocks)
+            pays = one >= SPLIT_GAIN * split
+            if pays:
+                wait = SPLIT_RECHECK
+            elif hit is None or hit[0]:  # a first "no"
+                wait = SPLIT_RECHECK_NO
+            else:  # "no" again
+                wait = min(SPLIT_RECHECK, 2 * hit[2])
+            hit = _SPLIT_PAYS[key] = (pays, time.monotonic() + wait, wait)
+    return hit[0]
+
+
+def measure_split(N, dtype, blocks, rounds=SPLIT_ROUNDS):
+    """Seconds a step of one trajectory of N neurons by euler takes on one thread, and
+    split as ``blocks``: the best of ``rounds`` calls of each, alternating (after one
+    call of each to warm up), each of ~SPLIT_MEASURE_WORK multiply-adds. The network:
+    W ~ N(0, 1.5^2 / N), tanh, tau = 1, dt = 0.1, no inputs, from h0 ~ N(0, 1), whose
+    activity stays of order one (a decaying one would reach subnormal numbers, which
+    cost some CPUs far more a step)."""
+    from .integrators import get_method  # (they import this module)
+    from .network import RateNetwork
+    dtype = np.dtype(dtype)
+    rng = np.random.default_rng(0)
+    net = RateNetwork(rng.standard_normal((N, N)) * (1.5 / math.sqrt(N)), tau=1.0)
+    n = max(100, int(SPLIT_MEASURE_WORK / N ** 2))
+    tau = net.tau_array
+    net_k = pack_network(net, 1, dtype, tau, True)
+    inp_k = pack_inputs(net, np.zeros((1, n + 1, 0)), HOLD, dtype)
+    Z0 = rng.standard_normal((1, N)).astype(dtype)
+    runs = []
+    for b in ([(0, blocks[-1][1])], blocks):
+        Z = Z0.copy()
+        runs.append((_SplitLeaky(get_method("euler"), net_k, inp_k, Z, dt=0.1, steps=n,
+                                 save_every=n, noise=None, tau=tau,
+                                 keys=np.zeros(0, np.uint64), dtype=dtype, blocks=b),
+                     Z, np.empty((1, 2, N), dtype)))
+    best = [math.inf, math.inf]
+    with runs[0][0].session(), runs[1][0].session():
+        for i in range(rounds + 1):
+            for j, (stepper, Z, buf) in enumerate(runs):
+                t0 = time.perf_counter()
+                stepper.step(Z, buf, (0, n, n, 0))
+                if i:
+                    best[j] = min(best[j], time.perf_counter() - t0)
+    return best[0] / n, best[1] / n
 
 
 _CREW = None  # the split runs' own helper threads, one run at a time
@@ -501,10 +585,10 @@ def _split_crew(n):
 def _forget_pools():
     """In a forked child: neither the pool's threads nor the crew's exist there (each is
     made anew), and no lock may stay held by a thread of the parent."""
-    global _POOL, _POOL_LOCK, _CREW, _SPLIT_LOCK, _PACKED_LOCK
+    global _POOL, _POOL_LOCK, _CREW, _SPLIT_LOCK, _PACKED_LOCK, _MEASURE_LOCK
     _POOL, _POOL_LOCK = None, threading.Lock()
     _CREW, _SPLIT_LOCK = None, threading.Lock()
-    _PACKED_LOCK = threading.Lock()
+    _PACKED_LOCK, _MEASURE_LOCK = threading.Lock(), threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):

@@ -112,11 +112,14 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
         - a batch with a fixed-step method on a sparse network or a dense one of up to
           200 neurons: its trials are split into this many groups, each stepped in a
           thread of its own;
-        - a dense network of 100 (float64) or 200 (float32) to 1500 neurons (a batch:
+        - a dense network of 128 (float64) or 256 (float32) to 1500 neurons (a batch:
           201 to 1000), stepped by euler, exponential_euler or discrete without STP,
           with tanh, sigmoid, relu or linear as phi and at most 8 inputs: the neurons
           are split across the threads, each stepping its rows of W, meeting once a
-          step.
+          step. One trajectory of 64 neurons up to those sizes is split if a
+          measurement on this machine finds that it saves at least 5% of a step (taken
+          on first use, 15-35 ms, and again after a minute; FFTW's planner is the
+          model).
 
         Up to 500 neurons for one trajectory and 200 for a batch, the result does not
         depend on it: every trial equals its single run on one thread bit for bit.

@@ -104,6 +104,7 @@ def test_the_split_loop_counts_no_references(monkeypatch):
 
     monkeypatch.setattr(split, "leaky_split", spy)
     monkeypatch.setattr(_engine, "SPLIT_MIN", {d: 0 for d in _engine.SPLIT_MIN})
+    monkeypatch.setattr(_engine, "SPLIT_SURE", {d: 0 for d in _engine.SPLIT_SURE})
     monkeypatch.setattr(_engine, "available_cpus", lambda: 2)  # splits on any machine
     net = RateNetwork(np.random.default_rng(0).standard_normal((40, 40)) * 0.2)
     simulate(net, steps=3, dt=0.1, h0=np.zeros(40), method="euler", progress=False,

@@ -2,6 +2,7 @@
 must equal the one-thread run bit for bit (each row's sum is the one the one-thread
 product forms), with inputs, noise, saves and chunks; a blow-up must be reported as the
 one-thread run reports it; an error in one thread must release the others."""
+import math
 import threading
 import time
 import types
@@ -29,6 +30,7 @@ def eight_cpus(monkeypatch):
 def split_anywhere(monkeypatch):
     """Split wherever the run qualifies, however small (the tests' networks are small)."""
     monkeypatch.setattr(_engine, "SPLIT_MIN", {d: 0 for d in _engine.SPLIT_MIN})
+    monkeypatch.setattr(_engine, "SPLIT_SURE", {d: 0 for d in _engine.SPLIT_SURE})
     monkeypatch.setattr(_engine, "GROUPS_MAX", 0)
 
 
@@ -122,6 +124,146 @@ def test_a_split_run_takes_no_more_threads_than_cpus(monkeypatch):
     assert len(_stepper(net, 1, 8).blocks) == 2
     monkeypatch.setattr(_engine, "available_cpus", lambda: 1)
     assert len(_stepper(net, 1, 8).blocks) == 1
+
+
+@pytest.fixture
+def measured(monkeypatch):
+    """``split_pays`` with no finding yet and a stand-in measurement: it records its
+    calls and returns result[0] (seconds a step on one thread, split)."""
+    calls, result = [], [(1.0, 0.5)]
+
+    def fake(N, dtype, blocks):
+        calls.append((N, np.dtype(dtype), list(blocks)))
+        return result[0]
+    monkeypatch.setattr(_engine, "_SPLIT_PAYS", {})
+    monkeypatch.setattr(_engine, "measure_split", fake)
+    return calls, result
+
+
+def _expire(key):
+    """As if the finding for key were due to be measured again."""
+    pays, _, wait = _engine._SPLIT_PAYS[key]
+    _engine._SPLIT_PAYS[key] = (pays, time.monotonic() - 1.0, wait)
+
+
+def test_split_pays_keeps_a_finding_and_measures_a_no_again_sooner(measured):
+    calls, result = measured
+    blocks, key = [(0, 3), (3, 13)], (100, np.dtype(np.float64), 2)
+    assert _engine.split_pays(100, np.float64, blocks)
+    assert _engine.split_pays(100, np.float64, blocks)
+    assert calls == [(100, np.dtype(np.float64), blocks)]  # measured once
+    pays, due, wait = _engine._SPLIT_PAYS[key]
+    assert wait == _engine.SPLIT_RECHECK
+    assert 0 < due - time.monotonic() <= _engine.SPLIT_RECHECK
+    # a "no": measured again after SPLIT_RECHECK_NO, doubling up to SPLIT_RECHECK
+    result[0] = (1.0, 0.99)  # two threads save 1%: not enough (SPLIT_GAIN)
+    waits = []
+    for _ in range(12):
+        _expire(key)
+        assert not _engine.split_pays(100, np.float64, blocks)
+        waits.append(_engine._SPLIT_PAYS[key][2])
+    assert waits[:3] == [_engine.SPLIT_RECHECK_NO * 2 ** i for i in range(3)]
+    assert waits[-1] == _engine.SPLIT_RECHECK and waits == sorted(waits)
+    assert len(calls) == 13
+    result[0] = (1.0, 0.5)
+    _expire(key)
+    assert _engine.split_pays(100, np.float64, blocks)
+    assert _engine._SPLIT_PAYS[key][2] == _engine.SPLIT_RECHECK
+    # each size, dtype and number of threads is measured for itself
+    for n, dtype, b in [(101, np.float64, blocks), (100, np.float32, blocks),
+                        (100, np.float64, [(0, 2), (2, 5), (5, 13)])]:
+        _engine.split_pays(n, dtype, b)
+    assert len(calls) == 17
+
+
+def test_split_pays_by_split_gain_at_least(measured):
+    calls, result = measured
+    gain = _engine.SPLIT_GAIN
+    for n, (one, two, pays) in enumerate([(gain, 1.0, True), (gain * 0.999, 1.0, False),
+                                          (1.0, 2.0, False), (3.0, 1.0, True)]):
+        result[0] = (one, two)
+        assert _engine.split_pays(100 + n, np.float64, [(0, 1), (1, 2)]) is pays
+
+
+def test_only_runs_between_split_min_and_split_sure_are_measured(measured):
+    calls, result = measured
+    f64, f32 = np.dtype(np.float64), np.dtype(np.float32)
+    N = 100
+    assert _engine.SPLIT_MIN[f64] <= N < _engine.SPLIT_SURE[f64]
+    n_blocks = len(dense.block_sizes(N, f64))
+    blocks = _engine.split_blocks(_net(N), 1, "leaky", 2, f64)
+    assert len(blocks) == 2 and calls == [(N, f64, blocks)]  # measured: it pays
+    result[0] = (1.0, 0.99)
+    assert _engine.split_blocks(_net(N + 1), 1, "leaky", 2, f64) == [
+        (0, len(dense.block_sizes(N + 1, f64)))]  # measured: one thread, all blocks
+    assert len(calls) == 2
+    assert n_blocks > 1
+    for dtype in (f64, f32):
+        below, sure = _engine.SPLIT_MIN[dtype] - 1, _engine.SPLIT_SURE[dtype]
+        assert len(_engine.split_blocks(_net(below), 1, "leaky", 2, dtype)) == 1
+        assert len(_engine.split_blocks(_net(sure), 1, "leaky", 2, dtype)) == 2
+    assert _engine.SPLIT_SURE[f32] > 128  # ... so 128 float32 neurons are measured
+    _engine.split_blocks(_net(128), 1, "leaky", 2, f32)
+    assert len(calls) == 3 and calls[-1][:2] == (128, f32)
+    # never for a batch, one thread, or a run that does not qualify
+    _engine.split_blocks(_net(250), 4, "leaky", 2, f64)
+    _engine.split_blocks(_net(N), 1, "leaky", 1, f64)
+    _engine.split_blocks(_net(N), 1, "rk", 2, f64)
+    _engine.split_blocks(_net(N, phi="softplus"), 1, "leaky", 2, f64)
+    assert len(calls) == 3
+
+
+def test_measure_split_times_both_ways_on_this_machine(monkeypatch, reference):
+    made = []
+
+    class Spy(_engine._SplitLeaky):
+        def __init__(self, *args, **kw):
+            super().__init__(*args, **kw)
+            self.n_steps = []
+            made.append(self)
+
+        def step(self, Z, buf, head):
+            self.n_steps.append(head[1])
+            return super().step(Z, buf, head)
+
+    monkeypatch.setattr(_engine, "_SplitLeaky", Spy)
+    N, dtype = 100, np.float64
+    blocks = [(0, 5), (5, len(dense.block_sizes(N, dtype)))]
+    t0 = time.perf_counter()
+    one, two = _engine.measure_split(N, dtype, blocks, rounds=3)
+    elapsed = time.perf_counter() - t0
+    assert [s.blocks for s in made] == [[(0, blocks[-1][1])], blocks]
+    n = made[0].n_steps[0]
+    assert n * N * N >= _engine.SPLIT_MEASURE_WORK * 0.99
+    assert all(s.n_steps == [n] * 4 for s in made)  # a warm-up, then 3 timed calls
+    # seconds a step, each the best of 3 calls: together at most the whole measurement
+    assert 0 < one and 0 < two and 3 * n * (one + two) < elapsed
+    assert all(s.team is None for s in made)  # the helpers are back with the crew
+    monkeypatch.undo()
+    # and a run after it is split as before (the crew's helpers free), bit for bit
+    net = _net(N)
+    _engine._SPLIT_PAYS[(N, np.dtype(dtype), 2)] = (True, math.inf, 60.0)
+    kw = dict(steps=50, dt=0.1, h0=np.random.default_rng(3).standard_normal(N),
+              method="euler")
+    np.testing.assert_array_equal(ctrnn.simulate(net, threads=2, **kw).h.values,
+                                  reference(net, threads=1, **kw).h.values)
+
+
+@pytest.mark.parametrize("pays", [True, False])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_a_run_in_the_measured_band_is_the_same_either_way(monkeypatch, reference, pays,
+                                                            dtype):
+    N = 90
+    monkeypatch.setitem(_engine._SPLIT_PAYS, (N, np.dtype(dtype), 2),
+                        (pays, math.inf, 60.0))
+    net = _net(N)
+    stepper = _stepper(net, 1, 2, dtype=dtype)
+    assert len(stepper.blocks) == (2 if pays else 1)
+    rng = np.random.default_rng(4)
+    kw = dict(steps=40, dt=0.1, h0=rng.standard_normal(N), method="euler", dtype=dtype,
+              inputs=rng.standard_normal((41, 2)))
+    np.testing.assert_array_equal(ctrnn.simulate(net, threads=2, **kw).h.values,
+                                  reference(net, threads=1, **kw).h.values)
 
 
 def test_cgroup_quota_caps_the_cpus(tmp_path):
