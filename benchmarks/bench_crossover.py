@@ -11,7 +11,9 @@ PANEL_MAX (one trajectory) and GROUPS_MAX (batches) in ctrnn/_engine.py hold.
 (``_kernels.split``) against the same run with threads=1 (panels up to PANEL_MAX, then
 BLAS's dgemv; a batch above GROUPS_MAX on BLAS's dgemm, which uses every core itself),
 the split forced on at every N (batches: above GROUPS_MAX; at or below it they run in
-groups of trials on both sides). Prints where it wins, for SPLIT_MIN and SPLIT_MAX.
+groups of trials on both sides). Prints where it wins, for SPLIT_MIN, SPLIT_SURE and
+SPLIT_MAX (between SPLIT_MIN and SPLIT_SURE ctrnn measures it at run time instead:
+``_engine.split_pays``).
 Run:  python benchmarks/bench_crossover.py [--quick] [--split]
 """
 from __future__ import annotations
@@ -82,7 +84,7 @@ def split_timed(net, h0, steps, dtype, threads):
     return run
 
 
-def measure_split(cases, dtypes, rounds):
+def time_split(cases, dtypes, rounds):
     cpus = _engine.available_cpus()
     for dtype in dtypes:
         for B, N in cases:
@@ -114,7 +116,7 @@ def main_split(quick):
     print("| dtype | trials | N | split us/step/trial | threads=1 us/step/trial | "
           "threads=1 / split |")
     print("|---|---|---|---|---|---|")
-    for dt, B, N, ts, t1 in measure_split(single + batch, (np.float64, np.float32), rounds):
+    for dt, B, N, ts, t1 in time_split(single + batch, (np.float64, np.float32), rounds):
         print(f"| {dt} | {B} | {N} | {ts:.3g} | {t1:.3g} | {t1 / ts:.2f} |", flush=True)
 
 

@@ -8,7 +8,8 @@ What lives here, and nothing else (no xarray, no option parsing: callers validat
 - the table from a method's kind to its kernels (``STEPPERS``, ``TANGENT_KERNELS``):
   nobody else branches on a method's name or kind;
 - a fixed-step batch run in groups of trials, one thread a group (``in_groups``), and
-  one run's neurons split across threads with a barrier a step (``split_blocks``);
+  one run's neurons split across threads with a barrier a step (``split_blocks``), in a
+  band of sizes only where timing both ways on this machine finds it pays (``split_pays``);
 - one chunk driver (``run``) that advances the state chunk by chunk, writes the saved
   states into a sink (an in-memory array or a Zarr store, ``ctrnn.io``) and reports
   progress, returning a ``Report`` whose ``Status`` carries the message telling the user
@@ -22,8 +23,10 @@ import functools
 import itertools
 import math
 import os
+import statistics
 import threading
 import time
+import warnings
 import weakref
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
@@ -37,6 +40,8 @@ from ._kernels import split as _split
 from ._kernels.phi import LINEAR, RELU, SIGMOID, TANH
 from ._kernels.packed import CSR, AdaptiveTableau, Inputs, Network, STPParams
 from ._kernels.rhs import HOLD
+from .integrators import get_method
+from .network import RateNetwork
 
 __all__ = ["Status", "Report", "Network", "STPParams", "Inputs", "AdaptiveTableau",
            "pack_network", "pack_inputs", "stp_initial_state", "plan", "run", "MemorySink",
@@ -341,8 +346,8 @@ def _in_groups(kernel, groups, Z, buf, head, group_args):
 
 # Where one run's neurons are split across threads, one block of rows of W each, with a
 # barrier a step (``_kernels.split``): Euler-type methods (one product a step) without STP,
-# on a dense W with a built-in phi that has a vector form. One trajectory from SPLIT_MIN
-# neurons, a batch above GROUPS_MAX (below, its trials go in groups), both up to
+# on a dense W with a built-in phi that has a vector form. One trajectory from SPLIT_SURE
+# neurons (from SPLIT_MIN where a measurement finds it pays), a batch above GROUPS_MAX (below, its trials go in groups), both up to
 # SPLIT_MAX (batches: SPLIT_BATCH_MAX), and with at most 8 inputs (more: the drive is a
 # BLAS call, whose own threads would compete with ours every step). From
 # benchmarks/bench_crossover.py --split on the 2-core machine of
@@ -355,7 +360,8 @@ def _in_groups(kernel, groups, Z, buf, head, group_args):
 # at N = 500 and 700 (BLAS's dgemm is as efficient there). Only two threads were
 # measured. Not bit for bit the same: above PANEL_MAX (one trajectory) or GROUPS_MAX (a
 # batch), a run on one thread takes BLAS's product, equal to a split run to round-off.
-# Between SPLIT_MIN and SPLIT_SURE neurons, one trajectory is split only where a
+# Between SPLIT_MIN and SPLIT_SURE neurons, one trajectory of at least SPLIT_RUN_MIN
+# multiply-adds (steps x N^2; shorter ones stay on one thread) is split only where a
 # measurement on this machine finds it pays (``split_pays``): the crossover is the
 # machine's. On the Intel Xeon (48 kB L1) two threads were level with one at N = 100 in
 # float64 (0.5 at 64) and lost below 200 in float32 (0.59-0.95); on the AMD EPYC (Zen 4,
@@ -363,12 +369,18 @@ def _in_groups(kernel, groups, Z, buf, head, group_args):
 # won from 80 in float64 (0.38-0.44 us a step against 0.54; 1.4-1.6x at 100) and from
 # ~100 in float32 (0.36-0.39 against 0.43-0.55). No rule on cache sizes held on both: the
 # Xeon lost at N = 128-160 in float32 too, where its W no longer fit its L1.
+# (SPLIT_MIN at least the SIMD lanes and SPLIT_SURE at most PANEL_MAX: in between a run
+# not split takes the split kernel on one thread, on panels)
 SPLIT_MIN = {np.dtype(np.float64): 64, np.dtype(np.float32): 64}
 SPLIT_SURE = {np.dtype(np.float64): 128, np.dtype(np.float32): 256}
+# A first measurement takes 15-35 ms (and the split kernels' compiling or loading, once),
+# a split run's start 20-300 us (its helpers spinning or asleep): a run of 10^8
+# multiply-adds (10^4 steps at N = 100) takes 4-8 ms.
+SPLIT_RUN_MIN = 1e8
 SPLIT_MAX, SPLIT_BATCH_MAX = 1500, 1000
 NARROW_COST = 1.6  # a narrow block's work per row against a wide one's (split_blocks)
-# split_pays: two threads must save at least 1 - 1 / SPLIT_GAIN of a step (below, one
-# thread: it leaves the other core free). A finding that they do is measured again after
+# split_pays: the threads must make a step SPLIT_GAIN times as fast (below, one thread: it
+# leaves the other cores free). A finding that they do is measured again after
 # SPLIT_RECHECK seconds; one that they do not, after SPLIT_RECHECK_NO seconds, doubled
 # each time it is found again (up to SPLIT_RECHECK): on a virtual machine the other core
 # can be taken from us for tens of milliseconds (on the AMD EPYC of benchmarks/README.md,
@@ -383,11 +395,12 @@ _MEASURE_LOCK = threading.Lock()
 _VECTOR_PHI = (LINEAR, TANH, SIGMOID, RELU)
 
 
-def split_blocks(net, B, kind, threads, dtype):
+def split_blocks(net, B, kind, threads, dtype, steps=None):
     """The blocks (b0, b1) of the panels (``_kernels.dense``) that each of up to
-    ``threads`` threads steps, for a run of B trials of ``net`` by a method of ``kind``;
-    None when the run does not take the split kernel. A run not split (see SPLIT_MIN)
-    that is on panels anyway, one trajectory up to PANEL_MAX or a batch up to GROUPS_MAX
+    ``threads`` threads steps, for a run of B trials of ``net`` by a method of ``kind``
+    over ``steps`` steps (None: a long run); None when the run does not take the split
+    kernel. A run not split (see SPLIT_MIN, SPLIT_SURE, ``split_pays``) that is on panels
+    anyway, one trajectory up to PANEL_MAX or a batch up to GROUPS_MAX
     on one thread, takes the same kernel with all blocks on one thread (one range): it
     applies phi block by block, from the registers that hold the sums (0.85 us a step
     against 0.90 at N = 100, ``_kernels.split``). Not below L neurons (the SIMD lanes),
@@ -419,7 +432,8 @@ def split_blocks(net, B, kind, threads, dtype):
     cuts = sorted(set(cuts + [len(cost)]))
     blocks = list(zip(cuts[:-1], cuts[1:]))
     if (B == 1 and len(blocks) > 1 and N < SPLIT_SURE[np.dtype(dtype)]
-            and not split_pays(N, dtype, blocks)):
+            and ((steps is not None and steps * N * N < SPLIT_RUN_MIN)
+                 or not split_pays(N, dtype, blocks))):
         return [(0, len(sizes))]
     return blocks
 
@@ -427,7 +441,7 @@ def split_blocks(net, B, kind, threads, dtype):
 def split_pays(N, dtype, blocks):
     """Whether one trajectory of N neurons steps faster split as ``blocks`` (one range
     per thread) than on one thread, by SPLIT_GAIN at least, as measured on this machine
-    (``measure_split``). A finding is kept: a "yes" for SPLIT_RECHECK seconds, a "no" for
+    (``measure_split``; a measurement that fails is a "no", with a RuntimeWarning). A finding is kept: a "yes" for SPLIT_RECHECK seconds, a "no" for
     SPLIT_RECHECK_NO, doubled each time it is found again (the other core may have been
     busy). Either way the result is the same bit for bit (both run ``_kernels.split`` on
     the same panels); only the time differs. The idea is FFTW's planner (Frigo & Johnson
@@ -440,7 +454,13 @@ def split_pays(N, dtype, blocks):
     with _MEASURE_LOCK:  # one measurement at a time: two would slow each other
         hit = _SPLIT_PAYS.get(key)
         if hit is None or time.monotonic() >= hit[1]:
-            one, split = measure_split(N, dtype, blocks)
+            try:
+                one, split = measure_split(N, dtype, blocks)
+            except Exception as e:  # (a thread that could not start): the run goes on
+                warnings.warn(f"could not time {len(blocks)} threads against one for "
+                              f"N = {N} ({type(e).__name__}: {e}); running on one thread",
+                              RuntimeWarning, stacklevel=2)
+                one, split = 0.0, 1.0
             pays = one >= SPLIT_GAIN * split
             if pays:
                 wait = SPLIT_RECHECK
@@ -454,13 +474,15 @@ def split_pays(N, dtype, blocks):
 
 def measure_split(N, dtype, blocks, rounds=SPLIT_ROUNDS):
     """Seconds a step of one trajectory of N neurons by euler takes on one thread, and
-    split as ``blocks``: the best of ``rounds`` calls of each, alternating (after one
-    call of each to warm up), each of ~SPLIT_MEASURE_WORK multiply-adds. The network:
+    split as ``blocks``: the median of ``rounds`` calls of each, alternating (after one
+    call of each to warm up), each of ~SPLIT_MEASURE_WORK multiply-adds; the median, not
+    the best, lest a split's luckiest call (its other cores free) decide. The network:
     W ~ N(0, 1.5^2 / N), tanh, tau = 1, dt = 0.1, no inputs, from h0 ~ N(0, 1), whose
     activity stays of order one (a decaying one would reach subnormal numbers, which
-    cost some CPUs far more a step)."""
-    from .integrators import get_method  # (they import this module)
-    from .network import RateNetwork
+    cost some CPUs far more a step). A run with inputs, or a cheaper phi (relu,
+    linear), splits as well or better. Where waiting threads cannot yield
+    (``_kernels.split.WAITS_IDLE`` False), each split call starts its helpers anew, which
+    counts against the split. Raises RuntimeError if a run fails."""
     dtype = np.dtype(dtype)
     rng = np.random.default_rng(0)
     net = RateNetwork(rng.standard_normal((N, N)) * (1.5 / math.sqrt(N)), tau=1.0)
@@ -476,15 +498,18 @@ def measure_split(N, dtype, blocks, rounds=SPLIT_ROUNDS):
                                  save_every=n, noise=None, tau=tau,
                                  keys=np.zeros(0, np.uint64), dtype=dtype, blocks=b),
                      Z, np.empty((1, 2, N), dtype)))
-    best = [math.inf, math.inf]
+    times = [[], []]
     with runs[0][0].session(), runs[1][0].session():
         for i in range(rounds + 1):
             for j, (stepper, Z, buf) in enumerate(runs):
                 t0 = time.perf_counter()
-                stepper.step(Z, buf, (0, n, n, 0))
+                code = stepper.step(Z, buf, (0, n, n, 0))[0]
+                t = time.perf_counter() - t0
+                if code != _rk.OK:
+                    raise RuntimeError(f"the timing run stopped: {Status(code).name}")
                 if i:
-                    best[j] = min(best[j], time.perf_counter() - t0)
-    return best[0] / n, best[1] / n
+                    times[j].append(t)
+    return statistics.median(times[0]) / n, statistics.median(times[1]) / n
 
 
 _CREW = None  # the split runs' own helper threads, one run at a time
@@ -964,7 +989,7 @@ def plan(method, net, Z, xs, interp, *, dt, steps, save_every=1, keys=None, dtyp
     groups, panels = None, None
     # a split run's threads spin at the barrier: never more of them than CPUs
     blocks = split_blocks(net, B, method.kind,
-                          min(threads, available_cpus()) if threads > 1 else 1, dtype)
+                          min(threads, available_cpus()) if threads > 1 else 1, dtype, steps)
     if blocks is not None:
         return _SplitLeaky(method, pack_network(net, rows, dtype, tau, True),
                            pack_inputs(net, xs, interp, dtype), Z, dt=dt, steps=steps,

@@ -116,10 +116,11 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
           201 to 1000), stepped by euler, exponential_euler or discrete without STP,
           with tanh, sigmoid, relu or linear as phi and at most 8 inputs: the neurons
           are split across the threads, each stepping its rows of W, meeting once a
-          step. One trajectory of 64 neurons up to those sizes is split if a
-          measurement on this machine finds that it saves at least 5% of a step (taken
-          on first use, 15-35 ms, and again after a minute; FFTW's planner is the
-          model).
+          step. One trajectory of 64 neurons up to those sizes, of at least 10^8
+          multiply-adds (steps x N^2), is split if a measurement on this machine finds
+          the threads make a step at least 5% faster (taken on first use, 15-35 ms
+          plus compiling the split kernels once, and again after a minute; FFTW's
+          planner is the model).
 
         Up to 500 neurons for one trajectory and 200 for a batch, the result does not
         depend on it: every trial equals its single run on one thread bit for bit.
