@@ -30,6 +30,7 @@ import warnings
 import weakref
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 
@@ -389,8 +390,12 @@ NARROW_COST = 1.6  # a narrow block's work per row against a wide one's (split_b
 # ~SPLIT_MEASURE_WORK multiply-adds (~1 ms): 15-35 ms in all.
 SPLIT_GAIN, SPLIT_ROUNDS, SPLIT_MEASURE_WORK = 1.05, 8, 2e7
 SPLIT_RECHECK, SPLIT_RECHECK_NO = 60.0, 0.25  # seconds
-# (N, dtype, threads) -> (whether it pays, when to measure again (time.monotonic), the wait)
-_SPLIT_PAYS = {}
+# ... and a split run of at least SPLIT_MEASURE_WORK multiply-adds a chunk whose steps
+# take SPLIT_SLOW times the measured split's has the next run measure again (at N = 100
+# a process's split runs took ~0.45 or ~0.97 us a step in float32, whichever phase the
+# VM was in, against 0.36-0.40 measured; a run's inputs add less: 8 of them ~0.1 us)
+SPLIT_SLOW = 1.5
+_SPLIT_PAYS = {}  # (N, dtype, threads) -> _Finding
 _MEASURE_LOCK = threading.Lock()
 _VECTOR_PHI = (LINEAR, TANH, SIGMOID, RELU)
 
@@ -438,22 +443,41 @@ def split_blocks(net, B, kind, threads, dtype, steps=None):
     return blocks
 
 
+class _Finding(NamedTuple):
+    """What ``split_pays`` found for one (N, dtype, threads): whether splitting pays,
+    when to measure again (``time.monotonic``), the wait that gave, the seconds a step
+    measured on one thread and split, and whether a split run's pace is still watched
+    (``_SplitLeaky.pace``)."""
+
+    pays: bool
+    due: float
+    wait: float
+    one: float
+    split: float
+    watched: bool
+
+
 def split_pays(N, dtype, blocks):
     """Whether one trajectory of N neurons steps faster split as ``blocks`` (one range
     per thread) than on one thread, by SPLIT_GAIN at least, as measured on this machine
-    (``measure_split``; a measurement that fails is a "no", with a RuntimeWarning). A finding is kept: a "yes" for SPLIT_RECHECK seconds, a "no" for
+    (``measure_split``; a measurement that fails is a "no", with a RuntimeWarning).
+
+    A finding is kept (``_SPLIT_PAYS``): a "yes" for SPLIT_RECHECK seconds, a "no" for
     SPLIT_RECHECK_NO, doubled each time it is found again (the other core may have been
-    busy). Either way the result is the same bit for bit (both run ``_kernels.split`` on
-    the same panels); only the time differs. The idea is FFTW's planner (Frigo & Johnson
-    2005, "The design and implementation of FFTW3", Proc. IEEE 93(2)): of the ways to
-    compute the same thing, the one timed fastest on the machine that runs it."""
+    busy). A split run whose steps take SPLIT_SLOW times the measured split's has the
+    next run measure again, once per finding (``_SplitLeaky.pace``: the other core may
+    have become busy). Either way the result is the same bit for bit (both run
+    ``_kernels.split`` on the same panels); only the time differs. The idea is FFTW's
+    planner (Frigo & Johnson 2005, "The design and implementation of FFTW3", Proc. IEEE
+    93(2)): of the ways to compute the same thing, the one timed fastest on the machine
+    that runs it."""
     key = (N, np.dtype(dtype), len(blocks))
     hit = _SPLIT_PAYS.get(key)  # (dict reads are atomic under the GIL)
-    if hit is not None and time.monotonic() < hit[1]:
-        return hit[0]
+    if hit is not None and time.monotonic() < hit.due:
+        return hit.pays
     with _MEASURE_LOCK:  # one measurement at a time: two would slow each other
         hit = _SPLIT_PAYS.get(key)
-        if hit is None or time.monotonic() >= hit[1]:
+        if hit is None or time.monotonic() >= hit.due:
             try:
                 one, split = measure_split(N, dtype, blocks)
             except Exception as e:  # (a thread that could not start): the run goes on
@@ -464,12 +488,22 @@ def split_pays(N, dtype, blocks):
             pays = one >= SPLIT_GAIN * split
             if pays:
                 wait = SPLIT_RECHECK
-            elif hit is None or hit[0]:  # a first "no"
+            elif hit is None or hit.pays:  # a first "no"
                 wait = SPLIT_RECHECK_NO
             else:  # "no" again
-                wait = min(SPLIT_RECHECK, 2 * hit[2])
-            hit = _SPLIT_PAYS[key] = (pays, time.monotonic() + wait, wait)
-    return hit[0]
+                wait = min(SPLIT_RECHECK, 2 * hit.wait)
+            # a run that was slow has had its measurement: not watched again
+            watched = hit is None or hit.watched
+            hit = _SPLIT_PAYS[key] = _Finding(pays, time.monotonic() + wait, wait, one,
+                                              split, watched)
+    return hit.pays
+
+
+def split_slow(key, finding):
+    """A split run found slow (``_SplitLeaky.pace``): the next run measures again, and
+    the finding that follows is not watched."""
+    if _SPLIT_PAYS.get(key) is finding:
+        _SPLIT_PAYS[key] = finding._replace(due=-math.inf, watched=False)
 
 
 def measure_split(N, dtype, blocks, rounds=SPLIT_ROUNDS):
@@ -498,6 +532,7 @@ def measure_split(N, dtype, blocks, rounds=SPLIT_ROUNDS):
                                  save_every=n, noise=None, tau=tau,
                                  keys=np.zeros(0, np.uint64), dtype=dtype, blocks=b),
                      Z, np.empty((1, 2, N), dtype)))
+        runs[-1][0].watch = None  # (timing runs judge no finding)
     times = [[], []]
     with runs[0][0].session(), runs[1][0].session():
         for i in range(rounds + 1):
@@ -827,6 +862,23 @@ class _SplitLeaky(_Leaky):
         self.kargs = (net_k, inp, padded(decay), padded(gain), scale, keys)
         self.ws = [_split.split_workspace(B, N, Np, inp, dtype) for _ in blocks]
         self.team, self.in_session = None, False
+        # the finding that split this run, if it was measured and is watched (``pace``)
+        key = (N, np.dtype(dtype), len(blocks))
+        finding = _SPLIT_PAYS.get(key) if B == 1 and len(blocks) > 1 else None
+        self.watch = (key, finding) if finding is not None and finding.watched else None
+
+    def pace(self, n, seconds):
+        """After a chunk of n steps that took ``seconds``: a run split by a measurement
+        (``split_pays``) whose steps took SPLIT_SLOW times the split's measured ones has
+        the next run measure again (``split_slow``). Chunks of less than
+        SPLIT_MEASURE_WORK multiply-adds are not judged."""
+        if self.watch is None:
+            return
+        key, finding = self.watch
+        N = key[0]
+        if n * N * N >= SPLIT_MEASURE_WORK and seconds / n > SPLIT_SLOW * finding.split:
+            split_slow(key, finding)
+            self.watch = None
 
     @contextlib.contextmanager
     def session(self):
@@ -873,8 +925,10 @@ class _SplitLeaky(_Leaky):
             self.Hs[:B, :N] = Z
             team = self.team = _Team(T, args_of, Z, buf)
         try:
+            t0 = time.perf_counter()
             failure = _first_failure(team.chunk(k0, n, base,
                                                 lambda: own(team.flags, team.crew)))
+            self.pace(n, time.perf_counter() - t0)
         except BaseException:
             self._close()
             raise

@@ -143,8 +143,12 @@ def measured(monkeypatch):
 
 def _expire(key):
     """As if the finding for key were due to be measured again."""
-    pays, _, wait = _engine._SPLIT_PAYS[key]
-    _engine._SPLIT_PAYS[key] = (pays, time.monotonic() - 1.0, wait)
+    _engine._SPLIT_PAYS[key] = _engine._SPLIT_PAYS[key]._replace(due=time.monotonic() - 1)
+
+
+def _finding(pays, split=0.5, watched=False):
+    """A finding kept until further notice (one thread: 1 s a step)."""
+    return _engine._Finding(pays, math.inf, 60.0, 1.0, split, watched)
 
 
 def test_split_pays_keeps_a_finding_and_measures_a_no_again_sooner(measured):
@@ -153,23 +157,24 @@ def test_split_pays_keeps_a_finding_and_measures_a_no_again_sooner(measured):
     assert _engine.split_pays(100, np.float64, blocks)
     assert _engine.split_pays(100, np.float64, blocks)
     assert calls == [(100, np.dtype(np.float64), blocks)]  # measured once
-    pays, due, wait = _engine._SPLIT_PAYS[key]
-    assert wait == _engine.SPLIT_RECHECK
-    assert 0 < due - time.monotonic() <= _engine.SPLIT_RECHECK
+    found = _engine._SPLIT_PAYS[key]
+    assert (found.one, found.split, found.watched) == (1.0, 0.5, True)
+    assert found.wait == _engine.SPLIT_RECHECK
+    assert 0 < found.due - time.monotonic() <= _engine.SPLIT_RECHECK
     # a "no": measured again after SPLIT_RECHECK_NO, doubling up to SPLIT_RECHECK
     result[0] = (1.0, 0.99)  # two threads save 1%: not enough (SPLIT_GAIN)
     waits = []
     for _ in range(12):
         _expire(key)
         assert not _engine.split_pays(100, np.float64, blocks)
-        waits.append(_engine._SPLIT_PAYS[key][2])
+        waits.append(_engine._SPLIT_PAYS[key].wait)
     assert waits[:3] == [_engine.SPLIT_RECHECK_NO * 2 ** i for i in range(3)]
     assert waits[-1] == _engine.SPLIT_RECHECK and waits == sorted(waits)
     assert len(calls) == 13
     result[0] = (1.0, 0.5)
     _expire(key)
     assert _engine.split_pays(100, np.float64, blocks)
-    assert _engine._SPLIT_PAYS[key][2] == _engine.SPLIT_RECHECK
+    assert _engine._SPLIT_PAYS[key].wait == _engine.SPLIT_RECHECK
     # each size, dtype and number of threads is measured for itself
     for n, dtype, b in [(101, np.float64, blocks), (100, np.float32, blocks),
                         (100, np.float64, [(0, 2), (2, 5), (5, 13)])]:
@@ -236,6 +241,35 @@ def test_the_measured_band_takes_the_split_kernel_on_one_thread_when_not_split()
         assert _engine.SPLIT_SURE[d] - 1 <= _engine.PANEL_MAX[d, False]
 
 
+def test_a_slow_split_run_has_the_next_run_measure_again_once(measured, monkeypatch):
+    calls, result = measured
+    monkeypatch.setattr(_engine, "SPLIT_RUN_MIN", 0)
+    N = 100
+    key = (N, np.dtype(np.float64), 2)
+    net = _net(N, n_in=0)
+    n = int(np.ceil(_engine.SPLIT_MEASURE_WORK / N ** 2))  # the shortest chunk judged
+    kw = dict(dt=0.1, h0=np.zeros(N), method="euler", threads=2, chunk_steps=n)
+    # measured far faster than any run can be: slow
+    _engine._SPLIT_PAYS[key] = fast = _finding(True, split=1e-12, watched=True)
+    ctrnn.simulate(net, steps=n - 1, **kw)  # a chunk too short to judge
+    assert _engine._SPLIT_PAYS[key] is fast
+    ctrnn.simulate(net, steps=n, **kw)
+    slow = _engine._SPLIT_PAYS[key]
+    assert slow.due == -math.inf and not slow.watched and slow.pays
+    assert not calls
+    ctrnn.simulate(net, steps=n, **kw)  # measured again, and not watched after
+    assert len(calls) == 1
+    again = _engine._SPLIT_PAYS[key]
+    assert again.pays and not again.watched and again.due > time.monotonic()
+    _engine._SPLIT_PAYS[key] = again._replace(split=1e-12)
+    ctrnn.simulate(net, steps=n, **kw)
+    assert _engine._SPLIT_PAYS[key].due > time.monotonic() and len(calls) == 1
+    # measured far slower than any run can be: not slow
+    _engine._SPLIT_PAYS[key] = patient = _finding(True, split=1.0, watched=True)
+    ctrnn.simulate(net, steps=2 * n, **kw)
+    assert _engine._SPLIT_PAYS[key] is patient
+
+
 def test_a_failed_measurement_is_a_no_with_a_warning(monkeypatch):
     monkeypatch.setattr(_engine, "_SPLIT_PAYS", {})
 
@@ -246,7 +280,7 @@ def test_a_failed_measurement_is_a_no_with_a_warning(monkeypatch):
         _engine.measure_split(100, np.float64, [(0, 5), (5, 13)], rounds=1)
     with pytest.warns(RuntimeWarning, match="could not time 2 threads against one"):
         assert not _engine.split_pays(100, np.float64, [(0, 5), (5, 13)])
-    assert _engine._SPLIT_PAYS[(100, np.dtype(np.float64), 2)][2] == \
+    assert _engine._SPLIT_PAYS[(100, np.dtype(np.float64), 2)].wait == \
         _engine.SPLIT_RECHECK_NO
 
 
@@ -281,7 +315,7 @@ def test_measure_split_times_both_ways_on_this_machine(monkeypatch, reference):
     # and a run after it is split as before (the crew's helpers free), bit for bit
     monkeypatch.setattr(_engine, "SPLIT_RUN_MIN", 0)  # (the runs here are short)
     net = _net(N)
-    monkeypatch.setitem(_engine._SPLIT_PAYS, (N, np.dtype(dtype), 2), (True, math.inf, 60.0))
+    monkeypatch.setitem(_engine._SPLIT_PAYS, (N, np.dtype(dtype), 2), _finding(True))
     assert len(_stepper(net, 1, 2).blocks) == 2
     kw = dict(steps=50, dt=0.1, h0=np.random.default_rng(3).standard_normal(N),
               method="euler")
@@ -295,8 +329,7 @@ def test_a_run_in_the_measured_band_is_the_same_either_way(monkeypatch, referenc
                                                             dtype):
     N = 90
     monkeypatch.setattr(_engine, "SPLIT_RUN_MIN", 0)  # (the run here is short)
-    monkeypatch.setitem(_engine._SPLIT_PAYS, (N, np.dtype(dtype), 2),
-                        (pays, math.inf, 60.0))
+    monkeypatch.setitem(_engine._SPLIT_PAYS, (N, np.dtype(dtype), 2), _finding(pays))
     net = _net(N)
     stepper = _stepper(net, 1, 2, dtype=dtype)
     assert len(stepper.blocks) == (2 if pays else 1)
