@@ -119,7 +119,8 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
           step. One trajectory of 64 neurons up to those sizes, of at least 10^8
           multiply-adds (steps x N^2), is split if a measurement on this machine finds
           the threads make a step at least 5% faster (taken on first use, 15-35 ms
-          plus compiling the split kernels once, and again after a minute; FFTW's
+          plus compiling the split kernels once, and again after a minute, or at the
+          next run when a split run's steps took 1.5x the measured ones; FFTW's
           planner is the model).
 
         Up to 500 neurons for one trajectory and 200 for a batch, the result does not
