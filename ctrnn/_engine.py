@@ -390,13 +390,16 @@ NARROW_COST = 1.6  # a narrow block's work per row against a wide one's (split_b
 # ~SPLIT_MEASURE_WORK multiply-adds (~1 ms): 15-35 ms in all.
 SPLIT_GAIN, SPLIT_ROUNDS, SPLIT_MEASURE_WORK = 1.05, 8, 2e7
 SPLIT_RECHECK, SPLIT_RECHECK_NO = 60.0, 0.25  # seconds
-# ... and a split run of at least SPLIT_MEASURE_WORK multiply-adds a chunk whose steps
-# take SPLIT_SLOW times the measured split's has the next run measure again (at N = 100
-# a process's split runs took ~0.45 or ~0.97 us a step in float32, whichever phase the
-# VM was in, against 0.36-0.40 measured; a run's inputs add less: 8 of them ~0.1 us)
-SPLIT_SLOW = 1.5
+# ... and a split run without noise whose chunk of at least SPLIT_WATCH_WORK
+# multiply-adds took SPLIT_SLOW times the measured split's steps has the next run measure
+# again, at most once per SPLIT_RECHECK seconds (at N = 100 a process's split runs took
+# ~0.45 or ~0.97 us a step in float32, whichever phase the VM was in, against 0.36-0.40
+# measured; split, 0.39-0.41 plain, 8 inputs added 0.12 us a step, saving every step
+# 0.05, noise 1.0: noisy runs are not watched)
+SPLIT_SLOW, SPLIT_WATCH_WORK = 2.0, 2e8
 _SPLIT_PAYS = {}  # (N, dtype, threads) -> _Finding
 _MEASURE_LOCK = threading.Lock()
+_FINDINGS_LOCK = threading.Lock()  # a finding's replacement against split_slow's check
 _VECTOR_PHI = (LINEAR, TANH, SIGMOID, RELU)
 
 
@@ -446,15 +449,15 @@ def split_blocks(net, B, kind, threads, dtype, steps=None):
 class _Finding(NamedTuple):
     """What ``split_pays`` found for one (N, dtype, threads): whether splitting pays,
     when to measure again (``time.monotonic``), the wait that gave, the seconds a step
-    measured on one thread and split, and whether a split run's pace is still watched
-    (``_SplitLeaky.pace``)."""
+    measured on one thread and split, and from when split runs' pace is watched
+    (``_SplitLeaky.pace``; ``time.monotonic``)."""
 
     pays: bool
     due: float
     wait: float
     one: float
     split: float
-    watched: bool
+    watch_from: float
 
 
 def split_pays(N, dtype, blocks):
@@ -465,8 +468,8 @@ def split_pays(N, dtype, blocks):
     A finding is kept (``_SPLIT_PAYS``): a "yes" for SPLIT_RECHECK seconds, a "no" for
     SPLIT_RECHECK_NO, doubled each time it is found again (the other core may have been
     busy). A split run whose steps take SPLIT_SLOW times the measured split's has the
-    next run measure again, once per finding (``_SplitLeaky.pace``: the other core may
-    have become busy). Either way the result is the same bit for bit (both run
+    next run measure again, at most once per SPLIT_RECHECK seconds (``_SplitLeaky.pace``:
+    the other core may have become busy). Either way the result is the same bit for bit (both run
     ``_kernels.split`` on the same panels); only the time differs. The idea is FFTW's
     planner (Frigo & Johnson 2005, "The design and implementation of FFTW3", Proc. IEEE
     93(2)): of the ways to compute the same thing, the one timed fastest on the machine
@@ -492,18 +495,22 @@ def split_pays(N, dtype, blocks):
                 wait = SPLIT_RECHECK_NO
             else:  # "no" again
                 wait = min(SPLIT_RECHECK, 2 * hit.wait)
-            # a run that was slow has had its measurement: not watched again
-            watched = hit is None or hit.watched
-            hit = _SPLIT_PAYS[key] = _Finding(pays, time.monotonic() + wait, wait, one,
-                                              split, watched)
+            # (a slow run's measurement is not followed by another for SPLIT_RECHECK s)
+            watch_from = -math.inf if hit is None else hit.watch_from
+            with _FINDINGS_LOCK:
+                hit = _SPLIT_PAYS[key] = _Finding(pays, time.monotonic() + wait, wait, one,
+                                                  split, watch_from)
     return hit.pays
 
 
 def split_slow(key, finding):
     """A split run found slow (``_SplitLeaky.pace``): the next run measures again, and
-    the finding that follows is not watched."""
-    if _SPLIT_PAYS.get(key) is finding:
-        _SPLIT_PAYS[key] = finding._replace(due=-math.inf, watched=False)
+    runs are not watched for SPLIT_RECHECK seconds (unless ``finding`` has been replaced
+    meanwhile)."""
+    with _FINDINGS_LOCK:
+        if _SPLIT_PAYS.get(key) is finding:
+            _SPLIT_PAYS[key] = finding._replace(
+                due=-math.inf, watch_from=time.monotonic() + SPLIT_RECHECK)
 
 
 def measure_split(N, dtype, blocks, rounds=SPLIT_ROUNDS):
@@ -514,7 +521,8 @@ def measure_split(N, dtype, blocks, rounds=SPLIT_ROUNDS):
     W ~ N(0, 1.5^2 / N), tanh, tau = 1, dt = 0.1, no inputs, from h0 ~ N(0, 1), whose
     activity stays of order one (a decaying one would reach subnormal numbers, which
     cost some CPUs far more a step). A run with inputs, or a cheaper phi (relu,
-    linear), splits as well or better. Where waiting threads cannot yield
+    linear), gains as much or more from the split, though its steps may take longer
+    (``_SplitLeaky.pace`` compares those). Where waiting threads cannot yield
     (``_kernels.split.WAITS_IDLE`` False), each split call starts its helpers anew, which
     counts against the split. Raises RuntimeError if a run fails."""
     dtype = np.dtype(dtype)
@@ -646,9 +654,11 @@ def _forget_pools():
     """In a forked child: neither the pool's threads nor the crew's exist there (each is
     made anew), and no lock may stay held by a thread of the parent."""
     global _POOL, _POOL_LOCK, _CREW, _SPLIT_LOCK, _PACKED_LOCK, _MEASURE_LOCK
+    global _FINDINGS_LOCK
     _POOL, _POOL_LOCK = None, threading.Lock()
     _CREW, _SPLIT_LOCK = None, threading.Lock()
     _PACKED_LOCK, _MEASURE_LOCK = threading.Lock(), threading.Lock()
+    _FINDINGS_LOCK = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
@@ -862,21 +872,25 @@ class _SplitLeaky(_Leaky):
         self.kargs = (net_k, inp, padded(decay), padded(gain), scale, keys)
         self.ws = [_split.split_workspace(B, N, Np, inp, dtype) for _ in blocks]
         self.team, self.in_session = None, False
-        # the finding that split this run, if it was measured and is watched (``pace``)
+        # the finding that split this run, if it was measured and is watched (``pace``;
+        # not with noise, which costs far more a step than the measured run's)
         key = (N, np.dtype(dtype), len(blocks))
-        finding = _SPLIT_PAYS.get(key) if B == 1 and len(blocks) > 1 else None
-        self.watch = (key, finding) if finding is not None and finding.watched else None
+        finding = (_SPLIT_PAYS.get(key) if B == 1 and len(blocks) > 1 and not keys.size
+                   else None)
+        self.watch = (key, finding) if (finding is not None and finding.pays
+                                        and time.monotonic() >= finding.watch_from) else None
 
     def pace(self, n, seconds):
         """After a chunk of n steps that took ``seconds``: a run split by a measurement
         (``split_pays``) whose steps took SPLIT_SLOW times the split's measured ones has
         the next run measure again (``split_slow``). Chunks of less than
-        SPLIT_MEASURE_WORK multiply-adds are not judged."""
+        SPLIT_WATCH_WORK multiply-adds are not judged (a helper's wake-up, 20-300 us,
+        would weigh in them)."""
         if self.watch is None:
             return
         key, finding = self.watch
         N = key[0]
-        if n * N * N >= SPLIT_MEASURE_WORK and seconds / n > SPLIT_SLOW * finding.split:
+        if n * N * N >= SPLIT_WATCH_WORK and seconds / n > SPLIT_SLOW * finding.split:
             split_slow(key, finding)
             self.watch = None
 

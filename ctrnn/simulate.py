@@ -120,8 +120,8 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
           multiply-adds (steps x N^2), is split if a measurement on this machine finds
           the threads make a step at least 5% faster (taken on first use, 15-35 ms
           plus compiling the split kernels once, and again after a minute, or at the
-          next run when a split run's steps took 1.5x the measured ones; FFTW's
-          planner is the model).
+          next run when a split run without noise took twice the measured time a
+          step, at most once a minute; FFTW's planner is the model).
 
         Up to 500 neurons for one trajectory and 200 for a batch, the result does not
         depend on it: every trial equals its single run on one thread bit for bit.

@@ -146,9 +146,10 @@ def _expire(key):
     _engine._SPLIT_PAYS[key] = _engine._SPLIT_PAYS[key]._replace(due=time.monotonic() - 1)
 
 
-def _finding(pays, split=0.5, watched=False):
-    """A finding kept until further notice (one thread: 1 s a step)."""
-    return _engine._Finding(pays, math.inf, 60.0, 1.0, split, watched)
+def _finding(pays, split=0.5):
+    """A finding kept until further notice (one thread: 1 s a step), its runs not
+    watched (``_SplitLeaky.pace``)."""
+    return _engine._Finding(pays, math.inf, 60.0, 1.0, split, math.inf)
 
 
 def test_split_pays_keeps_a_finding_and_measures_a_no_again_sooner(measured):
@@ -158,7 +159,7 @@ def test_split_pays_keeps_a_finding_and_measures_a_no_again_sooner(measured):
     assert _engine.split_pays(100, np.float64, blocks)
     assert calls == [(100, np.dtype(np.float64), blocks)]  # measured once
     found = _engine._SPLIT_PAYS[key]
-    assert (found.one, found.split, found.watched) == (1.0, 0.5, True)
+    assert (found.one, found.split, found.watch_from) == (1.0, 0.5, -math.inf)
     assert found.wait == _engine.SPLIT_RECHECK
     assert 0 < found.due - time.monotonic() <= _engine.SPLIT_RECHECK
     # a "no": measured again after SPLIT_RECHECK_NO, doubling up to SPLIT_RECHECK
@@ -241,33 +242,51 @@ def test_the_measured_band_takes_the_split_kernel_on_one_thread_when_not_split()
         assert _engine.SPLIT_SURE[d] - 1 <= _engine.PANEL_MAX[d, False]
 
 
-def test_a_slow_split_run_has_the_next_run_measure_again_once(measured, monkeypatch):
+def test_a_slow_split_run_has_the_next_run_measure_again(measured, monkeypatch):
     calls, result = measured
     monkeypatch.setattr(_engine, "SPLIT_RUN_MIN", 0)
+    monkeypatch.setattr(_engine, "SPLIT_WATCH_WORK", 1e6)
     N = 100
     key = (N, np.dtype(np.float64), 2)
     net = _net(N, n_in=0)
-    n = int(np.ceil(_engine.SPLIT_MEASURE_WORK / N ** 2))  # the shortest chunk judged
+    n = int(np.ceil(1e6 / N ** 2))  # the shortest chunk judged
     kw = dict(dt=0.1, h0=np.zeros(N), method="euler", threads=2, chunk_steps=n)
+
+    def watched(split):  # a finding whose runs are watched
+        return _engine._Finding(True, math.inf, 60.0, 1.0, split, -math.inf)
     # measured far faster than any run can be: slow
-    _engine._SPLIT_PAYS[key] = fast = _finding(True, split=1e-12, watched=True)
+    _engine._SPLIT_PAYS[key] = fast = watched(1e-12)
     ctrnn.simulate(net, steps=n - 1, **kw)  # a chunk too short to judge
     assert _engine._SPLIT_PAYS[key] is fast
     ctrnn.simulate(net, steps=n, **kw)
     slow = _engine._SPLIT_PAYS[key]
-    assert slow.due == -math.inf and not slow.watched and slow.pays
+    assert slow.due == -math.inf and slow.pays
+    assert slow.watch_from > time.monotonic() + _engine.SPLIT_RECHECK - 10
     assert not calls
-    ctrnn.simulate(net, steps=n, **kw)  # measured again, and not watched after
+    ctrnn.simulate(net, steps=n, **kw)  # measured again: runs unwatched for a while
     assert len(calls) == 1
     again = _engine._SPLIT_PAYS[key]
-    assert again.pays and not again.watched and again.due > time.monotonic()
+    assert again.pays and again.due > time.monotonic()
+    assert again.watch_from == slow.watch_from
     _engine._SPLIT_PAYS[key] = again._replace(split=1e-12)
     ctrnn.simulate(net, steps=n, **kw)
     assert _engine._SPLIT_PAYS[key].due > time.monotonic() and len(calls) == 1
+    # ... and watched again after that
+    _engine._SPLIT_PAYS[key] = _engine._SPLIT_PAYS[key]._replace(
+        watch_from=time.monotonic() - 1)
+    ctrnn.simulate(net, steps=n, **kw)
+    assert _engine._SPLIT_PAYS[key].due == -math.inf
     # measured far slower than any run can be: not slow
-    _engine._SPLIT_PAYS[key] = patient = _finding(True, split=1.0, watched=True)
+    _engine._SPLIT_PAYS[key] = patient = watched(1.0)
     ctrnn.simulate(net, steps=2 * n, **kw)
     assert _engine._SPLIT_PAYS[key] is patient
+    # a noisy run (noise costs far more a step than the measured run's) is not watched
+    _engine._SPLIT_PAYS[key] = fast = watched(1e-12)
+    ctrnn.simulate(_net(N, n_in=0, noise=0.1), steps=n, seed=1, **kw)
+    assert _engine._SPLIT_PAYS[key] is fast
+    # a finding replaced meanwhile is left as it is
+    _engine.split_slow(key, patient)
+    assert _engine._SPLIT_PAYS[key] is fast
 
 
 def test_a_failed_measurement_is_a_no_with_a_warning(monkeypatch):
