@@ -348,9 +348,10 @@ def _in_groups(kernel, groups, Z, buf, head, group_args):
 # Where one run's neurons are split across threads, one block of rows of W each, with a
 # barrier a step (``_kernels.split``): Euler-type methods (one product a step) without STP,
 # on a dense W with a built-in phi that has a vector form. One trajectory from SPLIT_SURE
-# neurons (from SPLIT_MIN where a measurement finds it pays), a batch above GROUPS_MAX (below, its trials go in groups), both up to
-# SPLIT_MAX (batches: SPLIT_BATCH_MAX), and with at most 8 inputs (more: the drive is a
-# BLAS call, whose own threads would compete with ours every step). From
+# neurons (from SPLIT_MIN where a measurement finds it pays), a batch above GROUPS_MAX
+# (below, its trials go in groups), both up to SPLIT_MAX (batches: SPLIT_BATCH_MAX), and
+# with at most 8 inputs (more: the drive is a BLAS call, whose own threads would compete
+# with ours every step). From
 # benchmarks/bench_crossover.py --split on the 2-core machine of
 # benchmarks/README.md ("One run on several threads"), against threads=1 (panels, BLAS
 # above PANEL_MAX and for batches above GROUPS_MAX): one trajectory 1.16-2.4x faster in
