@@ -395,8 +395,8 @@ SPLIT_RECHECK, SPLIT_RECHECK_NO = 60.0, 0.25  # seconds
 # multiply-adds took SPLIT_SLOW times the measured split's steps has the next run measure
 # again, at most once per SPLIT_RECHECK seconds (at N = 100 a process's split runs took
 # ~0.45 or ~0.97 us a step in float32, whichever phase the VM was in, against 0.36-0.40
-# measured; split, 0.39-0.41 plain, 8 inputs added 0.12 us a step, saving every step
-# 0.05, noise 1.0: noisy runs are not watched)
+# measured; split runs of 50,000 steps took 0.39-0.41 plain, +0.12 with 8 inputs, +0.05
+# saving every step, +1.0 with noise: noisy runs are not watched)
 SPLIT_SLOW, SPLIT_WATCH_WORK = 2.0, 2e8
 _SPLIT_PAYS = {}  # (N, dtype, threads) -> _Finding
 _MEASURE_LOCK = threading.Lock()
@@ -470,9 +470,9 @@ def split_pays(N, dtype, blocks):
     SPLIT_RECHECK_NO, doubled each time it is found again (the other core may have been
     busy). A split run whose steps take SPLIT_SLOW times the measured split's has the
     next run measure again, at most once per SPLIT_RECHECK seconds (``_SplitLeaky.pace``:
-    the other core may have become busy). Either way the result is the same bit for bit (both run
-    ``_kernels.split`` on the same panels); only the time differs. The idea is FFTW's
-    planner (Frigo & Johnson 2005, "The design and implementation of FFTW3", Proc. IEEE
+    the other core may have become busy). Either way the result is the same bit for bit
+    (both run ``_kernels.split`` on the same panels); only the time differs. The idea is
+    FFTW's planner (Frigo & Johnson 2005, "The design and implementation of FFTW3", Proc. IEEE
     93(2)): of the ways to compute the same thing, the one timed fastest on the machine
     that runs it."""
     key = (N, np.dtype(dtype), len(blocks))
@@ -496,9 +496,11 @@ def split_pays(N, dtype, blocks):
                 wait = SPLIT_RECHECK_NO
             else:  # "no" again
                 wait = min(SPLIT_RECHECK, 2 * hit.wait)
-            # (a slow run's measurement is not followed by another for SPLIT_RECHECK s)
-            watch_from = -math.inf if hit is None else hit.watch_from
             with _FINDINGS_LOCK:
+                # runs stay unwatched until watch_from (SPLIT_RECHECK s after a slow run,
+                # which may have been found during this measurement): carried over
+                now = _SPLIT_PAYS.get(key)
+                watch_from = -math.inf if now is None else now.watch_from
                 hit = _SPLIT_PAYS[key] = _Finding(pays, time.monotonic() + wait, wait, one,
                                                   split, watch_from)
     return hit.pays
@@ -506,8 +508,8 @@ def split_pays(N, dtype, blocks):
 
 def split_slow(key, finding):
     """A split run found slow (``_SplitLeaky.pace``): the next run measures again, and
-    runs are not watched for SPLIT_RECHECK seconds (unless ``finding`` has been replaced
-    meanwhile)."""
+    runs are not watched for SPLIT_RECHECK seconds (nothing, if ``finding`` has been
+    replaced meanwhile)."""
     with _FINDINGS_LOCK:
         if _SPLIT_PAYS.get(key) is finding:
             _SPLIT_PAYS[key] = finding._replace(

@@ -120,7 +120,7 @@ def simulate(net, duration=None, dt=None, *, steps=None, h0=None, inputs=None,
           multiply-adds (steps x N^2), is split if a measurement on this machine finds
           the threads make a step at least 5% faster (taken on first use, 15-35 ms
           plus compiling the split kernels once, and again after a minute, or at the
-          next run when a split run without noise took twice the measured time a
+          next run when a long split run without noise took twice the measured time a
           step, at most once a minute; FFTW's planner is the model).
 
         Up to 500 neurons for one trajectory and 200 for a batch, the result does not

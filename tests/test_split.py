@@ -282,8 +282,18 @@ def test_a_slow_split_run_has_the_next_run_measure_again(measured, monkeypatch):
     assert _engine._SPLIT_PAYS[key] is patient
     # a noisy run (noise costs far more a step than the measured run's) is not watched
     _engine._SPLIT_PAYS[key] = fast = watched(1e-12)
-    ctrnn.simulate(_net(N, n_in=0, noise=0.1), steps=n, seed=1, **kw)
+    noisy = _net(N, n_in=0, noise=0.1)
+    assert len(_stepper(noisy, 1, 2).blocks) == 2  # (split)
+    ctrnn.simulate(noisy, steps=n, seed=1, **kw)
     assert _engine._SPLIT_PAYS[key] is fast
+    # nor is a batch (its steps take B times as long), split by its size
+    f32 = np.dtype(np.float32)
+    assert _engine.GROUPS_MAX < 230 < _engine.SPLIT_SURE[f32]
+    _engine._SPLIT_PAYS[(230, f32, 2)] = batch = watched(1e-12)
+    m = int(np.ceil(1e6 / 230 ** 2))
+    ctrnn.simulate(_net(230, n_in=0), steps=m, dt=0.1, h0=np.zeros((4, 230)),
+                   method="euler", threads=2, chunk_steps=m, dtype=f32)
+    assert _engine._SPLIT_PAYS[(230, f32, 2)] is batch
     # a finding replaced meanwhile is left as it is
     _engine.split_slow(key, patient)
     assert _engine._SPLIT_PAYS[key] is fast
