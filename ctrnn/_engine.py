@@ -461,6 +461,11 @@ class _Finding(NamedTuple):
     watch_from: float
 
 
+def _split_key(N, dtype, blocks):
+    """The key of a finding in ``_SPLIT_PAYS``: (N, dtype, threads)."""
+    return N, np.dtype(dtype), len(blocks)
+
+
 def split_pays(N, dtype, blocks):
     """Whether one trajectory of N neurons steps faster split as ``blocks`` (one range
     per thread) than on one thread, by SPLIT_GAIN at least, as measured on this machine
@@ -475,7 +480,7 @@ def split_pays(N, dtype, blocks):
     FFTW's planner (Frigo & Johnson 2005, "The design and implementation of FFTW3", Proc. IEEE
     93(2)): of the ways to compute the same thing, the one timed fastest on the machine
     that runs it."""
-    key = (N, np.dtype(dtype), len(blocks))
+    key = _split_key(N, dtype, blocks)
     hit = _SPLIT_PAYS.get(key)  # (dict reads are atomic under the GIL)
     if hit is not None and time.monotonic() < hit.due:
         return hit.pays
@@ -499,8 +504,8 @@ def split_pays(N, dtype, blocks):
             with _FINDINGS_LOCK:
                 # runs stay unwatched until watch_from (SPLIT_RECHECK s after a slow run,
                 # which may have been found during this measurement): carried over
-                now = _SPLIT_PAYS.get(key)
-                watch_from = -math.inf if now is None else now.watch_from
+                current = _SPLIT_PAYS.get(key)
+                watch_from = -math.inf if current is None else current.watch_from
                 hit = _SPLIT_PAYS[key] = _Finding(pays, time.monotonic() + wait, wait, one,
                                                   split, watch_from)
     return hit.pays
@@ -877,7 +882,7 @@ class _SplitLeaky(_Leaky):
         self.team, self.in_session = None, False
         # the finding that split this run, if it was measured and is watched (``pace``;
         # not with noise, which costs far more a step than the measured run's)
-        key = (N, np.dtype(dtype), len(blocks))
+        key = _split_key(N, dtype, blocks)
         finding = (_SPLIT_PAYS.get(key) if B == 1 and len(blocks) > 1 and not keys.size
                    else None)
         self.watch = (key, finding) if (finding is not None and finding.pays

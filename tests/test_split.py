@@ -146,10 +146,10 @@ def _expire(key):
     _engine._SPLIT_PAYS[key] = _engine._SPLIT_PAYS[key]._replace(due=time.monotonic() - 1)
 
 
-def _finding(pays, split=0.5):
-    """A finding kept until further notice (one thread: 1 s a step), its runs not
-    watched (``_SplitLeaky.pace``)."""
-    return _engine._Finding(pays, math.inf, 60.0, 1.0, split, math.inf)
+def _finding(pays, split=0.5, watch_from=math.inf):
+    """A finding kept until further notice (one thread: 1 s a step), its runs watched
+    from ``watch_from`` (default: never; ``_SplitLeaky.pace``)."""
+    return _engine._Finding(pays, math.inf, 60.0, 1.0, split, watch_from)
 
 
 def test_split_pays_keeps_a_finding_and_measures_a_no_again_sooner(measured):
@@ -253,7 +253,7 @@ def test_a_slow_split_run_has_the_next_run_measure_again(measured, monkeypatch):
     kw = dict(dt=0.1, h0=np.zeros(N), method="euler", threads=2, chunk_steps=n)
 
     def watched(split):  # a finding whose runs are watched
-        return _engine._Finding(True, math.inf, 60.0, 1.0, split, -math.inf)
+        return _finding(True, split, watch_from=-math.inf)
     # measured far faster than any run can be: slow
     _engine._SPLIT_PAYS[key] = fast = watched(1e-12)
     ctrnn.simulate(net, steps=n - 1, **kw)  # a chunk too short to judge
