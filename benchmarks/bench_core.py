@@ -87,9 +87,10 @@ PEERS = ["ctrnn", "jax", "numpy", "torch", "reservoirpy", "brian2", "bare_blas",
          "bare_panels", "tanh_floor"]
 
 
-def peer_time(peer, case):
+def peer_time(peer, case, fixed=False):
     """(us per step per trial, note) of ``peer`` on ``case``, in a fresh process; (None,
-    why) when it does not run here."""
+    why) when it does not run here. ``fixed``: (ms, note), the fixed cost of a call
+    (``peers.fixed_cost``) instead."""
     method, N, B, dtype = case
     if peer == "brian2":
         if not BRIAN2_PYTHON.exists():
@@ -99,6 +100,7 @@ def peer_time(peer, case):
         cmd = [str(BRIAN2_PYTHON), str(HERE / "brian2_worker.py"), str(N), "cython"]
     else:
         cmd = [sys.executable, str(HERE / "peers.py"), peer, method, str(N), str(B), dtype]
+        cmd += ["fixed"] if fixed else []
     out = subprocess.run(cmd, capture_output=True, text=True, timeout=900)
     line = (out.stdout.strip().splitlines() or [""])[-1]
     if out.returncode != 0:
@@ -109,14 +111,20 @@ def peer_time(peer, case):
     return float(value), note
 
 
+# the peers whose fixed cost a call is measured too (a row each, "PEER: fixed cost a call")
+FIXED_PEERS = ("ctrnn", "jax")
+
+
 def peer_rows(rounds, peers=None):
     """Each case, each peer in its own process, in turn (A B C A B C ...), best of
     ``rounds``: yields (section, name, value, unit, note). ``peers``: a subset of
-    PEERS, in their order (default all)."""
+    PEERS, in their order (default all). Then the fixed cost of a call of the chosen
+    FIXED_PEERS, one process each a round (the median, and the range in the note: the
+    estimate is the difference of two calls' times)."""
     chosen = [p for p in PEERS if peers is None or p in peers]
     for case in CASES:
         method, N, B, dtype = case
-        best, notes = {}, {}
+        best, notes, fixed = {}, {}, {}
         for _ in range(rounds):
             for peer in chosen:
                 if peer in notes and peer not in best:
@@ -125,6 +133,10 @@ def peer_rows(rounds, peers=None):
                 notes[peer] = note
                 if t is not None:
                     best[peer] = min(best.get(peer, np.inf), t)
+                if peer in FIXED_PEERS and peer in best:
+                    t, _ = peer_time(peer, case, fixed=True)
+                    if t is not None:
+                        fixed.setdefault(peer, []).append(t)
         section = f"{method} N={N}" + (f" {B} trials" if B > 1 else "") + f" {dtype}"
         ref = best.get("ctrnn")
         for peer in chosen:
@@ -136,6 +148,10 @@ def peer_rows(rounds, peers=None):
             ratio = "" if ref is None or peer == "ctrnn" else f"{peer} / ctrnn = {t / ref:.2f}"
             yield section, peer, t, "us/step" + ("/trial" if B > 1 else ""), \
                 "; ".join(x for x in (ratio, notes[peer]) if x)
+        for peer, ts in fixed.items():
+            yield (section, f"{peer}: fixed cost a call", float(np.median(ts)), "ms",
+                   f"{min(ts):.3g}-{max(ts):.3g} over {len(ts)} process(es): a call of 62 "
+                   "steps less 62 marginal steps (peers.fixed_cost)")
 
 
 def rows(quick):

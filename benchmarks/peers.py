@@ -1,12 +1,13 @@
 """One peer timing one case, in a process of its own (``bench_core.py`` runs these in turn).
 
-    python benchmarks/peers.py PEER METHOD N TRIALS DTYPE
+    python benchmarks/peers.py PEER METHOD N TRIALS DTYPE [fixed]
 
 PEER: ctrnn, jax, numpy, torch, reservoirpy, bare_blas (a compiled loop of nothing but the BLAS
 products), bare_panels (the same with ctrnn's panel product), tanh_floor (ctrnn's
 vectorised tanh of N values, nothing else). METHOD: euler or rk4. TRIALS: 1 for one
 trajectory, B for a batch (JAX: ``jax.vmap`` of the scan). Prints microseconds per step
-per trial (best of 7 timed calls after a warm-up), or ``skip: why``.
+per trial (best of 7 timed calls after a warm-up), or ``skip: why``. With a sixth
+argument ``fixed``: the fixed cost of a call in milliseconds instead (``fixed_cost``).
 
 Workload (the same in every process): W ~ N(0, 1.5^2 / N) from numpy's default_rng(0),
 h0 ~ N(0, 1) from default_rng(1), tanh, tau = 1, dt = 0.1.
@@ -27,11 +28,19 @@ def workload(N, B, dtype):
     return W, h0
 
 
+# The fewest steps of a timed call. Issue 12's figures are per step of a long run (50,000
+# steps); a call's fixed cost (ctrnn's validation, planning and xarray Dataset, ~1 ms at
+# N = 500 with 64 trials; JAX's dispatch, ~0.25 ms) is measured on its own
+# (``fixed_cost``) and must not weigh in them. With 10^9 multiply-adds alone, a call at
+# N = 500 with 64 trials was 62 steps (~20 ms), and ctrnn's fixed cost 5% of it.
+MIN_STEPS = 500
+
+
 def steps_for(N, B, method):
-    """About 0.1 s of work per timed call (10^9 multiply-adds), so that a call's fixed
-    cost (ctrnn's validation and xarray wrapping, ~1-2 ms) is at most a few percent."""
+    """Steps of a timed call: about 10^9 multiply-adds (0.05-0.5 s here), and at least
+    MIN_STEPS, so that a call's fixed cost is below 1% of it for every peer."""
     per = N * N * B * (4 if method == "rk4" else 1)
-    return int(max(20, min(500_000, 1e9 / per)))
+    return int(max(MIN_STEPS, min(500_000, 1e9 / per)))
 
 
 def best_of(fn, repeat=7):
@@ -43,6 +52,27 @@ def best_of(fn, repeat=7):
         fn()
         best = min(best, time.perf_counter() - t0)
     return best
+
+
+def fixed_cost(make, W, h0, method, dtype, k=62, repeat=7):
+    """Seconds a call costs beyond its steps: calls of k and 10 k steps, alternated (best
+    of ``repeat`` each, after a warm-up), give the marginal step; the fixed cost is the
+    k-step call less k of them. k = 62: the calls bench_core timed at N = 500 with 64
+    trials before MIN_STEPS. Each call runs after the one before has left its data in
+    the caches, as the timed calls do."""
+    short, long_ = make(W, h0, k, method, dtype), make(W, h0, 10 * k, method, dtype)
+    if short is None:
+        return None
+    best = {short: np.inf, long_: np.inf}
+    for fn in best:
+        fn()
+    for _ in range(repeat):
+        for fn in best:
+            t0 = time.perf_counter()
+            fn()
+            best[fn] = min(best[fn], time.perf_counter() - t0)
+    marginal = (best[long_] - best[short]) / (9 * k)
+    return best[short] - k * marginal
 
 
 def ctrnn_peer(W, h0, steps, method, dtype):
@@ -200,16 +230,23 @@ def version(peer):
 
 def main(argv):
     peer, method, N, B, dtype = argv[0], argv[1], int(argv[2]), int(argv[3]), np.dtype(argv[4])
+    fixed = argv[5:] == ["fixed"]
     try:
         make = PEERS[peer]
         W, h0 = workload(N, B, dtype)
-        steps = steps_for(N, B, method)
-        fn = make(W, h0, steps, method, dtype)
+        if fixed:
+            t = fixed_cost(make, W, h0, method, dtype)
+        else:
+            steps = steps_for(N, B, method)
+            fn = make(W, h0, steps, method, dtype)
     except ImportError as exc:
         print(f"skip: {exc}")
         return
-    if fn is None:
+    if (t if fixed else fn) is None:
         print("skip: not this case")
+        return
+    if fixed:
+        print(f"{t * 1e3:.4g} {version(peer)}")
         return
     t = best_of(fn)
     print(f"{t / steps / B * 1e6:.6g} {version(peer)}")
