@@ -476,7 +476,7 @@ def _warn_if_unstable(method, dt, net):
     (exact for the circular law)."""
     if method.stability_limit == math.inf:
         return  # before the O(N^2) norm below: nothing to warn about
-    tau_min = float(np.min(net.tau_array))
+    tau_min = net.tau if isinstance(net.tau, float) else float(np.min(net.tau))
     if net.stp is not None:  # the linear decay of u and x
         tau_min = min(tau_min, float(np.min(net.stp.tau_f)), float(np.min(net.stp.tau_d)))
     radius = net.phi.max_slope * math.sqrt(float(_engine.kept(net, ("sum W^2",), _sum_sq(net)))

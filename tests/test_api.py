@@ -35,6 +35,15 @@ def test_network_defaults_immutability_and_replace():
         net.replace(gain=2)
 
 
+def test_has_noise_for_scalar_and_per_neuron_noise():
+    W = np.eye(3) * 0.5
+    assert not ctrnn.RateNetwork(W).has_noise
+    assert ctrnn.RateNetwork(W, noise=0.1).has_noise
+    assert not ctrnn.RateNetwork(W, noise=[0.0, 0.0, 0.0]).has_noise
+    assert ctrnn.RateNetwork(W, noise=[0.0, 0.2, 0.0]).has_noise
+    assert ctrnn.RateNetwork(W, noise=np.float32(0.3)).has_noise  # a numpy scalar
+
+
 def test_network_field_matches_equation():
     rng = np.random.default_rng(0)
     W, U, b = rng.normal(size=(4, 4)), rng.normal(size=(4, 2)), rng.normal(size=4)
@@ -300,6 +309,20 @@ def test_the_stability_warning_uses_each_networks_own_radius():
             with pytest.warns(RuntimeWarning) as rec:
                 ctrnn.simulate(net, steps=2, dt=2.0, method="rk4")
             assert f"coupling radius {expected:.3g})" in str(rec[0].message)
+
+
+def test_the_stability_warning_takes_the_fastest_tau():
+    # Euler's interval is |z| <= 2: dt (1 + r) / tau_min > 2 warns, with the largest
+    # stable dt 2 tau_min / (1 + r); r = 0 for W = 0
+    net = ctrnn.RateNetwork(np.zeros((3, 3)), tau=[1.0, 0.2, 5.0])
+    with pytest.warns(RuntimeWarning, match=r"tau_min=0.2, .* use dt <= 0.4,"):
+        ctrnn.simulate(net, steps=2, dt=0.5, method="euler")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ctrnn.simulate(net, steps=2, dt=0.39, method="euler")
+        ctrnn.simulate(net.replace(tau=0.2), steps=2, dt=0.39, method="euler")
+    with pytest.warns(RuntimeWarning, match=r"tau_min=0.2, .* use dt <= 0.4,"):
+        ctrnn.simulate(net.replace(tau=0.2), steps=2, dt=0.5, method="euler")
 
 
 def test_dopri5_refuses_noise_and_reports_max_steps(net):
