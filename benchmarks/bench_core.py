@@ -5,8 +5,9 @@ The per-step cases run each peer in a process of its own (``peers.py``; Brian2 i
 virtual environment of ``make_brian2_env.sh``), in turn, best of three rounds; JAX is
 ``jax.lax.scan`` of the same step, jitted, x64 (what BrainPy compiles to), and
 ``jax.vmap`` of it for batches. The floors: ``bare_blas`` and ``bare_panels`` are loops of
-nothing but the products, ``tanh_floor`` the vectorised tanh alone. Peers that are not
-installed are skipped and say so. Run:  python benchmarks/bench_core.py  [--quick]
+nothing but the products, ``tanh_floor`` the vectorised tanh alone. Each case also gets
+rows with the fixed cost of a call of ctrnn and JAX (``peers.fixed_cost``, a process of
+its own each round). Peers that are not installed are skipped and say so. Run:  python benchmarks/bench_core.py  [--quick]
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import numpy as np
 
 import ctrnn
 from ctrnn._kernels._jit import jit
-from peers import best_of  # also imported from here by the other benchmark scripts
+from peers import FIXED_K, best_of  # best_of: also imported from here by the other scripts
 
 G, TAU, DT = 1.5, 1.0, 0.1
 
@@ -134,9 +135,9 @@ def peer_rows(rounds, peers=None):
                 if t is not None:
                     best[peer] = min(best.get(peer, np.inf), t)
                 if peer in FIXED_PEERS and peer in best:
-                    t, _ = peer_time(peer, case, fixed=True)
-                    if t is not None:
-                        fixed.setdefault(peer, []).append(t)
+                    t, note = peer_time(peer, case, fixed=True)
+                    got = fixed.setdefault(peer, ([], []))
+                    got[0 if t is not None else 1].append(t if t is not None else note)
         section = f"{method} N={N}" + (f" {B} trials" if B > 1 else "") + f" {dtype}"
         ref = best.get("ctrnn")
         for peer in chosen:
@@ -148,10 +149,15 @@ def peer_rows(rounds, peers=None):
             ratio = "" if ref is None or peer == "ctrnn" else f"{peer} / ctrnn = {t / ref:.2f}"
             yield section, peer, t, "us/step" + ("/trial" if B > 1 else ""), \
                 "; ".join(x for x in (ratio, notes[peer]) if x)
-        for peer, ts in fixed.items():
+        for peer, (ts, failed) in fixed.items():
+            how = (f"a call of {FIXED_K} steps less {FIXED_K} marginal steps "
+                   "(peers.fixed_cost)")
+            lost = f"; {len(failed)} process(es) failed: {failed[-1]}" if failed else ""
+            if not ts:
+                yield section, f"{peer}: fixed cost a call", None, "ms", how + lost
+                continue
             yield (section, f"{peer}: fixed cost a call", float(np.median(ts)), "ms",
-                   f"{min(ts):.3g}-{max(ts):.3g} over {len(ts)} process(es): a call of 62 "
-                   "steps less 62 marginal steps (peers.fixed_cost)")
+                   f"{min(ts):.3g}-{max(ts):.3g} over {len(ts)} process(es): {how}{lost}")
 
 
 def rows(quick):

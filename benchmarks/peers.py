@@ -29,16 +29,18 @@ def workload(N, B, dtype):
 
 
 # The fewest steps of a timed call. Issue 12's figures are per step of a long run (50,000
-# steps); a call's fixed cost (ctrnn's validation, planning and xarray Dataset, ~1 ms at
-# N = 500 with 64 trials; JAX's dispatch, ~0.25 ms) is measured on its own
-# (``fixed_cost``) and must not weigh in them. With 10^9 multiply-adds alone, a call at
-# N = 500 with 64 trials was 62 steps (~20 ms), and ctrnn's fixed cost 5% of it.
+# steps); a call's fixed cost (ctrnn's validation, planning and xarray Dataset, ~1.2 ms at
+# N = 500 with 64 trials; JAX's dispatch, ~0.3 ms) is measured on its own
+# (``fixed_cost``). With 10^9 multiply-adds alone, a call at N = 500 with 64 trials was
+# 62 steps (~20 ms), and ctrnn's fixed cost 5-6% of it; in 500 steps (~0.16 s), ~0.7%.
 MIN_STEPS = 500
 
 
 def steps_for(N, B, method):
-    """Steps of a timed call: about 10^9 multiply-adds (0.05-0.5 s here), and at least
-    MIN_STEPS, so that a call's fixed cost is below 1% of it for every peer."""
+    """Steps of a timed call: about 10^9 multiply-adds, and at least MIN_STEPS. Here a
+    call takes 0.03-0.5 s; ctrnn's fixed cost is at most ~4% of it (N = 100 with 64
+    trials: 1.2 ms of a 28 ms call; N = 1000: 1.2 of 45 ms), JAX's at most ~1.5%, so
+    where it still weighs it counts against ctrnn."""
     per = N * N * B * (4 if method == "rk4" else 1)
     return int(max(MIN_STEPS, min(500_000, 1e9 / per)))
 
@@ -54,25 +56,33 @@ def best_of(fn, repeat=7):
     return best
 
 
-def fixed_cost(make, W, h0, method, dtype, k=62, repeat=7):
+FIXED_K = 62  # the short call of ``fixed_cost``: bench_core's calls at N = 500, 64 trials,
+# before MIN_STEPS
+
+
+def fixed_cost(make, W, h0, method, dtype, k=FIXED_K, repeat=7):
     """Seconds a call costs beyond its steps: calls of k and 10 k steps, alternated (best
     of ``repeat`` each, after a warm-up), give the marginal step; the fixed cost is the
-    k-step call less k of them. k = 62: the calls bench_core timed at N = 500 with 64
-    trials before MIN_STEPS. Each call runs after the one before has left its data in
-    the caches, as the timed calls do."""
-    short, long_ = make(W, h0, k, method, dtype), make(W, h0, 10 * k, method, dtype)
+    k-step call less k of them (a difference of two times: noisy where a step is long,
+    and it may come out below zero). The two calls are made separately, each with its
+    own copy of W in the peer's form, as two runs of a user's would be: where W is larger
+    than a core's L2 cache (N >= 500), each call starts with it farther from the core
+    than the timed calls do, for every peer alike. None where the peer does not run the
+    case."""
+    short = make(W, h0, k, method, dtype)
     if short is None:
         return None
-    best = {short: np.inf, long_: np.inf}
-    for fn in best:
+    calls = [short, make(W, h0, 10 * k, method, dtype)]
+    best = [np.inf, np.inf]
+    for fn in calls:
         fn()
     for _ in range(repeat):
-        for fn in best:
+        for i, fn in enumerate(calls):
             t0 = time.perf_counter()
             fn()
-            best[fn] = min(best[fn], time.perf_counter() - t0)
-    marginal = (best[long_] - best[short]) / (9 * k)
-    return best[short] - k * marginal
+            best[i] = min(best[i], time.perf_counter() - t0)
+    marginal = (best[1] - best[0]) / (9 * k)
+    return best[0] - k * marginal
 
 
 def ctrnn_peer(W, h0, steps, method, dtype):
@@ -230,6 +240,8 @@ def version(peer):
 
 def main(argv):
     peer, method, N, B, dtype = argv[0], argv[1], int(argv[2]), int(argv[3]), np.dtype(argv[4])
+    if argv[5:] not in ([], ["fixed"]):
+        sys.exit(f"peers.py: the sixth argument may only be 'fixed'; got {argv[5:]}")
     fixed = argv[5:] == ["fixed"]
     try:
         make = PEERS[peer]

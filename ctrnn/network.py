@@ -163,8 +163,8 @@ class RateNetwork(Immutable):
 
     @property
     def has_noise(self):
-        """Whether any neuron has noise > 0 (a scalar noise without an array: simulate
-        asks twice a call, and np.any cost 6 us each)."""
+        """Whether any neuron has noise > 0."""
+        # a scalar noise read as it is: simulate asks twice a call, np.any took 6 us each
         noise = self._noise
         return noise > 0 if isinstance(noise, float) else bool(np.any(noise > 0))
 
