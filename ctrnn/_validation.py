@@ -11,15 +11,20 @@ import numpy as np
 def as_float_array(name, value, *, ndim=None, shape=None):
     """``value`` as a float64 array, checked for dtype, dimension, shape and finiteness.
 
-    ``shape`` may hold None for "any length" in that axis.
+    ``shape`` may hold None for "any length" in that axis. A single-precision number is
+    the decimal it prints as (``scalar``): tau=np.float32(0.1) is 0.1, as dt is; arrays
+    are taken as they are.
     """
     try:
-        arr = np.array(value, dtype=np.float64)
+        if np.ndim(value) == 0:
+            value = scalar(value)
+        is_complex = np.iscomplexobj(value)  # (before the cast, which would fail or warn)
+        arr = None if is_complex else np.array(value, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a real numeric array; got {type(value).__name__} "
                         f"({exc})") from None
-    if np.iscomplexobj(value):
-        raise TypeError(f"{name} must be real; got a complex array")
+    if is_complex:
+        raise TypeError(f"{name} must be real; got a complex value")
     if ndim is not None and arr.ndim not in np.atleast_1d(ndim):
         raise ValueError(f"{name} must have {ndim} dimension(s); got shape {arr.shape}")
     if shape is not None:

@@ -44,6 +44,38 @@ def test_has_noise_for_scalar_and_per_neuron_noise():
     assert ctrnn.RateNetwork(W, noise=np.float32(0.3)).has_noise  # a numpy scalar
 
 
+def test_single_precision_parameters_are_the_decimals_they_print_as():
+    # as dt=np.float32(0.1) is 0.1 (README, "Inputs"): so are tau, noise, b and STP's
+    # numbers; arrays are taken as they are
+    W = np.eye(3) * 0.5
+    f32 = np.float32(0.1)
+    for tau in (f32, np.array(f32), xr.DataArray(f32), np.float16(0.1)):
+        assert ctrnn.RateNetwork(W, tau=tau).tau == 0.1
+    net = ctrnn.RateNetwork(W, tau=f32, noise=np.float32(0.3), b=np.float32(0.7))
+    assert (net.tau, net.noise, net.b.tolist()) == (0.1, 0.3, [0.7] * 3)
+    stp = ctrnn.STP(U=np.float32(0.2), tau_f=np.float32(1.5), tau_d=np.float32(0.1),
+                    rate_scale=np.float32(0.3))
+    assert (stp.U, stp.tau_f, stp.tau_d) == (0.2, 1.5, 0.1)
+    per = ctrnn.RateNetwork(W, tau=np.full(3, f32))
+    assert per.tau_array.tolist() == [float(f32)] * 3 and float(f32) != 0.1
+    # dt equal to tau is the discrete RNN, not an unstable Euler step, either way
+    runs = []
+    for tau in (0.1, f32):
+        with warnings.catch_warnings():
+            warnings.simplefilter("error")
+            runs.append(ctrnn.simulate(net.replace(tau=tau, noise=0), steps=5, dt=0.1,
+                                       method="euler", h0=[1.0, -1.0, 0.5], seed=0))
+    xr.testing.assert_identical(runs[0], runs[1])
+
+
+@pytest.mark.parametrize("value", [1j, np.complex64(1), np.array([1 + 0j] * 3), [1j, 0, 0]])
+def test_complex_parameters_are_refused_by_name(value):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning on the way
+        with pytest.raises(TypeError, match="noise must be real"):
+            ctrnn.RateNetwork(np.eye(3), noise=value)
+
+
 def test_network_field_matches_equation():
     rng = np.random.default_rng(0)
     W, U, b = rng.normal(size=(4, 4)), rng.normal(size=(4, 2)), rng.normal(size=4)
