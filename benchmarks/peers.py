@@ -239,9 +239,11 @@ def version(peer):
 
 
 def main(argv):
+    usage = ("usage: python benchmarks/peers.py PEER METHOD N TRIALS DTYPE [fixed]; PEER one "
+             f"of {', '.join(PEERS)}; prints us a step per trial (with fixed: ms a call)")
+    if len(argv) not in (5, 6) or argv[0] not in PEERS or argv[5:] not in ([], ["fixed"]):
+        sys.exit(usage + f"; got {argv}")
     peer, method, N, B, dtype = argv[0], argv[1], int(argv[2]), int(argv[3]), np.dtype(argv[4])
-    if argv[5:] not in ([], ["fixed"]):
-        sys.exit(f"peers.py: the sixth argument may only be 'fixed'; got {argv[5:]}")
     fixed = argv[5:] == ["fixed"]
     try:
         make = PEERS[peer]
