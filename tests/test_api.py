@@ -365,6 +365,13 @@ def test_dopri5_refuses_noise_and_reports_max_steps(net):
                        h0="random", seed=0)
 
 
+@pytest.mark.parametrize("dtype", ["int32", np.float16, "f2", object])
+def test_a_bad_dtype_is_named_with_the_choices(net, dtype):
+    with pytest.raises(TypeError, match=r"dtype must be numpy.float64 or numpy.float32; "
+                                        r"got .*: pass dtype=numpy.float64"):
+        ctrnn.simulate(net, steps=2, dt=0.1, dtype=dtype)
+
+
 def test_simulate_requires_a_network():
     with pytest.raises(TypeError, match="RateNetwork"):
         ctrnn.simulate(np.eye(3), steps=10, dt=0.1)
