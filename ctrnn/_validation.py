@@ -11,12 +11,14 @@ import numpy as np
 def as_float_array(name, value, *, ndim=None, shape=None):
     """``value`` as a float64 array, checked for dtype, dimension, shape and finiteness.
 
-    ``shape`` may hold None for "any length" in that axis. A single-precision number is
-    the decimal it prints as (``scalar``): tau=np.float32(0.1) is 0.1, as dt is; arrays
-    are taken as they are.
+    ``shape`` may hold None for "any length" in that axis. A single-precision number (a
+    float32 or float16 scalar, 0-d array or 0-d DataArray) is the decimal it prints as
+    (``scalar``): tau=np.float32(0.1) is 0.1, as dt is; arrays with an axis are taken
+    as they are.
     """
     try:
-        if np.ndim(value) == 0:
+        if (getattr(value, "dtype", None) in (np.float32, np.float16)
+                and np.ndim(value) == 0 and not np.ma.isMaskedArray(value)):
             value = scalar(value)
         is_complex = np.iscomplexobj(value)  # (before the cast, which would fail or warn)
         arr = None if is_complex else np.array(value, dtype=np.float64)

@@ -248,7 +248,10 @@ def _validate(net, duration, dt, steps, h0, inputs, method, save_every, trials, 
     if not isinstance(net, RateNetwork):
         raise TypeError(f"net must be a ctrnn.RateNetwork; got {type(net).__name__}")
     method = get_method(method)
-    dtype = np.dtype(dtype) if isinstance(dtype, (type, np.dtype, str)) else dtype
+    try:
+        dtype = np.dtype(dtype) if isinstance(dtype, (type, np.dtype, str)) else dtype
+    except TypeError:  # a string numpy does not know ("foo"): named below
+        pass
     if not isinstance(dtype, np.dtype) or dtype not in (np.float64, np.float32):
         raise TypeError(f"dtype must be numpy.float64 or numpy.float32; got {dtype}: pass "
                         "dtype=numpy.float64 (the default) or numpy.float32 (half the "

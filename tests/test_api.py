@@ -55,10 +55,11 @@ def test_single_precision_parameters_are_the_decimals_they_print_as():
     assert (net.tau, net.noise, net.b.tolist()) == (0.1, 0.3, [0.7] * 3)
     stp = ctrnn.STP(U=np.float32(0.2), tau_f=np.float32(1.5), tau_d=np.float32(0.1),
                     rate_scale=np.float32(0.3))
-    assert (stp.U, stp.tau_f, stp.tau_d) == (0.2, 1.5, 0.1)
+    assert (stp.U, stp.tau_f, stp.tau_d, stp.rate_scale) == (0.2, 1.5, 0.1, 0.3)
+    assert ctrnn.RateNetwork(W, tau=np.float64(0.1)).tau == 0.1
     per = ctrnn.RateNetwork(W, tau=np.full(3, f32))
     assert per.tau_array.tolist() == [float(f32)] * 3 and float(f32) != 0.1
-    # dt equal to tau is the discrete RNN, not an unstable Euler step, either way
+    # the same run either way (dt == tau: the discrete RNN, which draws no warning)
     runs = []
     for tau in (0.1, f32):
         with warnings.catch_warnings():
@@ -365,7 +366,7 @@ def test_dopri5_refuses_noise_and_reports_max_steps(net):
                        h0="random", seed=0)
 
 
-@pytest.mark.parametrize("dtype", ["int32", np.float16, "f2", object])
+@pytest.mark.parametrize("dtype", ["int32", np.float16, "complex128", object, "foo"])
 def test_a_bad_dtype_is_named_with_the_choices(net, dtype):
     with pytest.raises(TypeError, match=r"dtype must be numpy.float64 or numpy.float32; "
                                         r"got .*: pass dtype=numpy.float64"):

@@ -338,7 +338,7 @@ def _as_inputs(inputs, n_in, model="model"):
         if set(inputs.dims) == set(dims):  # named as a task's: put them in that order
             inputs = inputs.transpose(*dims)
         inputs = inputs.values
-    xs = as_float_array("inputs", np.asarray(inputs, dtype=np.float64))
+    xs = as_float_array("inputs", inputs)
     single = xs.ndim == 2
     if single:
         xs = xs[None]
@@ -353,7 +353,7 @@ def _as_inputs(inputs, n_in, model="model"):
 def _state(name, v, B, H):
     if v is None:
         return np.zeros((B, H))
-    a = as_float_array(name, np.asarray(v, dtype=np.float64))
+    a = as_float_array(name, v)
     if a.shape == (H,):
         a = np.broadcast_to(a, (B, H))
     if a.shape != (B, H):
