@@ -240,8 +240,11 @@ def version(peer):
 
 def main(argv):
     usage = ("usage: python benchmarks/peers.py PEER METHOD N TRIALS DTYPE [fixed]; PEER one "
-             f"of {', '.join(PEERS)}; prints us a step per trial (with fixed: ms a call)")
-    if len(argv) not in (5, 6) or argv[0] not in PEERS or argv[5:] not in ([], ["fixed"]):
+             f"of {', '.join(PEERS)}; METHOD euler or rk4; N, TRIALS whole numbers; DTYPE "
+             "float64 or float32; prints us a step per trial (with fixed: ms a call)")
+    if (len(argv) not in (5, 6) or argv[0] not in PEERS or argv[1] not in ("euler", "rk4")
+            or not (argv[2].isdigit() and argv[3].isdigit())
+            or argv[4] not in ("float64", "float32") or argv[5:] not in ([], ["fixed"])):
         sys.exit(usage + f"; got {argv}")
     peer, method, N, B, dtype = argv[0], argv[1], int(argv[2]), int(argv[3]), np.dtype(argv[4])
     fixed = argv[5:] == ["fixed"]
