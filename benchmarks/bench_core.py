@@ -7,7 +7,8 @@ virtual environment of ``make_brian2_env.sh``), in turn, best of three rounds; J
 ``jax.vmap`` of it for batches. The floors: ``bare_blas`` and ``bare_panels`` are loops of
 nothing but the products, ``tanh_floor`` the vectorised tanh alone. Each case also gets
 rows with the fixed cost of a call of ctrnn and JAX (``peers.fixed_cost``, a process of
-its own each round). Peers that are not installed are skipped and say so. Run:  python benchmarks/bench_core.py  [--quick]
+its own each round). Peers that are not installed are skipped and say so.
+Run:  python benchmarks/bench_core.py  [--quick]
 """
 from __future__ import annotations
 
@@ -136,8 +137,11 @@ def peer_rows(rounds, peers=None):
                     best[peer] = min(best.get(peer, np.inf), t)
                 if peer in FIXED_PEERS and peer in best:
                     t, note = peer_time(peer, case, fixed=True)
-                    got = fixed.setdefault(peer, ([], []))
-                    got[0 if t is not None else 1].append(t if t is not None else note)
+                    ts, failed = fixed.setdefault(peer, ([], []))
+                    if t is None:
+                        failed.append(note)
+                    else:
+                        ts.append(t)
         section = f"{method} N={N}" + (f" {B} trials" if B > 1 else "") + f" {dtype}"
         ref = best.get("ctrnn")
         for peer in chosen:

@@ -248,25 +248,21 @@ def main(argv):
         sys.exit(usage + f"; got {argv}")
     peer, method, N, B, dtype = argv[0], argv[1], int(argv[2]), int(argv[3]), np.dtype(argv[4])
     fixed = argv[5:] == ["fixed"]
+    make, steps = PEERS[peer], steps_for(N, B, method)
     try:
-        make = PEERS[peer]
         W, h0 = workload(N, B, dtype)
-        if fixed:
-            t = fixed_cost(make, W, h0, method, dtype)
-        else:
-            steps = steps_for(N, B, method)
-            fn = make(W, h0, steps, method, dtype)
+        # the fixed cost of a call (seconds), or the call to time
+        got = (fixed_cost(make, W, h0, method, dtype) if fixed
+               else make(W, h0, steps, method, dtype))
     except ImportError as exc:
         print(f"skip: {exc}")
         return
-    if (t if fixed else fn) is None:
+    if got is None:
         print("skip: not this case")
-        return
-    if fixed:
-        print(f"{t * 1e3:.4g} {version(peer)}")
-        return
-    t = best_of(fn)
-    print(f"{t / steps / B * 1e6:.6g} {version(peer)}")
+    elif fixed:
+        print(f"{got * 1e3:.4g} {version(peer)}")
+    else:
+        print(f"{best_of(got) / steps / B * 1e6:.6g} {version(peer)}")
 
 
 if __name__ == "__main__":

@@ -20,8 +20,9 @@ def as_float_array(name, value, *, ndim=None, shape=None):
         if (getattr(value, "dtype", None) in (np.float32, np.float16)
                 and np.ndim(value) == 0 and not np.ma.isMaskedArray(value)):
             value = scalar(value)
-        is_complex = np.iscomplexobj(value)  # (before the cast, which would fail or warn)
-        arr = None if is_complex else np.array(value, dtype=np.float64)
+        arr = np.asarray(value)
+        is_complex = np.iscomplexobj(arr)  # (before the cast, which would fail or warn)
+        arr = None if is_complex else np.array(arr, dtype=np.float64)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{name} must be a real numeric array; got {type(value).__name__} "
                         f"({exc})") from None
